@@ -1,0 +1,39 @@
+# Every developer action. `make build` and `make test` set up .venv themselves on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: build test lint bench setup check
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch/torchvision are pinned in pyproject.toml: pip takes them from this machine's disk.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compute,publish,dev]'
+	touch $(STAMP)
+
+## Validate every entry, re-estimate compute, rebuild tables, charts, exports and schemas.
+build: $(STAMP)
+	$(BIN)/aieff validate
+	$(BIN)/aieff estimate --all --record exports/verification.json
+	$(BIN)/aieff build
+
+## The whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Check that committed generated files are up to date.
+check: $(STAMP)
+	$(BIN)/aieff build --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check tools tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/validate_scale.py
+	$(BIN)/python benchmarks/build_scale.py
+	$(BIN)/python benchmarks/estimate.py

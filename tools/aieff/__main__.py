@@ -1,0 +1,5 @@
+"""Allow `python -m aieff`."""
+
+from aieff.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""The `aieff` command line: one entry point, small subcommands, clean errors and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aieff import __version__
+from aieff.repo import DataError, UsageError, find_root
+
+EXAMPLES = {
+    "validate": "aieff validate entries/alexnet-imagenet --format json",
+    "new": "aieff new alexnet-imagenet my-model",
+    "schema": "aieff schema --check",
+    "analyze": "aieff analyze --level alexnet-imagenet --format json",
+    "build": "aieff build --check",
+    "estimate": "aieff estimate entries/test-digits/mlp.yaml",
+    "check": "aieff check --changed-since origin/main",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors: keep that, no trace
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return find_root(Path(args.root) if args.root else None)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from aieff.diagnostics import github_report, render
+    from aieff.repo import changed_files, inside
+    from aieff.validate import BENCHMARK_FILE, validate
+
+    root = _root(args)
+    ds = validate(root)
+    diags = ds.diagnostics
+    scope: set[str] | None = None
+    if args.paths:
+        scope = {inside(root, p).relative_to(root.resolve()).as_posix() for p in args.paths}
+    if args.changed_since:
+        changed = changed_files(root, args.changed_since)
+        levels = {Path(p).parent.as_posix() for p in changed if Path(p).name == BENCHMARK_FILE}
+        scope = (scope or set()) | changed | levels
+    if scope is not None:
+        def wanted(path: str) -> bool:
+            return any(path == s or path.startswith(s.rstrip("/") + "/") or s in {".", ""} for s in scope)
+        diags = [d for d in diags if wanted(d.path)]
+    sys.stdout.write(render(diags, args.format))
+    github_report(diags, ds.n_files)
+    if args.format == "text":
+        word = "error" if len(diags) == 1 else "errors"
+        print(f"{len(diags)} {word} in {ds.n_files} files", file=sys.stderr)
+    return 1 if diags else 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from aieff.repo import write_atomic
+    from aieff.skeleton import skeleton
+
+    root = _root(args)
+    for value, what in ((args.benchmark, "BENCHMARK"), (args.id, "ID")):
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+            raise UsageError(f"{what} {value!r} must be a lower-case slug like 'efficientnet-b0'")
+    folder = root / "entries" / args.benchmark
+    if not (folder / "benchmark.yaml").is_file():
+        raise UsageError(f"no level {args.benchmark!r}: entries/{args.benchmark}/benchmark.yaml is missing")
+    target = folder / f"{args.id}.yaml"
+    if target.exists():
+        raise UsageError(f"{target.relative_to(root)} already exists")
+    write_atomic(target, skeleton(args.benchmark, args.id))
+    print(f"wrote {target.relative_to(root)}: replace every TODO, then run aieff validate on it")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from aieff.outputs import sync
+    from aieff.schemagen import generated
+
+    return sync(_root(args), generated(_root(args)), check=args.check)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from aieff.analysis import analyze, render_json, render_text
+
+    ds = _valid_dataset(_root(args))
+    result = analyze(ds, levels=args.level or None)
+    sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from aieff.build import build
+
+    root = _root(args)
+    return build(root, _valid_dataset(root), check=args.check)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from aieff.estimate import run_estimates
+
+    root = _root(args)
+    return run_estimates(root, _valid_dataset(root), args.paths, all_entries=args.all,
+                         record=args.record, fmt=args.format)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from aieff.estimate import run_estimates
+    from aieff.repo import changed_files
+
+    root = _root(args)
+    status = cmd_validate(args)
+    if status:
+        return status
+    changed = sorted(p for p in changed_files(root, args.changed_since) if p.endswith(".yaml"))
+    paths = [p for p in changed if Path(p).name != "benchmark.yaml" and (root / p).is_file()]
+    if not paths:
+        print("no changed entries to re-estimate")
+        return 0
+    from aieff.validate import validate
+
+    return run_estimates(root, validate(root), paths, all_entries=False, record=None, fmt=args.format)
+
+
+def _valid_dataset(root: Path):  # noqa: ANN202
+    from aieff.diagnostics import render
+    from aieff.validate import validate
+
+    ds = validate(root)
+    if ds.diagnostics:
+        sys.stderr.write(render(ds.diagnostics, "text"))
+        raise DataError(f"{len(ds.diagnostics)} validation error(s); fix them first (aieff validate)")
+    return ds
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, with one subcommand per developer action."""
+    top = _Parser(prog="aieff", description="Curated tracker of training compute to reach fixed capability levels.")
+    top.add_argument("--version", action="version", version=f"aieff {__version__}")
+    top.add_argument("--root", help="repository root (default: nearest folder with entries/)")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example: {EXAMPLES[name]}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--root", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("validate", cmd_validate, "Validate entries: schema, positions, cross-entry checks. Exit 1 on errors.")
+    p.add_argument("paths", nargs="*", help="files or folders to report on (default: everything)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--changed-since", metavar="REF", help="report only files changed since git REF")
+
+    p = add("new", cmd_new, "Write a commented skeleton entry to fill in.")
+    p.add_argument("benchmark", metavar="BENCHMARK", help="level id (folder under entries/)")
+    p.add_argument("id", metavar="ID", help="new entry id (file name without .yaml)")
+
+    p = add("schema", cmd_schema, "Regenerate schema/*.json and docs/fields.md, docs/errors.md.")
+    p.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
+
+    p = add("analyze", cmd_analyze, "Reduction factors, frontiers and doubling times per level (no torch).")
+    p.add_argument("--level", action="append", help="only this level (repeatable)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = add("build", cmd_build, "Regenerate README tables, charts, exports, schemas and docs.")
+    p.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
+
+    p = add("estimate", cmd_estimate, "Re-estimate training compute from architecture, checkpoint and log.")
+    p.add_argument("paths", nargs="*", help="entry files to re-estimate")
+    p.add_argument("--all", action="store_true", help="every entry that has artifacts")
+    p.add_argument("--record", metavar="FILE", help="write verification statuses to FILE (JSON)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = add("check", cmd_check, "Validate, then re-estimate the entries changed since REF (the PR check).")
+    p.add_argument("--changed-since", metavar="REF", required=True)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(paths=[])
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and return 1 (data) or 2 (usage)."""
+    try:
+        args = parser().parse_args(argv)
+        if not hasattr(args, "root"):
+            args.root = None
+        return args.func(args)
+    except UsageError as exc:
+        print(f"aieff: error: {exc}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"aieff: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("aieff: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""Stable error codes and the one-line diagnostics every command reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+# code -> (short name, what it means). Codes are stable: never renumber, only add.
+CODES: dict[str, tuple[str, str]] = {
+    "E001": ("yaml-syntax", "The file is not valid YAML."),
+    "E002": ("file-too-large", "The file is larger than 1 MiB."),
+    "E003": ("not-utf8", "The file is not UTF-8 text or holds a forbidden control character."),
+    "E004": ("empty-file", "The file holds no YAML document."),
+    "E005": ("tab-character", "The file holds a tab character; indent with spaces."),
+    "E006": ("duplicate-key", "A mapping has the same key twice."),
+    "E007": ("yaml-alias", "YAML anchors and aliases are not allowed (they hide alias bombs)."),
+    "E008": ("not-a-mapping", "The document is not a mapping of fields."),
+    "E009": ("unsupported-tag", "A YAML tag other than the core schema's (e.g. !!python/...)."),
+    "E010": ("unknown-field", "A field the schema does not define."),
+    "E011": ("missing-field", "A required field is absent."),
+    "E012": ("wrong-type", "A value has the wrong type."),
+    "E013": ("invalid-value", "A value breaks a constraint (range, pattern, choice, combination)."),
+    "E014": ("invalid-date", "A date is not an ISO 8601 calendar date (YYYY-MM-DD)."),
+    "E015": ("missing-schema-line", "The file does not start with its yaml-language-server line."),
+    "E020": ("id-mismatch", "The id differs from the file name."),
+    "E021": ("benchmark-mismatch", "The benchmark differs from the folder the file is in."),
+    "E022": ("duplicate-id", "Two entries share an id."),
+    "E023": ("unknown-benchmark", "The entry's folder has no valid benchmark.yaml."),
+    "E024": ("unknown-baseline", "The level's baseline is not an entry of that level."),
+    "E025": ("future-date", "A date lies in the future."),
+    "E026": ("arxiv-date-mismatch", "The publication date disagrees with the arXiv id's year-month."),
+    "E027": ("duplicate-paper-link", "The same paper link is attached to two different papers."),
+    "E028": ("non-https-url", "A URL does not use https."),
+    "E029": ("path-escapes-repo", "A path is absolute, climbs out of the repository or is missing."),
+    "E030": ("stray-file", "A file under entries/ that is neither an entry nor a small artifact."),
+    "E031": ("baseline-withdrawn", "The level's baseline entry is withdrawn."),
+    "E040": ("git-error", "The git revision given to --changed-since could not be compared."),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem at one place: `path:line:col: CODE field: message`."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    field: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unregistered diagnostic code {self.code}")
+
+    def text(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.field}: {self.message}"
+
+    def github(self) -> str:
+        msg = f"{self.code} {self.field}: {self.message}".replace("%", "%25")
+        msg = msg.replace("\r", "%0D").replace("\n", "%0A")
+        return (
+            f"::error file={self.path},line={self.line},col={self.col},"
+            f"title={self.code} {CODES[self.code][0]}::{msg}"
+        )
+
+
+def render(diags: list[Diagnostic], fmt: str) -> str:
+    """Render diagnostics as text lines or a JSON document."""
+    ordered = sorted(diags)
+    if fmt == "json":
+        doc = {"errors": [asdict(d) | {"name": CODES[d.code][0]} for d in ordered]}
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return "".join(d.text() + "\n" for d in ordered)
+
+
+def github_report(diags: list[Diagnostic], n_files: int) -> None:
+    """Emit workflow annotations and a markdown job summary when run by GitHub Actions."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    for d in sorted(diags):
+        print(d.github())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return
+    lines = [f"### aieff validate: {len(diags)} error(s) in {n_files} file(s)", ""]
+    if diags:
+        lines += ["| file | line | code | field | message |", "|---|---|---|---|---|"]
+        for d in sorted(diags):
+            msg = d.message.replace("|", "\\|")
+            lines.append(f"| `{d.path}` | {d.line}:{d.col} | {d.code} | `{d.field}` | {msg} |")
+    with open(summary, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n\n")
+
+
+def codes_markdown() -> str:
+    """The error-code reference for docs/errors.md (generated)."""
+    rows = ["| code | name | meaning |", "|---|---|---|"]
+    rows += [f"| {c} | `{n}` | {m} |" for c, (n, m) in sorted(CODES.items())]
+    return "\n".join(rows) + "\n"

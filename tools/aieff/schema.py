@@ -1,0 +1,389 @@
+"""The pydantic models: the single source of truth for what an entry and a level may say."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+SCHEMA_VERSION = "1"
+
+# --- reusable field types -------------------------------------------------------------------------
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=80),
+    Field(description="Lower-case slug: letters, digits and single hyphens."),
+]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000, strip_whitespace=False)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Sha256 = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+    Field(description="Lower-case hex sha256 of the file's bytes."),
+]
+ArxivId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4}\.[0-9]{4,5}$"),
+    Field(description="New-style arXiv identifier without version, e.g. '1905.11946'."),
+]
+
+
+def _https(value: str) -> str:
+    if not value.startswith("https://"):
+        raise PydanticCustomError("aieff_E028", "url must start with https://, got {url}", {"url": value})
+    if len(value) > 2000 or re.search(r"\s", value) or len(value) <= len("https://x"):
+        raise PydanticCustomError("aieff_E013", "not a valid url: {url}", {"url": value[:100]})
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https), Field(description="An https:// URL.")]
+
+
+def _repo_path(value: str) -> str:
+    parts = value.split("/")
+    if value.startswith(("/", "~")) or "\\" in value or ":" in value or ".." in parts or "" in parts:
+        raise PydanticCustomError(
+            "aieff_E029", "path must be relative to the repository and stay inside it: {p}", {"p": value}
+        )
+    return value
+
+
+RepoPath = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500),
+    AfterValidator(_repo_path),
+    Field(description="A path relative to the repository root, e.g. 'entries/lvl/run.tsv'."),
+]
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        raise PydanticCustomError("aieff_E014", "expected a date (YYYY-MM-DD), not a date-time")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise PydanticCustomError("aieff_E014", "not an ISO 8601 date (YYYY-MM-DD): {v}", {"v": value})
+    raise PydanticCustomError("aieff_E014", "expected a date (YYYY-MM-DD)")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(description="ISO 8601 date.")]
+
+
+class Model(BaseModel):
+    """Strict base: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+# --- units ------------------------------------------------------------------------------------------
+
+ComputeUnit = Literal[
+    "FLOP",
+    "multiply-adds",
+    "1e15 multiply-adds",
+    "teraflop/s-days",
+    "petaflop/s-days",
+    "teraflop/s-days (multiply-adds)",
+    "petaflop/s-days (multiply-adds)",
+]
+PerSampleUnit = Literal["FLOP", "multiply-adds"]
+
+
+class Source(Model):
+    """A citable source for a number."""
+
+    title: Name
+    url: HttpsUrl
+    locator: Name | None = Field(None, description="Where in the source: table, figure, section.")
+
+
+class Publication(Model):
+    """The paper or post that introduced the result."""
+
+    title: Name
+    authors: list[Name] = Field(min_length=1, description="In order; a long list may end in 'et al.'.")
+    url: HttpsUrl
+    date: IsoDate = Field(description="First public date (arXiv v1 where one exists).")
+    arxiv: ArxivId | None = None
+    venue: Name | None = None
+
+
+class ComputeClaim(Model):
+    """Training compute to reach the level, exactly as one source states it."""
+
+    value: Positive
+    unit: ComputeUnit = Field(
+        description="The unit the source's number is in, convention included: 'multiply-adds' "
+        "counts one per multiply-add (= 2 FLOP); '(multiply-adds)' days count 8.64e16 (tera) or "
+        "8.64e19 (peta) multiply-adds per day."
+    )
+    unit_as_labelled: Name | None = Field(
+        None, description="The unit label the source prints, when it differs from `unit`."
+    )
+    method: Literal["counted", "reported", "hardware-time"] = Field(
+        description="counted: from architecture and epochs; reported: stated by the authors; "
+        "hardware-time: from GPU-days times peak throughput."
+    )
+    source: Source
+    confidence: Literal["high", "medium", "low"]
+    stated_reduction_factor: Positive | None = Field(
+        None,
+        description="The reduction factor against the level's baseline that this source prints. "
+        "Recorded only to check the source; aieff always computes its own.",
+    )
+    note: Text | None = None
+
+
+class ForwardCost(Model):
+    """Cost of one forward pass for one sample."""
+
+    value: Positive
+    unit: PerSampleUnit
+    resolution: PositiveInt | None = Field(None, description="Square input side in pixels.")
+    sequence_length: PositiveInt | None = Field(None, description="Tokens per sample.")
+    source: Source | None = None
+
+
+class ResolutionPhase(Model):
+    """One phase of a progressive-resizing schedule: epochs [start, end) at one resolution."""
+
+    start_epoch: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    end_epoch: Positive
+    forward_cost: ForwardCost
+
+    @model_validator(mode="after")
+    def _order(self) -> ResolutionPhase:
+        if self.end_epoch <= self.start_epoch:
+            raise PydanticCustomError("aieff_E013", "end_epoch must be greater than start_epoch")
+        return self
+
+
+class RunCompute(Model):
+    """Total compute of a whole training run, absolute or relative to another entry's run."""
+
+    value: Positive | None = None
+    unit: ComputeUnit | None = None
+    relative_to: Slug | None = Field(None, description="Entry id whose total run compute this divides.")
+    fewer_by: Positive | None = Field(None, description="This run used `fewer_by` x less compute.")
+    source: Source
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RunCompute:
+        absolute = self.value is not None and self.unit is not None
+        relative = self.relative_to is not None and self.fewer_by is not None
+        partial = {self.value, self.unit, self.relative_to, self.fewer_by} - {None}
+        if absolute == relative or len(partial) != 2:
+            raise PydanticCustomError(
+                "aieff_E013", "give either value and unit, or relative_to and fewer_by"
+            )
+        return self
+
+
+class Training(Model):
+    """The facts from which compute to the level is derived (never the derived number itself)."""
+
+    epochs_to_target: Positive | None = Field(None, description="Epochs until the level was reached.")
+    samples_to_target: PositiveInt | None = Field(None, description="Training samples seen until then.")
+    samples_per_epoch: PositiveInt | None = Field(
+        None, description="Override of the level's dataset size, when the run used another."
+    )
+    forward_cost: ForwardCost | None = None
+    resolution_schedule: list[ResolutionPhase] | None = Field(None, min_length=1)
+    total_run_compute: RunCompute | None = None
+    fraction_of_run_to_target: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    steps_to_target: PositiveInt | None = None
+    total_steps: PositiveInt | None = None
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Training:
+        by_samples = any(
+            x is not None
+            for x in (self.epochs_to_target, self.samples_to_target, self.forward_cost, self.resolution_schedule)
+        )
+        by_run = self.total_run_compute is not None
+        if by_samples == by_run:
+            raise PydanticCustomError(
+                "aieff_E013",
+                "give either per-sample facts (epochs_to_target or samples_to_target, with "
+                "forward_cost or resolution_schedule) or total_run_compute with the part of the run",
+            )
+        if by_samples:
+            if (self.epochs_to_target is None) == (self.samples_to_target is None):
+                raise PydanticCustomError("aieff_E013", "give exactly one of epochs_to_target, samples_to_target")
+            if (self.forward_cost is None) == (self.resolution_schedule is None):
+                raise PydanticCustomError("aieff_E013", "give exactly one of forward_cost, resolution_schedule")
+            if self.resolution_schedule is not None:
+                _check_schedule(self.resolution_schedule, self.epochs_to_target)
+        else:
+            steps = self.steps_to_target is not None or self.total_steps is not None
+            if (self.fraction_of_run_to_target is not None) == steps:
+                raise PydanticCustomError(
+                    "aieff_E013", "give either fraction_of_run_to_target or steps_to_target with total_steps"
+                )
+            if steps and (self.steps_to_target is None or self.total_steps is None
+                          or self.steps_to_target > self.total_steps):
+                raise PydanticCustomError("aieff_E013", "need steps_to_target <= total_steps, both given")
+        return self
+
+
+def _check_schedule(phases: list[ResolutionPhase], epochs: float | None) -> None:
+    if phases[0].start_epoch != 0:
+        raise PydanticCustomError("aieff_E013", "the resolution schedule must start at epoch 0")
+    for a, b in zip(phases, phases[1:], strict=False):
+        if b.start_epoch != a.end_epoch:
+            raise PydanticCustomError("aieff_E013", "resolution phases must be contiguous")
+    if epochs is not None and phases[-1].end_epoch < epochs:
+        raise PydanticCustomError("aieff_E013", "the resolution schedule ends before epochs_to_target")
+
+
+class Artifact(Model):
+    """A file the estimate reads: a URL with pinned sha256, or a path inside this repository."""
+
+    url: HttpsUrl | None = None
+    path: RepoPath | None = None
+    sha256: Sha256
+    size_bytes: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Artifact:
+        if (self.url is None) == (self.path is None):
+            raise PydanticCustomError("aieff_E013", "give exactly one of url, path")
+        return self
+
+
+Scalar = int | float | str | bool
+
+
+class Architecture(Model):
+    """The network: a torchvision constructor, or a torch.export archive (.pt2)."""
+
+    torchvision: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
+    kwargs: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")], Scalar] = {}
+    export: Artifact | None = None
+    input: Literal["image", "tokens", "vector"] = "image"
+    input_features: PositiveInt | None = Field(None, description="Features per sample for 'vector' inputs.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Architecture:
+        if (self.torchvision is None) == (self.export is None):
+            raise PydanticCustomError("aieff_E013", "give exactly one of torchvision, export")
+        return self
+
+
+LogFormat = Literal["dawnbench-tsv", "mlperf-mllog", "pytorch-imagenet-stdout", "jsonl", "csv"]
+
+
+class TrainingLog(Artifact):
+    """A training log and how to read it."""
+
+    format: LogFormat
+    columns: dict[Literal["epoch", "samples", "metric"], Name] | None = Field(
+        None, description="For csv and jsonl: which column holds epoch, samples and the metric."
+    )
+    metric_scale: Literal["percent", "fraction"] = Field(
+        "percent", description="Scale of the metric in the log; converted to the level's unit."
+    )
+    epochs_start_at: Literal[0, 1] | None = Field(
+        None, description="Whether the first epoch in the log is numbered 0 or 1 (dawnbench-tsv)."
+    )
+
+
+class Artifacts(Model):
+    """What CI re-estimates the compute from."""
+
+    architecture: Architecture | None = None
+    checkpoint: Artifact | None = None
+    training_log: TrainingLog | None = None
+
+
+class Withdrawn(Model):
+    """Marks an entry as withdrawn instead of deleting it."""
+
+    date: IsoDate
+    reason: Text
+
+
+class Entry(Model):
+    """One SOTA: a result that reached a level, with its training compute."""
+
+    id: Slug
+    benchmark: Slug
+    model: Name
+    publication: Publication
+    claims: list[ComputeClaim] = Field(
+        [],
+        description="Compute to reach the level as sources state it. May be empty only when "
+        "`training` holds the facts to derive it (a source that gives only a ratio).",
+    )
+    training: Training | None = None
+    artifacts: Artifacts | None = None
+    analysis: Source | None = Field(None, description="The analysis this entry's figures come from.")
+    notes: Text | None = None
+    withdrawn: Withdrawn | None = None
+
+    @model_validator(mode="after")
+    def _has_compute(self) -> Entry:
+        if not self.claims and self.training is None:
+            raise PydanticCustomError("aieff_E011", "give at least one claim or the training facts")
+        return self
+
+
+class Dataset(Model):
+    """The training data of a level."""
+
+    name: Name
+    train_samples_per_epoch: PositiveInt | None = None
+    version: Name | None = None
+
+
+class Metric(Model):
+    """What is measured."""
+
+    name: Name
+    unit: Literal["percent", "fraction", "BLEU", "loss", "elo", "win-rate"]
+    split: Name
+
+
+class Benchmark(Model):
+    """A capability level that entries race to reach with less compute."""
+
+    id: Slug
+    title: Name
+    task: Name
+    dataset: Dataset
+    metric: Metric
+    direction: Literal["higher", "lower"]
+    threshold: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    criterion: Text | None = Field(None, description="A textual criterion where there is no threshold.")
+    baseline: Slug
+    tolerance_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        10.0, description="How far a re-estimate may differ from the claim and still verify."
+    )
+    rules: Text
+    source: Source
+
+    @model_validator(mode="after")
+    def _one_criterion(self) -> Benchmark:
+        if (self.threshold is None) == (self.criterion is None):
+            raise PydanticCustomError("aieff_E013", "give exactly one of threshold, criterion")
+        return self

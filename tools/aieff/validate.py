@@ -1,0 +1,317 @@
+"""Validate every level and entry file: schema errors with positions, then cross-entry checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from aieff.diagnostics import Diagnostic
+from aieff.schema import Benchmark, Entry
+from aieff.yamlload import MAX_BYTES, Loaded, load_file
+
+BENCHMARK_FILE = "benchmark.yaml"
+PARALLEL_THRESHOLD = 2000
+
+
+@dataclass
+class Doc:
+    """A loaded file and its model, when it validated."""
+
+    loaded: Loaded
+    model: Benchmark | Entry | None = None
+
+    @property
+    def path(self) -> str:
+        return self.loaded.path
+
+
+@dataclass
+class Dataset:
+    """Everything under entries/, validated."""
+
+    root: Path
+    benchmarks: dict[str, Doc] = field(default_factory=dict)
+    entries: dict[str, Doc] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    n_files: int = 0
+
+    def level(self, bench_id: str) -> Benchmark:
+        model = self.benchmarks[bench_id].model
+        assert isinstance(model, Benchmark)
+        return model
+
+    def entries_of(self, bench_id: str, *, include_withdrawn: bool = False) -> list[Entry]:
+        """Valid entries of a level, sorted by id."""
+        out = []
+        for doc in self.entries.values():
+            e = doc.model
+            if isinstance(e, Entry) and e.benchmark == bench_id and (include_withdrawn or not e.withdrawn):
+                out.append(e)
+        return sorted(out, key=lambda e: e.id)
+
+
+def _code_for(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind.startswith("aieff_"):
+        return kind[len("aieff_"):]
+    if kind == "extra_forbidden":
+        return "E010"
+    if kind == "missing":
+        return "E011"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return "E014"
+    if kind.endswith("_type") or kind in {"model_type", "model_attributes_type", "is_instance_of"}:
+        return "E012"
+    return "E013"
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union/validator labels from a location, keeping real keys and indexes."""
+    out: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        elif i == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # a missing field: name it
+    return tuple(out)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def schema_errors(loaded: Loaded, exc: ValidationError) -> list[Diagnostic]:
+    """Turn a pydantic ValidationError into positioned, coded diagnostics (one per place)."""
+    out: dict[tuple[Any, str], Diagnostic] = {}
+    for err in exc.errors(include_url=False):
+        code = _code_for(err)
+        loc = _clean_loc(loaded.data, tuple(err["loc"]))
+        msg = err["msg"]
+        if code == "E012":
+            msg = f"{msg}, got {type(err['input']).__name__} {_short(err['input'])}"
+        elif code == "E010":
+            msg = "unknown field (not in the schema)"
+        elif code == "E011":
+            msg = "required field is missing"
+        out.setdefault((loc, code), loaded.error(code, loc, msg, key=code in {"E010", "E011"}))
+    return list(out.values())
+
+
+def _load_one(args: tuple[Path, str, bool]) -> Doc:
+    file, rel, is_benchmark = args
+    loaded = load_file(file, rel)
+    doc = Doc(loaded)
+    if loaded.errors or loaded.data is None:
+        return doc
+    model_cls = Benchmark if is_benchmark else Entry
+    try:
+        doc.model = model_cls.model_validate(loaded.data)
+    except ValidationError as exc:
+        loaded.errors.extend(schema_errors(loaded, exc))
+    return doc
+
+
+def _load_chunk(chunk: list[tuple[Path, str, bool]]) -> list[Doc]:
+    return [_load_one(item) for item in chunk]
+
+
+def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]]:
+    """List level and entry files under entries/, and flag stray or oversized files."""
+    items: list[tuple[Path, str, bool]] = []
+    diags: list[Diagnostic] = []
+    base = root / "entries"
+    if not base.is_dir():
+        return items, diags
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        here = Path(dirpath)
+        depth = len(here.relative_to(base).parts)
+        for name in sorted(filenames):
+            file = here / name
+            rel = file.relative_to(root).as_posix()
+            if file.is_symlink():
+                diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed"))
+            elif depth == 0:
+                if name not in {"README.md"}:
+                    diags.append(Diagnostic(rel, 1, 1, "E030", "-", "put files in entries/<level>/"))
+            elif depth == 1 and name.endswith(".yaml"):
+                items.append((file, rel, name == BENCHMARK_FILE))
+            elif depth == 1 and name.endswith(".yml"):
+                diags.append(Diagnostic(rel, 1, 1, "E030", "-", "use the .yaml extension"))
+            elif file.stat().st_size > MAX_BYTES:
+                diags.append(
+                    Diagnostic(rel, 1, 1, "E002", "-", "artifacts over 1 MiB must be referenced by https url")
+                )
+    return items, diags
+
+
+def load_all(root: Path, *, jobs: int | None = None) -> list[Doc]:
+    """Load and schema-check every file, in parallel for large trees."""
+    items, _ = discover(root)
+    return _load_items(items, jobs)
+
+
+def _load_items(items: list[tuple[Path, str, bool]], jobs: int | None) -> list[Doc]:
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
+        return [_load_one(item) for item in items]
+    size = (len(items) + jobs - 1) // jobs
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return [doc for part in pool.map(_load_chunk, chunks) for doc in part]
+
+
+def today() -> dt.date:
+    """Today's date in UTC (AIEFF_TODAY=YYYY-MM-DD overrides it for reproducible tests)."""
+    override = os.environ.get("AIEFF_TODAY")
+    return dt.date.fromisoformat(override) if override else dt.datetime.now(dt.UTC).date()
+
+
+_ARXIV_URL = re.compile(r"^https://(?:www\.)?arxiv\.org/(?:abs|pdf)/([0-9]{4}\.[0-9]{4,5})(?:v[0-9]+)?(?:\.pdf)?/?$")
+
+
+def _norm_title(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", title.casefold())
+
+
+def _paper_links(entry: Entry) -> list[tuple[tuple[Any, ...], str, str]]:
+    """(location, url, title) of every place an entry names a paper by link."""
+    links: list[tuple[tuple[Any, ...], str, str]] = [(("publication", "url"), entry.publication.url, entry.publication.title)]
+    if entry.analysis:
+        links.append((("analysis", "url"), entry.analysis.url, entry.analysis.title))
+    for i, claim in enumerate(entry.claims):
+        links.append((("claims", i, "source", "url"), claim.source.url, claim.source.title))
+    if entry.training and entry.training.source:
+        links.append((("training", "source", "url"), entry.training.source.url, entry.training.source.title))
+    return links
+
+
+def cross_check(ds: Dataset, docs: list[Doc]) -> None:
+    """Checks that need more than one file: ids, folders, baselines, dates, links, paths."""
+    now = today()
+    for doc in docs:
+        if doc.model is None:
+            continue
+        folder = Path(doc.path).parent.name
+        if isinstance(doc.model, Benchmark):
+            if doc.model.id != folder:
+                ds.diagnostics.append(doc.loaded.error("E020", ("id",), f"id must equal the folder name {folder!r}"))
+            else:
+                ds.benchmarks[doc.model.id] = doc
+    seen_links: dict[str, tuple[str, str, str]] = {}
+    for doc in docs:
+        entry = doc.model
+        if not isinstance(entry, Entry):
+            continue
+        stem, folder = Path(doc.path).stem, Path(doc.path).parent.name
+        err = doc.loaded.error
+        if entry.id != stem:
+            ds.diagnostics.append(err("E020", ("id",), f"id must equal the file name {stem!r}"))
+        if entry.benchmark != folder:
+            ds.diagnostics.append(err("E021", ("benchmark",), f"benchmark must equal the folder name {folder!r}"))
+        elif folder not in ds.benchmarks:
+            ds.diagnostics.append(err("E023", ("benchmark",), f"entries/{folder}/{BENCHMARK_FILE} is missing or invalid"))
+        if entry.id in ds.entries:
+            other = ds.entries[entry.id].path
+            ds.diagnostics.append(err("E022", ("id",), f"id {entry.id!r} is already used by {other}"))
+        else:
+            ds.entries[entry.id] = doc
+        _check_dates(ds, doc, entry, now)
+        _check_links(ds, doc, entry, seen_links)
+        _check_paths(ds, doc, entry)
+    for bench_id, bdoc in sorted(ds.benchmarks.items()):
+        level = ds.level(bench_id)
+        base = ds.entries.get(level.baseline)
+        if base is None or not isinstance(base.model, Entry) or base.model.benchmark != bench_id:
+            ds.diagnostics.append(
+                bdoc.loaded.error("E024", ("baseline",), f"no entry {level.baseline!r} in entries/{bench_id}/")
+            )
+        elif base.model.withdrawn:
+            ds.diagnostics.append(
+                bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn")
+            )
+
+
+def _check_dates(ds: Dataset, doc: Doc, entry: Entry, now: dt.date) -> None:
+    pub = entry.publication
+    dates = [(("publication", "date"), pub.date)]
+    if entry.withdrawn:
+        dates.append((("withdrawn", "date"), entry.withdrawn.date))
+    for loc, value in dates:
+        if value > now:
+            ds.diagnostics.append(doc.loaded.error("E025", loc, f"{value.isoformat()} is after today ({now.isoformat()})"))
+    url_id = m.group(1) if (m := _ARXIV_URL.match(pub.url)) else None
+    if pub.arxiv and url_id and url_id != pub.arxiv:
+        ds.diagnostics.append(
+            doc.loaded.error("E026", ("publication", "arxiv"), f"arxiv {pub.arxiv} but the url names {url_id}")
+        )
+    arxiv = pub.arxiv or url_id
+    if arxiv:
+        year, month = 2000 + int(arxiv[:2]), int(arxiv[2:4])
+        if (pub.date.year, pub.date.month) != (year, month):
+            ds.diagnostics.append(
+                doc.loaded.error(
+                    "E026", ("publication", "date"),
+                    f"{pub.date.isoformat()} but arXiv {arxiv} was first posted in {year}-{month:02d}",
+                )
+            )
+
+
+def _check_links(ds: Dataset, doc: Doc, entry: Entry, seen: dict[str, tuple[str, str, str]]) -> None:
+    for loc, url, title in _paper_links(entry):
+        m = _ARXIV_URL.match(url)
+        key = f"arxiv:{m.group(1)}" if m else url.rstrip("/")
+        first = seen.setdefault(key, (_norm_title(title), title, doc.path))
+        if first[0] != _norm_title(title):
+            ds.diagnostics.append(
+                doc.loaded.error(
+                    "E027", loc,
+                    f"{url} is titled {title!r} here but {first[1]!r} in {first[2]}",
+                )
+            )
+
+
+def _check_paths(ds: Dataset, doc: Doc, entry: Entry) -> None:
+    arts = entry.artifacts
+    if arts is None:
+        return
+    named = [
+        (("artifacts", "checkpoint", "path"), arts.checkpoint),
+        (("artifacts", "training_log", "path"), arts.training_log),
+        (("artifacts", "architecture", "export", "path"), arts.architecture.export if arts.architecture else None),
+    ]
+    root = ds.root.resolve()
+    for loc, art in named:
+        if art is None or art.path is None:
+            continue
+        target = (ds.root / art.path).resolve()
+        if not target.is_relative_to(root):
+            ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} resolves outside the repository"))
+        elif not target.is_file():
+            ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} does not exist"))
+
+
+def validate(root: Path, *, jobs: int | None = None) -> Dataset:
+    """Load, schema-check and cross-check everything under root/entries."""
+    ds = Dataset(root)
+    items, ds.diagnostics = discover(root)
+    docs = _load_items(items, jobs)
+    ds.n_files = len(docs)
+    for doc in docs:
+        ds.diagnostics.extend(doc.loaded.errors)
+    cross_check(ds, docs)
+    ds.diagnostics.sort()
+    return ds
