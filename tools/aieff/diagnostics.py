@@ -35,7 +35,6 @@ CODES: dict[str, tuple[str, str]] = {
     "E029": ("path-escapes-repo", "A path is absolute, climbs out of the repository or is missing."),
     "E030": ("stray-file", "A file under entries/ that is neither an entry nor a small artifact."),
     "E031": ("baseline-withdrawn", "The level's baseline entry is withdrawn."),
-    "E040": ("git-error", "The git revision given to --changed-since could not be compared."),
 }
 
 

@@ -48,7 +48,7 @@ class Loaded:
             if loc in self.values:
                 return self.values[loc]
             loc = loc[:-1]
-            key = True
+            key = False
         return self.values.get((), (1, 1))
 
     def error(self, code: str, loc: Loc, message: str, *, key: bool = False) -> Diagnostic:

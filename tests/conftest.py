@@ -1,0 +1,32 @@
+"""Shared helpers: the repository root, a CLI runner, and a copy of the toy repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+TOY = FIXTURES / "valid" / "basic"
+
+os.environ.setdefault("AIEFF_TODAY", "2026-11-22")
+
+
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a contributor would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "aieff", *args], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, timeout=600, check=False)
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Path:
+    """A writable copy of the small valid repository."""
+    dest = tmp_path / "repo"
+    shutil.copytree(TOY, dest)
+    return dest

@@ -1,0 +1,375 @@
+"""Turn entries into results: compute in FLOP, reduction factors, frontiers, doubling times, warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aieff.schema import Benchmark, ComputeClaim, Entry
+from aieff.units import FORWARD_AND_BACKWARD, flop_to_multiply_add_tfs_days, flop_to_pfs_days, to_flop
+from aieff.validate import Dataset
+
+DAYS_PER_MONTH = 365.25 / 12
+# A source's stated reduction factor is flagged when it is more than this far (relative) from the
+# factor aieff computes or from the one the source's own compute values give. 3% lets two-figure
+# rounding pass (3.1 / 0.069 = 44.9 stated as 44) and catches 61 vs 58.
+FACTOR_TOLERANCE = 0.03
+EPOCH = dt.date(1970, 1, 1)
+# Two-sided 95% Student t quantiles by degrees of freedom (df > 30: normal).
+_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+         2.052, 2.048, 2.045, 2.042]
+
+
+class AnalysisError(ValueError):
+    """The entries cannot be turned into a result (e.g. a relative compute that loops)."""
+
+
+@dataclass
+class Derivation:
+    """Training compute derived from an entry's training facts, with the steps shown."""
+
+    flop: float
+    steps: list[str]
+
+
+@dataclass
+class Row:
+    """One entry's result within its level."""
+
+    id: str
+    model: str
+    date: str
+    url: str
+    flop: float
+    pfs_days: float
+    multiply_add_tfs_days: float
+    basis: str
+    source_value: float | None
+    source_unit: str | None
+    source_title: str | None
+    reduction_factor: float = 1.0
+    rank: int = 0
+    frontier: bool = False
+    derivation: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Fit:
+    """Least-squares fit of log2(compute) on date over the frontier."""
+
+    points: int
+    doubling_months: float | None
+    se_months: float | None
+    ci95_months: tuple[float, float] | None
+    slope_doublings_per_year: float | None
+
+
+@dataclass
+class Level:
+    """Results for one level."""
+
+    id: str
+    title: str
+    threshold: str
+    baseline: str
+    rows: list[Row]
+    fit: Fit
+    headline: str
+    warnings: list[str]
+
+
+@dataclass
+class Result:
+    """The analysis of the whole dataset."""
+
+    levels: list[Level]
+
+    def level(self, level_id: str) -> Level:
+        return next(lv for lv in self.levels if lv.id == level_id)
+
+
+def derive(entry: Entry, level: Benchmark, entries: dict[str, Entry], _stack: tuple[str, ...] = ()) -> Derivation | None:
+    """Compute to reach the level from the training facts, or None when there are none."""
+    t = entry.training
+    if t is None:
+        return None
+    if t.total_run_compute is not None:
+        run = t.total_run_compute
+        if run.value is not None and run.unit is not None:
+            total = to_flop(run.value, run.unit)
+            steps = [f"total run = {run.value:g} {run.unit} = {total:.4g} FLOP"]
+        else:
+            ref = entries.get(run.relative_to or "")
+            if ref is None or ref.id in _stack or entry.id in _stack:
+                raise AnalysisError(f"{entry.id}: relative_to {run.relative_to!r} is missing or circular")
+            base = derive(ref, level, entries, _stack + (entry.id,))
+            ref_run = ref.training.total_run_compute if ref.training else None
+            if base is None or ref_run is None:
+                raise AnalysisError(f"{entry.id}: {run.relative_to} has no total_run_compute")
+            ref_total = base.flop / _fraction(ref)
+            total = ref_total / (run.fewer_by or 1.0)
+            steps = [f"total run = {ref.id} run {ref_total:.4g} FLOP / {run.fewer_by:g} = {total:.4g} FLOP"]
+        frac = _fraction(entry)
+        how = (f"{t.steps_to_target}/{t.total_steps} steps" if t.steps_to_target else f"{frac:g} of the run")
+        steps.append(f"to target = {how} x {total:.4g} = {total * frac:.4g} FLOP")
+        return Derivation(total * frac, steps)
+    per_epoch = t.samples_per_epoch or level.dataset.train_samples_per_epoch
+    if t.samples_to_target is not None:
+        epochs = t.samples_to_target / per_epoch if per_epoch else None
+    else:
+        epochs = t.epochs_to_target
+    if t.forward_cost is not None:
+        fwd = to_flop(t.forward_cost.value, t.forward_cost.unit)
+        if t.samples_to_target is not None:
+            samples = float(t.samples_to_target)
+        elif per_epoch:
+            samples = (epochs or 0) * per_epoch
+        else:
+            raise AnalysisError(f"{entry.id}: epochs given but the level has no train_samples_per_epoch")
+        flop = FORWARD_AND_BACKWARD * fwd * samples
+        return Derivation(flop, [
+            f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
+            f"samples = {samples:.6g}" + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else ""),
+            f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
+        ])
+    if not per_epoch or epochs is None:
+        raise AnalysisError(f"{entry.id}: a resolution schedule needs samples per epoch")
+    flop, steps = 0.0, []
+    for phase in t.resolution_schedule or []:
+        end = min(phase.end_epoch, epochs)
+        if end <= phase.start_epoch:
+            break
+        fwd = to_flop(phase.forward_cost.value, phase.forward_cost.unit)
+        part = FORWARD_AND_BACKWARD * fwd * (end - phase.start_epoch) * per_epoch
+        flop += part
+        steps.append(f"epochs {phase.start_epoch:g}-{end:g} at {phase.forward_cost.resolution}px: {part:.4g} FLOP")
+    steps.append(f"compute = {flop:.4g} FLOP")
+    return Derivation(flop, steps)
+
+
+def _fraction(entry: Entry) -> float:
+    t = entry.training
+    assert t is not None
+    if t.steps_to_target and t.total_steps:
+        return t.steps_to_target / t.total_steps
+    return t.fraction_of_run_to_target or 1.0
+
+
+def _months(date: dt.date) -> float:
+    return (date - EPOCH).days / DAYS_PER_MONTH
+
+
+def fit_doubling(points: list[tuple[dt.date, float]]) -> Fit:
+    """Fit log2(FLOP) = a + b * months by least squares; doubling time is -1/b months."""
+    n = len(points)
+    if n < 2:
+        return Fit(n, None, None, None, None)
+    xs = [_months(d) for d, _ in points]
+    ys = [math.log2(c) for _, c in points]
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return Fit(n, None, None, None, None)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    if b >= 0:
+        return Fit(n, None, None, None, -b * 12)
+    doubling = -1.0 / b
+    if n == 2:
+        return Fit(n, doubling, None, None, -b * 12)
+    a = my - b * mx
+    resid = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    se_b = math.sqrt(resid / (n - 2) / sxx)
+    se = se_b / (b * b)
+    t = _T975[n - 3] if n - 2 <= len(_T975) else 1.96
+    lo_b, hi_b = b - t * se_b, b + t * se_b  # both negative when the trend is clear
+    ci = (-1.0 / lo_b, -1.0 / hi_b) if hi_b < 0 else (-1.0 / lo_b, math.inf)
+    return Fit(n, doubling, se, ci, -b * 12)
+
+
+def _primary_claim(entry: Entry) -> ComputeClaim | None:
+    return entry.claims[0] if entry.claims else None
+
+
+def analyze(ds: Dataset, levels: list[str] | None = None) -> Result:
+    """Analyze every level (or the ones named) of a validated dataset."""
+    all_entries = {doc.model.id: doc.model for doc in ds.entries.values() if isinstance(doc.model, Entry)}
+    out = []
+    for level_id in sorted(ds.benchmarks):
+        if levels and level_id not in levels:
+            continue
+        out.append(_analyze_level(ds.level(level_id), ds.entries_of(level_id), all_entries))
+    if levels:
+        missing = sorted(set(levels) - {lv.id for lv in out})
+        if missing:
+            raise AnalysisError(f"no such level: {', '.join(missing)}")
+    return Result(out)
+
+
+def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str, Entry]) -> Level:
+    warnings: list[str] = []
+    rows: list[Row] = []
+    for e in entries:
+        d = derive(e, level, all_entries)
+        claim = _primary_claim(e)
+        if d is not None:
+            flop, basis, steps = d.flop, "derived from training facts", d.steps
+        else:
+            assert claim is not None
+            flop, basis, steps = to_flop(claim.value, claim.unit), f"claim: {claim.source.title}", []
+        rows.append(Row(
+            id=e.id, model=e.model, date=e.publication.date.isoformat(), url=e.publication.url,
+            flop=flop, pfs_days=flop_to_pfs_days(flop), multiply_add_tfs_days=flop_to_multiply_add_tfs_days(flop),
+            basis=basis, source_value=claim.value if claim else None, source_unit=claim.unit if claim else None,
+            source_title=claim.source.title if claim else None, derivation=steps,
+        ))
+        warnings += _claim_warnings(e, flop, level)
+    by_id = {r.id: r for r in rows}
+    base = by_id.get(level.baseline)
+    for r in rows:
+        r.reduction_factor = base.flop / r.flop if base else math.nan
+    for i, r in enumerate(sorted(rows, key=lambda r: (r.flop, r.id)), start=1):
+        r.rank = i
+    best = math.inf
+    for date, group in _by_date(rows):
+        low = min(r.flop for r in group)
+        if low < best:
+            best = low
+            for r in group:
+                r.frontier = r.flop == low
+    frontier = sorted((r for r in rows if r.frontier), key=lambda r: r.date)
+    fit = fit_doubling([(dt.date.fromisoformat(r.date), r.flop) for r in frontier])
+    warnings += _label_warnings(level, entries)
+    if base:
+        warnings += _stated_factor_warnings(entries, by_id, base, all_entries)
+    rows.sort(key=lambda r: (r.rank, r.id))
+    return Level(
+        id=level.id, title=level.title,
+        threshold=_threshold(level),
+        baseline=level.baseline, rows=rows, fit=fit, headline=_headline(level, rows, fit), warnings=warnings,
+    )
+
+
+def _threshold(level: Benchmark) -> str:
+    if level.threshold is None:
+        return level.criterion or ""
+    unit = {"percent": "%", "fraction": ""}.get(level.metric.unit, f" {level.metric.unit}")
+    name = "" if level.metric.name == level.metric.unit else f" {level.metric.name}"
+    return f"{level.threshold:g}{unit}{name}"
+
+
+def _by_date(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r.date, []).append(r)
+    return sorted(groups.items())
+
+
+def _claim_warnings(entry: Entry, flop: float, level: Benchmark) -> list[str]:
+    out = []
+    tol = level.tolerance_percent / 100
+    for c in entry.claims:
+        claimed = to_flop(c.value, c.unit)
+        if abs(claimed - flop) / flop > tol:
+            out.append(
+                f"W101 {level.id}/{entry.id}: {c.source.title} claims {c.value:g} {c.unit} = {claimed:.3g} FLOP, "
+                f"but aieff has {flop:.3g} FLOP ({claimed / flop:.2f}x)"
+            )
+    return out
+
+
+def _label_warnings(level: Benchmark, entries: list[Entry]) -> list[str]:
+    """One W102 per source and mislabelled unit in a level, with an example."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for e in entries:
+        for c in e.claims:
+            if c.unit_as_labelled:
+                example = f"{e.id} {c.value:g} = {flop_to_pfs_days(to_flop(c.value, c.unit)):.4g} petaflop/s-days"
+                seen.setdefault((c.source.title, c.unit_as_labelled, c.unit), []).append(example)
+    return [
+        f"W102 {level.id}: {title} labels {len(ex)} value(s) {label!r}, but they are in {unit!r} "
+        f"(e.g. {ex[0]})"
+        for (title, label, unit), ex in sorted(seen.items())
+    ]
+
+
+def _stated_factor_warnings(entries: list[Entry], rows: dict[str, Row], base: Row,
+                            all_entries: dict[str, Entry]) -> list[str]:
+    out = []
+    base_entry = all_entries[base.id]
+    for e in entries:
+        for c in e.claims:
+            if c.stated_reduction_factor is None or e.id == base.id:
+                continue
+            ours = rows[e.id].reduction_factor
+            same_source = [b for b in base_entry.claims if b.source.url == c.source.url]
+            own = (to_flop(same_source[0].value, same_source[0].unit) / to_flop(c.value, c.unit)) if same_source else None
+            stated = c.stated_reduction_factor
+            bad_own = own is not None and abs(own - stated) / stated > FACTOR_TOLERANCE
+            if abs(ours - stated) / stated > FACTOR_TOLERANCE or bad_own:
+                msg = (f"W103 {e.id}: {c.source.title} states {stated:g}x against {base.id}; "
+                       f"aieff computes {ours:.1f}x")
+                if own is not None:
+                    msg += f"; that source's own compute values give {own:.1f}x"
+                out.append(msg)
+    return out
+
+
+def _headline(level: Benchmark, rows: list[Row], fit: Fit) -> str:
+    if not rows:
+        return "no entries yet"
+    best = min(rows, key=lambda r: (r.flop, r.id))
+    base = next((r for r in rows if r.id == level.baseline), None)
+    if base is None or best.id == base.id:
+        return f"{base.model if base else level.baseline} is the only result so far"
+    text = f"{best.reduction_factor:.1f}x less compute than {base.model} ({best.model}, {best.date[:4]})"
+    if fit.doubling_months is not None and fit.points >= 3:
+        text += f", doubling every {fit.doubling_months:.1f} months"
+        if fit.ci95_months:
+            lo, hi = fit.ci95_months
+            text += f" (95% CI {lo:.1f}-{hi:.1f}, {fit.points} frontier points)"
+    return text
+
+
+def to_dict(result: Result) -> dict[str, Any]:
+    """A JSON-ready dict with units spelled out in field names."""
+    def clean(x: Any) -> Any:
+        if isinstance(x, float):
+            return None if not math.isfinite(x) else float(f"{x:.6g}")
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+    return clean({"levels": [asdict(lv) for lv in result.levels]})
+
+
+def render_json(result: Result) -> str:
+    """Deterministic JSON of the analysis."""
+    return json.dumps(to_dict(result), indent=2, sort_keys=True) + "\n"
+
+
+def render_text(result: Result) -> str:
+    """A readable table per level, warnings after it."""
+    out = []
+    for lv in result.levels:
+        out += [f"== {lv.id}: {lv.title} ({lv.threshold})", f"   {lv.headline}", ""]
+        out.append(f"{'rank':>4}  {'model':<22} {'date':<10}  {'FLOP':>9}  {'pfs-days':>9}  "
+                   f"{'tfs-d(MA)':>9}  {'factor':>7}  F  source value")
+        for r in lv.rows:
+            src = f"{r.source_value:g} {r.source_unit}" if r.source_value is not None else "-"
+            out.append(f"{r.rank:>4}  {r.model[:22]:<22} {r.date}  {r.flop:9.3e}  {r.pfs_days:9.3g}  "
+                       f"{r.multiply_add_tfs_days:9.3g}  {r.reduction_factor:6.1f}x  {'*' if r.frontier else ' '}  {src}")
+        f = lv.fit
+        if f.doubling_months is not None:
+            se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else " (exact through 2 points, no uncertainty)"
+            out.append(f"   frontier fit: doubling every {f.doubling_months:.1f} months{se} over {f.points} points")
+        for w in lv.warnings:
+            out.append(f"   warning {w}")
+        out.append("")
+    out.append("FLOP: 2 per multiply-add. pfs-days: petaflop/s-days (8.64e19 FLOP). tfs-d(MA): the original "
+               "tracker's teraflop/s-days, counting multiply-adds (8.64e16). F: on the frontier.")
+    return "\n".join(out) + "\n"
