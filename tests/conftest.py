@@ -20,8 +20,15 @@ os.environ.setdefault("AIEFF_TODAY", "2026-11-22")
 def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a contributor would."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "aieff", *args], cwd=cwd, capture_output=True,
-                          text=True, env=full_env, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "aieff", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.fixture

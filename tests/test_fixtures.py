@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, TOY, run
 
 from aieff.diagnostics import CODES
 from aieff.validate import validate
+from conftest import FIXTURES, TOY, run
 
 INVALID = sorted(p for p in (FIXTURES / "invalid").glob("*/*") if p.is_dir())
 
@@ -55,7 +55,9 @@ def test_cli_reports_each_error_on_one_line_and_exits_1(tmp_path: Path) -> None:
     _materialise(FIXTURES / "invalid" / "E010" / "unknown-field", tmp_path / "repo")
     proc = run("validate", cwd=tmp_path / "repo")
     assert proc.returncode == 1
-    assert proc.stdout == "entries/toy-level/better.yaml:5:1: E010 reduction_factor: unknown field (not in the schema)\n"
+    assert (
+        proc.stdout == "entries/toy-level/better.yaml:5:1: E010 reduction_factor: unknown field (not in the schema)\n"
+    )
     assert "Traceback" not in proc.stderr
 
 

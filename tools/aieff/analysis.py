@@ -19,9 +19,38 @@ DAYS_PER_MONTH = 365.25 / 12
 FACTOR_TOLERANCE = 0.03
 EPOCH = dt.date(1970, 1, 1)
 # Two-sided 95% Student t quantiles by degrees of freedom (df > 30: normal).
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-         2.052, 2.048, 2.045, 2.042]
+_T975 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
 
 
 class AnalysisError(ValueError):
@@ -92,7 +121,9 @@ class Result:
         return next(lv for lv in self.levels if lv.id == level_id)
 
 
-def derive(entry: Entry, level: Benchmark, entries: dict[str, Entry], _stack: tuple[str, ...] = ()) -> Derivation | None:
+def derive(
+    entry: Entry, level: Benchmark, entries: dict[str, Entry], _stack: tuple[str, ...] = ()
+) -> Derivation | None:
     """Compute to reach the level from the training facts, or None when there are none."""
     t = entry.training
     if t is None:
@@ -114,7 +145,7 @@ def derive(entry: Entry, level: Benchmark, entries: dict[str, Entry], _stack: tu
             total = ref_total / (run.fewer_by or 1.0)
             steps = [f"total run = {ref.id} run {ref_total:.4g} FLOP / {run.fewer_by:g} = {total:.4g} FLOP"]
         frac = _fraction(entry)
-        how = (f"{t.steps_to_target}/{t.total_steps} steps" if t.steps_to_target else f"{frac:g} of the run")
+        how = f"{t.steps_to_target}/{t.total_steps} steps" if t.steps_to_target else f"{frac:g} of the run"
         steps.append(f"to target = {how} x {total:.4g} = {total * frac:.4g} FLOP")
         return Derivation(total * frac, steps)
     per_epoch = t.samples_per_epoch or level.dataset.train_samples_per_epoch
@@ -131,11 +162,14 @@ def derive(entry: Entry, level: Benchmark, entries: dict[str, Entry], _stack: tu
         else:
             raise AnalysisError(f"{entry.id}: epochs given but the level has no train_samples_per_epoch")
         flop = FORWARD_AND_BACKWARD * fwd * samples
-        return Derivation(flop, [
-            f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
-            f"samples = {samples:.6g}" + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else ""),
-            f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
-        ])
+        return Derivation(
+            flop,
+            [
+                f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
+                f"samples = {samples:.6g}" + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else ""),
+                f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
+            ],
+        )
     if not per_epoch or epochs is None:
         raise AnalysisError(f"{entry.id}: a resolution schedule needs samples per epoch")
     flop, steps = 0.0, []
@@ -220,12 +254,22 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
         else:
             assert claim is not None
             flop, basis, steps = to_flop(claim.value, claim.unit), f"claim: {claim.source.title}", []
-        rows.append(Row(
-            id=e.id, model=e.model, date=e.publication.date.isoformat(), url=e.publication.url,
-            flop=flop, pfs_days=flop_to_pfs_days(flop), multiply_add_tfs_days=flop_to_multiply_add_tfs_days(flop),
-            basis=basis, source_value=claim.value if claim else None, source_unit=claim.unit if claim else None,
-            source_title=claim.source.title if claim else None, derivation=steps,
-        ))
+        rows.append(
+            Row(
+                id=e.id,
+                model=e.model,
+                date=e.publication.date.isoformat(),
+                url=e.publication.url,
+                flop=flop,
+                pfs_days=flop_to_pfs_days(flop),
+                multiply_add_tfs_days=flop_to_multiply_add_tfs_days(flop),
+                basis=basis,
+                source_value=claim.value if claim else None,
+                source_unit=claim.unit if claim else None,
+                source_title=claim.source.title if claim else None,
+                derivation=steps,
+            )
+        )
         warnings += _claim_warnings(e, flop, level)
     by_id = {r.id: r for r in rows}
     base = by_id.get(level.baseline)
@@ -234,7 +278,7 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
     for i, r in enumerate(sorted(rows, key=lambda r: (r.flop, r.id)), start=1):
         r.rank = i
     best = math.inf
-    for date, group in _by_date(rows):
+    for _date, group in _by_date(rows):
         low = min(r.flop for r in group)
         if low < best:
             best = low
@@ -247,9 +291,14 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
         warnings += _stated_factor_warnings(entries, by_id, base, all_entries)
     rows.sort(key=lambda r: (r.rank, r.id))
     return Level(
-        id=level.id, title=level.title,
+        id=level.id,
+        title=level.title,
         threshold=_threshold(level),
-        baseline=level.baseline, rows=rows, fit=fit, headline=_headline(level, rows, fit), warnings=warnings,
+        baseline=level.baseline,
+        rows=rows,
+        fit=fit,
+        headline=_headline(level, rows, fit),
+        warnings=warnings,
     )
 
 
@@ -290,14 +339,14 @@ def _label_warnings(level: Benchmark, entries: list[Entry]) -> list[str]:
                 example = f"{e.id} {c.value:g} = {flop_to_pfs_days(to_flop(c.value, c.unit)):.4g} petaflop/s-days"
                 seen.setdefault((c.source.title, c.unit_as_labelled, c.unit), []).append(example)
     return [
-        f"W102 {level.id}: {title} labels {len(ex)} value(s) {label!r}, but they are in {unit!r} "
-        f"(e.g. {ex[0]})"
+        f"W102 {level.id}: {title} labels {len(ex)} value(s) {label!r}, but they are in {unit!r} (e.g. {ex[0]})"
         for (title, label, unit), ex in sorted(seen.items())
     ]
 
 
-def _stated_factor_warnings(entries: list[Entry], rows: dict[str, Row], base: Row,
-                            all_entries: dict[str, Entry]) -> list[str]:
+def _stated_factor_warnings(
+    entries: list[Entry], rows: dict[str, Row], base: Row, all_entries: dict[str, Entry]
+) -> list[str]:
     out = []
     base_entry = all_entries[base.id]
     for e in entries:
@@ -306,12 +355,13 @@ def _stated_factor_warnings(entries: list[Entry], rows: dict[str, Row], base: Ro
                 continue
             ours = rows[e.id].reduction_factor
             same_source = [b for b in base_entry.claims if b.source.url == c.source.url]
-            own = (to_flop(same_source[0].value, same_source[0].unit) / to_flop(c.value, c.unit)) if same_source else None
+            own = (
+                (to_flop(same_source[0].value, same_source[0].unit) / to_flop(c.value, c.unit)) if same_source else None
+            )
             stated = c.stated_reduction_factor
             bad_own = own is not None and abs(own - stated) / stated > FACTOR_TOLERANCE
             if abs(ours - stated) / stated > FACTOR_TOLERANCE or bad_own:
-                msg = (f"W103 {e.id}: {c.source.title} states {stated:g}x against {base.id}; "
-                       f"aieff computes {ours:.1f}x")
+                msg = f"W103 {e.id}: {c.source.title} states {stated:g}x against {base.id}; aieff computes {ours:.1f}x"
                 if own is not None:
                     msg += f"; that source's own compute values give {own:.1f}x"
                 out.append(msg)
@@ -336,6 +386,7 @@ def _headline(level: Benchmark, rows: list[Row], fit: Fit) -> str:
 
 def to_dict(result: Result) -> dict[str, Any]:
     """A JSON-ready dict with units spelled out in field names."""
+
     def clean(x: Any) -> Any:
         if isinstance(x, float):
             return None if not math.isfinite(x) else float(f"{x:.6g}")
@@ -344,6 +395,7 @@ def to_dict(result: Result) -> dict[str, Any]:
         if isinstance(x, list | tuple):
             return [clean(v) for v in x]
         return x
+
     return clean({"levels": [asdict(lv) for lv in result.levels]})
 
 
@@ -357,12 +409,16 @@ def render_text(result: Result) -> str:
     out = []
     for lv in result.levels:
         out += [f"== {lv.id}: {lv.title} ({lv.threshold})", f"   {lv.headline}", ""]
-        out.append(f"{'rank':>4}  {'model':<22} {'date':<10}  {'FLOP':>9}  {'pfs-days':>9}  "
-                   f"{'tfs-d(MA)':>9}  {'factor':>7}  F  source value")
+        out.append(
+            f"{'rank':>4}  {'model':<22} {'date':<10}  {'FLOP':>9}  {'pfs-days':>9}  "
+            f"{'tfs-d(MA)':>9}  {'factor':>7}  F  source value"
+        )
         for r in lv.rows:
             src = f"{r.source_value:g} {r.source_unit}" if r.source_value is not None else "-"
-            out.append(f"{r.rank:>4}  {r.model[:22]:<22} {r.date}  {r.flop:9.3e}  {r.pfs_days:9.3g}  "
-                       f"{r.multiply_add_tfs_days:9.3g}  {r.reduction_factor:6.1f}x  {'*' if r.frontier else ' '}  {src}")
+            out.append(
+                f"{r.rank:>4}  {r.model[:22]:<22} {r.date}  {r.flop:9.3e}  {r.pfs_days:9.3g}  "
+                f"{r.multiply_add_tfs_days:9.3g}  {r.reduction_factor:6.1f}x  {'*' if r.frontier else ' '}  {src}"
+            )
         f = lv.fit
         if f.doubling_months is not None:
             se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else " (exact through 2 points, no uncertainty)"
@@ -370,6 +426,8 @@ def render_text(result: Result) -> str:
         for w in lv.warnings:
             out.append(f"   warning {w}")
         out.append("")
-    out.append("FLOP: 2 per multiply-add. pfs-days: petaflop/s-days (8.64e19 FLOP). tfs-d(MA): the original "
-               "tracker's teraflop/s-days, counting multiply-adds (8.64e16). F: on the frontier.")
+    out.append(
+        "FLOP: 2 per multiply-add. pfs-days: petaflop/s-days (8.64e19 FLOP). tfs-d(MA): the original "
+        "tracker's teraflop/s-days, counting multiply-adds (8.64e16). F: on the frontier."
+    )
     return "\n".join(out) + "\n"

@@ -48,8 +48,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         levels = {Path(p).parent.as_posix() for p in changed if Path(p).name == BENCHMARK_FILE}
         scope = (scope or set()) | changed | levels
     if scope is not None:
+
         def wanted(path: str) -> bool:
             return any(path == s or path.startswith(s.rstrip("/") + "/") or s in {".", ""} for s in scope)
+
         diags = [d for d in diags if wanted(d.path)]
     sys.stdout.write(render(diags, args.format))
     github_report(diags, ds.n_files)
@@ -105,8 +107,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from aieff.estimate import run_estimates
 
     root = _root(args)
-    return run_estimates(root, _valid_dataset(root), args.paths, all_entries=args.all,
-                         record=args.record, fmt=args.format)
+    return run_estimates(
+        root, _valid_dataset(root), args.paths, all_entries=args.all, record=args.record, fmt=args.format
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -146,8 +149,13 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example: {EXAMPLES[name]}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"example: {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.add_argument("--root", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
         p.set_defaults(func=func)
         return p

@@ -60,8 +60,7 @@ class Diagnostic:
         msg = f"{self.code} {self.field}: {self.message}".replace("%", "%25")
         msg = msg.replace("\r", "%0D").replace("\n", "%0A")
         return (
-            f"::error file={self.path},line={self.line},col={self.col},"
-            f"title={self.code} {CODES[self.code][0]}::{msg}"
+            f"::error file={self.path},line={self.line},col={self.col},title={self.code} {CODES[self.code][0]}::{msg}"
         )
 
 

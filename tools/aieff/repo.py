@@ -37,11 +37,10 @@ def inside(root: Path, user_path: str) -> Path:
 
 def changed_files(root: Path, ref: str) -> set[str]:
     """Repository-relative paths changed since ref (committed, staged, unstaged or untracked)."""
+
     def git(*args: str) -> str:
         try:
-            proc = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=60, check=False
-            )
+            proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise UsageError(f"git failed: {exc}") from exc
         if proc.returncode != 0:

@@ -192,9 +192,7 @@ class RunCompute(Model):
         relative = self.relative_to is not None and self.fewer_by is not None
         partial = {self.value, self.unit, self.relative_to, self.fewer_by} - {None}
         if absolute == relative or len(partial) != 2:
-            raise PydanticCustomError(
-                "aieff_E013", "give either value and unit, or relative_to and fewer_by"
-            )
+            raise PydanticCustomError("aieff_E013", "give either value and unit, or relative_to and fewer_by")
         return self
 
 
@@ -240,8 +238,9 @@ class Training(Model):
                 raise PydanticCustomError(
                     "aieff_E013", "give either fraction_of_run_to_target or steps_to_target with total_steps"
                 )
-            if steps and (self.steps_to_target is None or self.total_steps is None
-                          or self.steps_to_target > self.total_steps):
+            if steps and (
+                self.steps_to_target is None or self.total_steps is None or self.steps_to_target > self.total_steps
+            ):
                 raise PydanticCustomError("aieff_E013", "need steps_to_target <= total_steps, both given")
         return self
 

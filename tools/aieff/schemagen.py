@@ -55,7 +55,11 @@ def fields_markdown() -> str:
             required = set(model.get("required", []))
             for field, prop in model["properties"].items():
                 desc = prop.get("description", "").replace("|", "\\|").replace("\n", " ")
-                default = f" Default: `{json.dumps(prop['default'])}`." if "default" in prop and prop["default"] is not None else ""
+                default = (
+                    f" Default: `{json.dumps(prop['default'])}`."
+                    if "default" in prop and prop["default"] is not None
+                    else ""
+                )
                 out.append(f"| `{field}` | {_type(prop)} | {'yes' if field in required else 'no'} | {desc}{default} |")
             out.append("")
     return "\n".join(out).rstrip() + "\n"

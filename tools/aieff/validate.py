@@ -60,7 +60,7 @@ class Dataset:
 def _code_for(err: dict[str, Any]) -> str:
     kind = err["type"]
     if kind.startswith("aieff_"):
-        return kind[len("aieff_"):]
+        return kind[len("aieff_") :]
     if kind == "extra_forbidden":
         return "E010"
     if kind == "missing":
@@ -152,9 +152,7 @@ def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]
             elif depth == 1 and name.endswith(".yml"):
                 diags.append(Diagnostic(rel, 1, 1, "E030", "-", "use the .yaml extension"))
             elif file.stat().st_size > MAX_BYTES:
-                diags.append(
-                    Diagnostic(rel, 1, 1, "E002", "-", "artifacts over 1 MiB must be referenced by https url")
-                )
+                diags.append(Diagnostic(rel, 1, 1, "E002", "-", "artifacts over 1 MiB must be referenced by https url"))
     return items, diags
 
 
@@ -189,7 +187,9 @@ def _norm_title(title: str) -> str:
 
 def _paper_links(entry: Entry) -> list[tuple[tuple[Any, ...], str, str]]:
     """(location, url, title) of every place an entry names a paper by link."""
-    links: list[tuple[tuple[Any, ...], str, str]] = [(("publication", "url"), entry.publication.url, entry.publication.title)]
+    links: list[tuple[tuple[Any, ...], str, str]] = [
+        (("publication", "url"), entry.publication.url, entry.publication.title)
+    ]
     if entry.analysis:
         links.append((("analysis", "url"), entry.analysis.url, entry.analysis.title))
     for i, claim in enumerate(entry.claims):
@@ -223,7 +223,9 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         if entry.benchmark != folder:
             ds.diagnostics.append(err("E021", ("benchmark",), f"benchmark must equal the folder name {folder!r}"))
         elif folder not in ds.benchmarks:
-            ds.diagnostics.append(err("E023", ("benchmark",), f"entries/{folder}/{BENCHMARK_FILE} is missing or invalid"))
+            ds.diagnostics.append(
+                err("E023", ("benchmark",), f"entries/{folder}/{BENCHMARK_FILE} is missing or invalid")
+            )
         if entry.id in ds.entries:
             other = ds.entries[entry.id].path
             ds.diagnostics.append(err("E022", ("id",), f"id {entry.id!r} is already used by {other}"))
@@ -240,9 +242,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
                 bdoc.loaded.error("E024", ("baseline",), f"no entry {level.baseline!r} in entries/{bench_id}/")
             )
         elif base.model.withdrawn:
-            ds.diagnostics.append(
-                bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn")
-            )
+            ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
 
 
 def _check_dates(ds: Dataset, doc: Doc, entry: Entry, now: dt.date) -> None:
@@ -252,7 +252,9 @@ def _check_dates(ds: Dataset, doc: Doc, entry: Entry, now: dt.date) -> None:
         dates.append((("withdrawn", "date"), entry.withdrawn.date))
     for loc, value in dates:
         if value > now:
-            ds.diagnostics.append(doc.loaded.error("E025", loc, f"{value.isoformat()} is after today ({now.isoformat()})"))
+            ds.diagnostics.append(
+                doc.loaded.error("E025", loc, f"{value.isoformat()} is after today ({now.isoformat()})")
+            )
     url_id = m.group(1) if (m := _ARXIV_URL.match(pub.url)) else None
     if pub.arxiv and url_id and url_id != pub.arxiv:
         ds.diagnostics.append(
@@ -264,7 +266,8 @@ def _check_dates(ds: Dataset, doc: Doc, entry: Entry, now: dt.date) -> None:
         if (pub.date.year, pub.date.month) != (year, month):
             ds.diagnostics.append(
                 doc.loaded.error(
-                    "E026", ("publication", "date"),
+                    "E026",
+                    ("publication", "date"),
                     f"{pub.date.isoformat()} but arXiv {arxiv} was first posted in {year}-{month:02d}",
                 )
             )
@@ -278,7 +281,8 @@ def _check_links(ds: Dataset, doc: Doc, entry: Entry, seen: dict[str, tuple[str,
         if first[0] != _norm_title(title):
             ds.diagnostics.append(
                 doc.loaded.error(
-                    "E027", loc,
+                    "E027",
+                    loc,
                     f"{url} is titled {title!r} here but {first[1]!r} in {first[2]}",
                 )
             )

@@ -125,7 +125,8 @@ def _build(doc: Loaded, node: Any, loc: Loc, seen: set[int], depth: int) -> Any:
             if key in out:
                 first = doc.keys[loc + (key,)]
                 raise _Fail(
-                    "E006", knode.start_mark,
+                    "E006",
+                    knode.start_mark,
                     f"duplicate key {key!r} (first at line {first[0]}, column {first[1]})",
                 )
             doc.keys[loc + (key,)] = _pos(knode.start_mark)
@@ -152,9 +153,7 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
     except UnicodeDecodeError as exc:
         head = raw[: exc.start].decode("utf-8", "replace")
         line, col = _line_col(head, len(head))
-        doc.errors.append(
-            Diagnostic(path, line, col, "E003", "-", f"byte 0x{raw[exc.start]:02x} is not UTF-8")
-        )
+        doc.errors.append(Diagnostic(path, line, col, "E003", "-", f"byte 0x{raw[exc.start]:02x} is not UTF-8"))
         return doc
     doc.text = text
     tab = text.find("\t")
@@ -163,9 +162,7 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
         doc.errors.append(Diagnostic(path, line, col, "E005", "-", "tab character; use spaces"))
         return doc
     if require_schema_line and text.strip() and not text.startswith(SCHEMA_LINE_PREFIX):
-        doc.errors.append(
-            Diagnostic(path, 1, 1, "E015", "-", f"first line must be '{SCHEMA_LINE_PREFIX}...'")
-        )
+        doc.errors.append(Diagnostic(path, 1, 1, "E015", "-", f"first line must be '{SCHEMA_LINE_PREFIX}...'"))
     try:
         nodes = _yaml.compose_all(text)
         root = next(nodes, None)

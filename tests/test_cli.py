@@ -1,0 +1,114 @@
+"""The CLI as contributors use it: help, exit codes, `new`, --changed-since, GitHub annotations."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from aieff.cli import EXAMPLES, parser
+from conftest import ROOT, run
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=repo, check=True, capture_output=True
+    )
+
+
+def test_every_subcommand_has_help_with_an_example() -> None:
+    sub = next(a for a in parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(EXAMPLES)
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        assert f"example: {EXAMPLES[name]}" in text
+        assert p.description
+
+
+def test_whole_dataset_validates_clean() -> None:
+    proc = run("validate")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout == ""
+
+
+def test_usage_errors_exit_2_without_traceback() -> None:
+    for args in (["validate", "--format", "xml"], ["nonsense"], ["validate", "/etc/passwd"]):
+        proc = run(*args)
+        assert proc.returncode == 2, args
+        assert "Traceback" not in proc.stderr and "error:" in proc.stderr
+
+
+def test_new_writes_a_skeleton_that_fails_until_filled(toy: Path) -> None:
+    proc = run("new", "toy-level", "my-model", cwd=toy)
+    assert proc.returncode == 0, proc.stderr
+    path = toy / "entries/toy-level/my-model.yaml"
+    text = path.read_text()
+    proc = run("validate", cwd=toy)
+    assert proc.returncode == 1
+    flagged = {int(line.split(":")[1]) for line in proc.stdout.splitlines()}
+    todo_lines = {
+        i for i, line in enumerate(text.splitlines(), 1) if "TODO" in line and not line.lstrip().startswith("#")
+    }
+    assert flagged and flagged <= todo_lines
+    filled = (
+        text.replace("model: TODO model name as the paper writes it", 'model: "My net"')
+        .replace("title: TODO full paper title", 'title: "My paper"')
+        .replace("[TODO First Author, TODO Second Author]", '["A. Person"]')
+        .replace("https://arxiv.org/abs/TODO", "https://arxiv.org/abs/1905.11947")
+        .replace("date: TODO ", "date: 2019-05-30 ")
+        .replace("arxiv: TODO ", 'arxiv: "1905.11947" ')
+        .replace("value: TODO ", "value: 3.0e12 ")
+        .replace("unit: TODO ", "unit: multiply-adds ")
+        .replace("method: TODO ", "method: counted ")
+        .replace("title: TODO source title", 'title: "My paper"')
+        .replace("url: https://TODO", "url: https://arxiv.org/abs/1905.11947")
+        .replace("confidence: TODO ", "confidence: high ")
+        .replace("epochs_to_target: TODO ", "epochs_to_target: 1 ")
+        .replace("value: TODO ", "value: 1.0e6 ")
+    )
+    path.write_text(filled)
+    proc = run("validate", cwd=toy)
+    assert proc.returncode == 0, proc.stdout
+    assert run("new", "toy-level", "my-model", cwd=toy).returncode == 2  # never overwrites
+    assert run("new", "no-such-level", "x", cwd=toy).returncode == 2
+
+
+def test_changed_since_reports_only_changed_files(toy: Path) -> None:
+    _git(toy, "init", "-q", "-b", "main")
+    _git(toy, "add", "-A")
+    _git(toy, "commit", "-qm", "base")
+    base = toy / "entries/toy-level/base.yaml"
+    base.write_text(base.read_text().replace("date: 2015-03-02", "date: 2015-03-32"))  # old file, now broken
+    _git(toy, "commit", "-qam", "break base")
+    _git(toy, "branch", "pr-base")
+    new = toy / "entries/toy-level/newer.yaml"
+    new.write_text(
+        (toy / "entries/toy-level/better.yaml")
+        .read_text()
+        .replace("id: better", "id: newer")
+        .replace("epochs_to_target: 10", "epochs_to_target: ten")
+    )
+    proc = run("validate", "--changed-since", "pr-base", cwd=toy)
+    assert proc.returncode == 1
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == ["entries/toy-level/newer.yaml"]
+    proc = run("validate", "--changed-since", "no-such-ref", cwd=toy)
+    assert proc.returncode == 2 and "no-such-ref" in proc.stderr
+
+
+def test_github_actions_annotations_and_summary(toy: Path, tmp_path: Path) -> None:
+    f = toy / "entries/toy-level/better.yaml"
+    f.write_text(f.read_text().replace("epochs_to_target: 10", "epochs_to_target: -1"))
+    summary = tmp_path / "summary.md"
+    proc = run("validate", cwd=toy, env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 1
+    assert "::error file=entries/toy-level/better.yaml,line=20,col=21,title=E013 invalid-value::" in proc.stdout
+    assert "| `entries/toy-level/better.yaml` | 20:21 | E013 |" in summary.read_text()
+
+
+def test_validate_does_not_import_torch() -> None:
+    code = (
+        "import sys, aieff.cli; aieff.cli.main(['validate']); "
+        "print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.stdout.strip() == "False False", proc.stdout + proc.stderr
