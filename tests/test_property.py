@@ -88,9 +88,7 @@ def test_yaml_punctuation_soup_never_crashes(text: str) -> None:
 
 def test_alias_bomb_is_refused_quickly() -> None:
     lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
-    lines += [
-        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)
-    ]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
     doc = load_text(("\n".join(lines) + "\n").encode(), "bomb.yaml", require_schema_line=False)
     assert [e.code for e in doc.errors] == ["E007"]
     assert doc.errors[0].line == 2
