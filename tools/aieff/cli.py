@@ -88,10 +88,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from aieff.analysis import analyze, render_json, render_text
+    from aieff.analysis import AnalysisError, analyze, render_json, render_text
 
     ds = _valid_dataset(_root(args))
-    result = analyze(ds, levels=args.level or None)
+    try:
+        result = analyze(ds, levels=args.level or None)
+    except AnalysisError as exc:
+        raise DataError(str(exc)) from exc
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
     return 0
 
