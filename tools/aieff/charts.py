@@ -1,0 +1,85 @@
+"""Charts: log compute against date per level, and all levels normalised to their baseline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+
+from aieff.analysis import Level, Result, _months
+
+SVG_META = {"Date": None, "Creator": None}
+PNG_META = {"Software": None}
+
+
+def _mpl():  # noqa: ANN202 - matplotlib is imported only when charts are drawn
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams.update({"svg.hashsalt": "aieff", "svg.fonttype": "path", "font.size": 9,
+                                "figure.dpi": 100, "path.simplify": False})
+    return plt
+
+
+def _dates(rows: list) -> list[dt.date]:
+    return [dt.date.fromisoformat(r.date) for r in rows]
+
+
+def _save(fig, plt) -> dict[str, bytes]:  # noqa: ANN001
+    out = {}
+    for fmt, meta in (("svg", SVG_META), ("png", PNG_META)):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, metadata=meta, bbox_inches="tight")
+        out[fmt] = buf.getvalue()
+    plt.close(fig)
+    return out
+
+
+def level_chart(level: Level) -> dict[str, bytes]:
+    """One level's chart as {'svg': bytes, 'png': bytes}."""
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    others = [r for r in level.rows if not r.frontier]
+    front = sorted((r for r in level.rows if r.frontier), key=lambda r: r.date)
+    ax.scatter(_dates(others), [r.pfs_days for r in others], color="#b0b0b0", s=18, label="entry", zorder=2,
+               gid="entries")
+    ax.plot(_dates(front), [r.pfs_days for r in front], "o-", color="#1f5fa8", ms=6, lw=1, label="frontier",
+            zorder=3, gid="frontier")
+    for i, r in enumerate(front):
+        ax.annotate(r.model, (dt.date.fromisoformat(r.date), r.pfs_days), textcoords="offset points",
+                    xytext=(6, 8 if i % 2 == 0 else -12), fontsize=8, color="#1f5fa8")
+    fit = level.fit
+    if fit.doubling_months is not None and fit.points >= 3:
+        x0, x1 = _dates(front)[0], _dates(front)[-1]
+        mx = sum(_months(d) for d in _dates(front)) / len(front)
+        my = sum(math.log2(r.pfs_days) for r in front) / len(front)
+        slope = -1 / fit.doubling_months
+        ys = [2 ** (my + slope * (_months(d) - mx)) for d in (x0, x1)]
+        ax.plot([x0, x1], ys, "--", color="#d0641e", lw=1.2, gid="fit",
+                label=f"fit: doubling every {fit.doubling_months:.1f} months")
+    ax.set_yscale("log")
+    ax.set_ylabel("training compute to reach the level (petaflop/s-days)")
+    ax.set_title(f"{level.title}: {level.threshold}"[:110], fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    return _save(fig, plt)
+
+
+def overview_chart(result: Result) -> dict[str, bytes]:
+    """All levels' frontiers, compute normalised to each level's baseline."""
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for lv in result.levels:
+        front = sorted((r for r in lv.rows if r.frontier), key=lambda r: r.date)
+        base = next((r for r in lv.rows if r.id == lv.baseline), None)
+        if not base or not front:
+            continue
+        ax.plot(_dates(front), [r.flop / base.flop for r in front], "o-", ms=4, lw=1, label=lv.title, gid=lv.id)
+    ax.set_yscale("log")
+    ax.set_ylabel("compute relative to the level's baseline")
+    ax.set_title("Training compute to reach fixed levels, all levels", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    return _save(fig, plt)
