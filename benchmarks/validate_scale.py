@@ -60,8 +60,10 @@ def main() -> int:
         if proc.returncode != 0:
             print(proc.stdout[:2000], proc.stderr[:2000])
             return 1
-        print(f"validate {n} entries: {seconds:.2f} s, {n / seconds:,.0f} entries/s, "
-              f"peak RSS {peak_mib:.0f} MiB (target < 10 s)")
+        print(
+            f"validate {n} entries: {seconds:.2f} s, {n / seconds:,.0f} entries/s, "
+            f"peak RSS {peak_mib:.0f} MiB (target < 10 s)"
+        )
         startup = []
         for _ in range(5):
             s, proc = timed([*aieff, "validate", "entries/toy-level/better.yaml"], one)
@@ -69,8 +71,10 @@ def main() -> int:
             startup.append(s)
         code = "import sys, aieff.cli; aieff.cli.main(['validate']); print('torch' in sys.modules)"
         torch = subprocess.run([sys.executable, "-c", code], cwd=one, capture_output=True, text=True, check=True)
-        print(f"validate one entry (start-up included): best {min(startup):.3f} s, "
-              f"median {sorted(startup)[2]:.3f} s (target < 0.5 s); torch imported: {torch.stdout.strip()}")
+        print(
+            f"validate one entry (start-up included): best {min(startup):.3f} s, "
+            f"median {sorted(startup)[2]:.3f} s (target < 0.5 s); torch imported: {torch.stdout.strip()}"
+        )
     return 0
 
 

@@ -18,8 +18,9 @@ def _mpl():  # noqa: ANN202 - matplotlib is imported only when charts are drawn
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    matplotlib.rcParams.update({"svg.hashsalt": "aieff", "svg.fonttype": "path", "font.size": 9,
-                                "figure.dpi": 100, "path.simplify": False})
+    matplotlib.rcParams.update(
+        {"svg.hashsalt": "aieff", "svg.fonttype": "path", "font.size": 9, "figure.dpi": 100, "path.simplify": False}
+    )
     return plt
 
 
@@ -43,13 +44,29 @@ def level_chart(level: Level) -> dict[str, bytes]:
     fig, ax = plt.subplots(figsize=(8, 4.8))
     others = [r for r in level.rows if not r.frontier]
     front = sorted((r for r in level.rows if r.frontier), key=lambda r: r.date)
-    ax.scatter(_dates(others), [r.pfs_days for r in others], color="#b0b0b0", s=18, label="entry", zorder=2,
-               gid="entries")
-    ax.plot(_dates(front), [r.pfs_days for r in front], "o-", color="#1f5fa8", ms=6, lw=1, label="frontier",
-            zorder=3, gid="frontier")
+    ax.scatter(
+        _dates(others), [r.pfs_days for r in others], color="#b0b0b0", s=18, label="entry", zorder=2, gid="entries"
+    )
+    ax.plot(
+        _dates(front),
+        [r.pfs_days for r in front],
+        "o-",
+        color="#1f5fa8",
+        ms=6,
+        lw=1,
+        label="frontier",
+        zorder=3,
+        gid="frontier",
+    )
     for i, r in enumerate(front):
-        ax.annotate(r.model, (dt.date.fromisoformat(r.date), r.pfs_days), textcoords="offset points",
-                    xytext=(6, 8 if i % 2 == 0 else -12), fontsize=8, color="#1f5fa8")
+        ax.annotate(
+            r.model,
+            (dt.date.fromisoformat(r.date), r.pfs_days),
+            textcoords="offset points",
+            xytext=(6, 8 if i % 2 == 0 else -12),
+            fontsize=8,
+            color="#1f5fa8",
+        )
     fit = level.fit
     if fit.doubling_months is not None and fit.points >= 3:
         x0, x1 = _dates(front)[0], _dates(front)[-1]
@@ -57,8 +74,15 @@ def level_chart(level: Level) -> dict[str, bytes]:
         my = sum(math.log2(r.pfs_days) for r in front) / len(front)
         slope = -1 / fit.doubling_months
         ys = [2 ** (my + slope * (_months(d) - mx)) for d in (x0, x1)]
-        ax.plot([x0, x1], ys, "--", color="#d0641e", lw=1.2, gid="fit",
-                label=f"fit: doubling every {fit.doubling_months:.1f} months")
+        ax.plot(
+            [x0, x1],
+            ys,
+            "--",
+            color="#d0641e",
+            lw=1.2,
+            gid="fit",
+            label=f"fit: doubling every {fit.doubling_months:.1f} months",
+        )
     ax.set_yscale("log")
     ax.set_ylabel("training compute to reach the level (petaflop/s-days)")
     ax.set_title(f"{level.title}: {level.threshold}"[:110], fontsize=10)

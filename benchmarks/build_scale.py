@@ -1,0 +1,69 @@
+"""Time `aieff build` stages on 1,000 synthetic entries across 10 levels; print peak memory.
+
+Target: under 60 s in total on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from validate_scale import make_repo  # noqa: E402
+
+from aieff import charts, export, tables  # noqa: E402
+from aieff.analysis import analyze  # noqa: E402
+from aieff.repo import write_atomic  # noqa: E402
+from aieff.validate import validate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp)
+        make_repo(repo, 10, 100)
+        shutil.copyfile(ROOT / "README.md", repo / "README.md")
+        stages: dict[str, float] = {}
+        t = time.perf_counter()
+        ds = validate(repo)
+        stages["load+validate"] = time.perf_counter() - t
+        assert not ds.diagnostics, ds.diagnostics[:3]
+        t = time.perf_counter()
+        result = analyze(ds)
+        stages["analyze"] = time.perf_counter() - t
+        t = time.perf_counter()
+        readme = tables.render_readme((repo / "README.md").read_text(), result, {})
+        write_atomic(repo / "README.md", readme)
+        stages["tables"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for lv in result.levels:
+            for fmt, data in charts.level_chart(lv).items():
+                write_atomic(repo / "charts" / f"{lv.id}.{fmt}", data)
+        for fmt, data in charts.overview_chart(result).items():
+            write_atomic(repo / "charts" / f"overview.{fmt}", data)
+        stages["charts"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rows = export.records(ds, result, {})
+        write_atomic(repo / "exports/aieff.csv", export.to_csv(rows))
+        write_atomic(repo / "exports/aieff.json", export.to_json(rows))
+        write_atomic(repo / "efficiency_sota.csv", export.legacy_csv(ds, result))
+        stages["exports"] = time.perf_counter() - t
+        n = sum(len(lv.rows) for lv in result.levels)
+        for name, sec in stages.items():
+            print(f"{name:>14}: {sec:6.2f} s")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"{'total':>14}: {sum(stages.values()):6.2f} s for {n} entries in {len(result.levels)} levels "
+            f"(target < 60 s); peak RSS {peak:.0f} MiB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

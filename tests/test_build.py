@@ -1,0 +1,161 @@
+"""Publishing: deterministic, atomic, and every generated number traceable to the analysis."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import ROOT, run
+
+from aieff.analysis import analyze
+from aieff.build import expected_files
+from aieff.export import COLUMNS
+from aieff.tables import parse_tables
+from aieff.validate import validate
+
+GENERATED = ["README.md", "efficiency_sota.csv", "exports", "charts", "schema", "docs"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    for name in ["entries", *GENERATED]:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, dest / name)
+    return dest
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    out = {}
+    for name in GENERATED:
+        p = root / name
+        for f in [p] if p.is_file() else sorted(p.rglob("*")):
+            if f.is_file():
+                out[f.relative_to(root).as_posix()] = f.read_bytes()
+    return out
+
+
+def test_committed_outputs_are_current() -> None:
+    proc = run("build", "--check")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_two_builds_are_byte_identical(repo: Path) -> None:
+    assert run("build", cwd=repo).returncode == 0
+    first = _snapshot(repo)
+    for f in (repo / "charts").iterdir():
+        f.unlink()
+    assert run("build", cwd=repo).returncode == 0
+    assert _snapshot(repo) == first
+    assert run("build", "--check", cwd=repo).returncode == 0
+
+
+def test_check_names_stale_files(repo: Path) -> None:
+    f = repo / "entries/alexnet-imagenet/efficientnet-b0.yaml"
+    f.write_text(f.read_text().replace("epochs_to_target: 4", "epochs_to_target: 5"))
+    proc = run("build", "--check", cwd=repo)
+    assert proc.returncode == 1
+    assert "stale: README.md" in proc.stderr and "stale: exports/aieff.csv" in proc.stderr
+
+
+def test_a_corrupt_entry_leaves_previous_outputs_intact(repo: Path) -> None:
+    before = _snapshot(repo)
+    f = repo / "entries/alexnet-imagenet/efficientnet-b0.yaml"
+    f.write_text(f.read_text().replace("epochs_to_target: 4", "epochs_to_target: [4"))
+    proc = run("build", cwd=repo)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "efficientnet-b0.yaml" in proc.stderr
+    assert _snapshot(repo) == before
+
+
+def test_readme_tables_match_the_analysis() -> None:
+    result = analyze(validate(ROOT))
+    tables = parse_tables((ROOT / "README.md").read_text())
+    assert set(tables) == {lv.id for lv in result.levels}
+    for lv in result.levels:
+        rows = tables[lv.id]
+        assert [r["rank"] for r in rows] == [str(r.rank) for r in lv.rows]
+        for cell, row in zip(rows, lv.rows, strict=True):
+            assert cell["model"] == f"[{row.model}]({row.url})"
+            assert float(cell["compute (FLOP)"]) == pytest.approx(row.flop, rel=1e-3)
+            assert float(cell["compute (petaflop/s-days)"]) == pytest.approx(row.pfs_days, rel=5e-3)
+            assert cell["reduction"] == f"{row.reduction_factor:.1f}x"
+            assert (cell["frontier"] == "★") == row.frontier
+
+
+def test_csv_round_trips_through_pandas_with_documented_dtypes() -> None:
+    dtypes = {c: t for c, (t, _) in COLUMNS.items() if t not in {"date", "bool"}}
+    df = pd.read_csv(
+        ROOT / "exports/aieff.csv",
+        dtype=dtypes,
+        parse_dates=["publication_date"],
+        true_values=["true"],
+        false_values=["false"],
+        keep_default_na=False,
+        na_values={"source_value": [""]},
+    )
+    assert list(df.columns) == list(COLUMNS)
+    assert df["frontier"].dtype == bool
+    assert str(df["publication_date"].dtype).startswith("datetime64")
+    assert df["compute_flop"].dtype == "float64" and df["rank"].dtype == "int64"
+    b0 = df[df["id"] == "efficientnet-b0"].iloc[0]
+    assert b0["reduction_factor"] == pytest.approx(44.4, abs=0.1)
+    assert df["dataset_version"].nunique() == 1
+
+
+def test_legacy_csv_keeps_the_original_columns() -> None:
+    rows = list(csv.DictReader(io.StringIO((ROOT / "efficiency_sota.csv").read_text())))
+    assert list(rows[0]) == [
+        "Metric",
+        "Publication Date",
+        "Publication",
+        "Publication link",
+        "Compute (teraflops-s/days)",
+        "Reduction Factor",
+        "Analysis",
+        "Analysis link",
+    ]
+    effnet = next(r for r in rows if r["Publication"] == "EfficientNet-B0")
+    assert effnet["Publication Date"] == "5/28/2019"
+    assert float(effnet["Compute (teraflops-s/days)"]) == pytest.approx(0.069, abs=0.001)
+    s2s = next(r for r in rows if r["Publication"] == "Seq2Seq (ensemble)")
+    assert float(s2s["Compute (teraflops-s/days)"]) == pytest.approx(465, rel=0.01)  # FLOP convention kept
+
+
+def test_chart_points_equal_the_entries() -> None:
+    ds = validate(ROOT)
+    files = expected_files(ROOT, ds)
+    svg = files[ROOT / "charts/alexnet-imagenet.svg"].decode()
+    level = analyze(ds).level("alexnet-imagenet")
+    # Each scatter/marker point is one <use> element inside the group with our gid.
+    groups = {g: re.search(rf'<g id="{g}">(.*?)</g>\s*<g id=', svg, re.S) for g in ("entries", "frontier")}
+    n_entries = len(re.findall(r"<use ", groups["entries"].group(1)))
+    n_front = len(re.findall(r"<use ", groups["frontier"].group(1)))
+    assert n_entries == sum(not r.frontier for r in level.rows)
+    assert n_front == sum(r.frontier for r in level.rows)
+    assert "doubling every 15.9 months" in files[ROOT / "README.md"]
+
+
+def test_bibtex_in_readme_parses() -> None:
+    import bibtexparser
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```bibtex\n(.*?)```", text, re.S).group(1)
+    lib = bibtexparser.parse_string(block)
+    assert not lib.failed_blocks
+    assert {e.key for e in lib.entries} == {"aieff", "hernandez2020measuring"}
+
+
+def test_citation_cff_is_well_formed() -> None:
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load((ROOT / "CITATION.cff").read_text())
+    assert data["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors"} <= set(data)
+    assert all("name" in a or "family-names" in a for a in data["authors"])
