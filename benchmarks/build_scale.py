@@ -14,12 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from validate_scale import make_repo  # noqa: E402
-
 from aieff import charts, export, tables  # noqa: E402
 from aieff.analysis import analyze  # noqa: E402
 from aieff.repo import write_atomic  # noqa: E402
 from aieff.validate import validate  # noqa: E402
+from validate_scale import make_repo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

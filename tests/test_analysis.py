@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
 
 from aieff.analysis import Result, analyze, fit_doubling
 from aieff.units import flop_to_multiply_add_tfs_days, to_flop
 from aieff.validate import validate
+from conftest import ROOT, run
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, run
 
 from aieff.analysis import analyze
 from aieff.build import expected_files
 from aieff.export import COLUMNS
 from aieff.tables import parse_tables
 from aieff.validate import validate
+from conftest import ROOT, run
 
 GENERATED = ["README.md", "efficiency_sota.csv", "exports", "charts", "schema", "docs"]
 

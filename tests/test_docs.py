@@ -6,9 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
-from conftest import ROOT, run
-
 from aieff.cli import EXAMPLES
+from conftest import ROOT, run
 
 
 def test_contributing_example_entry_validates(tmp_path: Path) -> None:
