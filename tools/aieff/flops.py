@@ -1,0 +1,134 @@
+"""Forward cost of one sample: ptflops (aten backend) on the meta device, cross-checked by torch.
+
+Counting runs with gradients enabled so attention takes the plain bmm path instead of fused
+kernels that count as zero. Operators that neither counter prices are reported by name unless
+they are in KNOWN_ZERO_MAC (elementwise, shape, normalisation and pooling ops that multiply-add
+counts leave out by convention).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aieff.repo import DataError
+
+DISAGREEMENT = 0.02
+KNOWN_ZERO_MAC = frozenset(
+    "aten." + name
+    for name in """
+    _adaptive_avg_pool2d adaptive_avg_pool2d adaptive_max_pool2d avg_pool2d max_pool2d_with_indices max_pool2d
+    _softmax _safe_softmax _log_softmax softmax log_softmax _unsafe_view view reshape permute transpose t
+    expand expand_as select slice split split_with_sizes unbind chunk squeeze unsqueeze flatten alias as_strided
+    as_strided_ contiguous clone copy_ detach empty empty_like new_zeros new_empty new_ones zeros zeros_like
+    ones ones_like full fill_ scalar_tensor arange cat stack roll constant_pad_nd pad index index_select gather
+    masked_fill eq ne lt le gt ge where add add_ sub sub_ mul mul_ div div_ neg rsqrt sqrt pow exp log abs
+    clamp clamp_ clamp_min clamp_max mean sum amax max min relu relu_ gelu silu silu_ sigmoid sigmoid_ tanh tanh_
+    hardswish hardswish_ hardsigmoid hardsigmoid_ hardtanh hardtanh_ leaky_relu leaky_relu_ elu elu_ erf
+    native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training native_layer_norm
+    native_group_norm linalg_vector_norm norm dropout native_dropout bernoulli_ stochastic_depth _to_copy
+    lift_fresh_copy zero_ sort topk argmax any all logical_not bitwise_not
+    """.split()
+)
+
+
+@dataclass
+class ForwardCount:
+    """Forward cost of one sample, in multiply-adds, with what the cross-check found."""
+
+    multiply_adds: float
+    torch_flop: float
+    parameters: int
+    unsupported: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flop(self) -> float:
+        """Forward FLOP (2 per multiply-add)."""
+        return 2.0 * self.multiply_adds
+
+    @property
+    def disagreement(self) -> float:
+        """Relative difference between ptflops and torch's FlopCounterMode."""
+        return abs(self.flop - self.torch_flop) / max(self.torch_flop, 1.0)
+
+
+def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
+    """A torchvision model without weights on the meta device (CPU fallback for builders that need data)."""
+    import torch
+    from torchvision import models
+
+    if name not in models.list_models():
+        raise DataError(f"torchvision has no model {name!r}")
+    try:
+        with torch.device("meta"):
+            model = models.get_model(name, weights=None, **kwargs)
+    except NotImplementedError:  # e.g. RegNet computes widths with real tensors while building
+        model = models.get_model(name, weights=None, **kwargs).to("meta")
+    except TypeError as exc:
+        raise DataError(f"torchvision {name}: bad constructor arguments: {exc}") from exc
+    return model.eval()
+
+
+def load_export(path: Path) -> Any:
+    """A torch.export archive (.pt2) as a callable module; its loader reads no arbitrary pickles."""
+    import torch
+
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:  # a corrupt or hostile archive: one clean message
+        raise DataError(f"{path.name}: not a loadable torch.export archive: {type(exc).__name__}: {exc}") from exc
+    return program
+
+
+def example_input(kind: str, *, resolution: int | None = None, features: int | None = None,
+                  sequence_length: int | None = None, device: str = "meta") -> Any:
+    """One sample (batch of 1) of the shape the entry declares."""
+    import torch
+
+    if kind == "image":
+        if not resolution:
+            raise DataError("image models need forward_cost.resolution")
+        return torch.empty(1, 3, resolution, resolution, device=device)
+    if kind == "vector":
+        if not features:
+            raise DataError("vector models need architecture.input_features")
+        return torch.empty(1, features, device=device)
+    if not sequence_length:
+        raise DataError("token models need forward_cost.sequence_length")
+    return torch.zeros(1, sequence_length, dtype=torch.long, device=device)
+
+
+def count_forward(model: Any, sample: Any) -> ForwardCount:
+    """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch."""
+    import torch
+    from ptflops import get_model_complexity_info
+    from torch.utils.flop_counter import FlopCounterMode
+
+    log = io.StringIO()
+    with torch.enable_grad():
+        macs, params = get_model_complexity_info(
+            model, tuple(sample.shape[1:]), input_constructor=lambda _: sample, as_strings=False,
+            backend="aten", print_per_layer_stat=False, verbose=True, ost=log,
+        )
+    if macs is None:
+        raise DataError(f"ptflops could not count the model: {log.getvalue().strip()[-500:]}")
+    zero_ops = re.findall(r"Warning: (\S+) operation is treated as a zero-op", log.getvalue())
+    unsupported: dict[str, int] = {}
+    for op in zero_ops:
+        if op not in KNOWN_ZERO_MAC:
+            unsupported[op] = unsupported.get(op, 0) + 1
+    with torch.enable_grad(), FlopCounterMode(display=False) as counter:
+        model(sample)
+    result = ForwardCount(float(macs), float(counter.get_total_flops()), int(params or 0), unsupported)
+    if result.disagreement > DISAGREEMENT:
+        result.notes.append(
+            f"ptflops {result.flop:.4g} FLOP vs torch FlopCounterMode {result.torch_flop:.4g} FLOP "
+            f"({result.disagreement:.1%} apart, over the {DISAGREEMENT:.0%} limit)"
+        )
+    for op, n in sorted(unsupported.items()):
+        result.notes.append(f"operator {op} ({n} call(s)) has no counting rule and was counted as zero")
+    return result
