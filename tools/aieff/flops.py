@@ -58,9 +58,12 @@ class ForwardCount:
 
 def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
     """A torchvision model without weights on the meta device (CPU fallback for builders that need data)."""
+    import warnings
+
     import torch
     from torchvision import models
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torchvision")
     if name not in models.list_models():
         raise DataError(f"torchvision has no model {name!r}")
     try:
@@ -74,18 +77,38 @@ def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
 
 
 def load_export(path: Path) -> Any:
-    """A torch.export archive (.pt2) as a callable module; its loader reads no arbitrary pickles."""
+    """A torch.export archive (.pt2) as a module the counters can run; its loader reads no arbitrary pickles."""
     import torch
 
     try:
         program = torch.export.load(str(path))
     except Exception as exc:  # a corrupt or hostile archive: one clean message
         raise DataError(f"{path.name}: not a loadable torch.export archive: {type(exc).__name__}: {exc}") from exc
-    return program
+
+    class Exported(torch.nn.Module):
+        """Runs the exported graph; eval()/train() are no-ops for it (export fixes the mode)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            object.__setattr__(self, "_graph", program.module())  # not a child: its eval() raises
+
+        def forward(self, *args: Any) -> Any:
+            return self._graph(*args)
+
+        def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: ARG002
+            return dict(program.state_dict)
+
+    return Exported()
 
 
-def example_input(kind: str, *, resolution: int | None = None, features: int | None = None,
-                  sequence_length: int | None = None, device: str = "meta") -> Any:
+def example_input(
+    kind: str,
+    *,
+    resolution: int | None = None,
+    features: int | None = None,
+    sequence_length: int | None = None,
+    device: str = "meta",
+) -> Any:
     """One sample (batch of 1) of the shape the entry declares."""
     import torch
 
@@ -111,8 +134,14 @@ def count_forward(model: Any, sample: Any) -> ForwardCount:
     log = io.StringIO()
     with torch.enable_grad():
         macs, params = get_model_complexity_info(
-            model, tuple(sample.shape[1:]), input_constructor=lambda _: sample, as_strings=False,
-            backend="aten", print_per_layer_stat=False, verbose=True, ost=log,
+            model,
+            tuple(sample.shape[1:]),
+            input_constructor=lambda _: sample,
+            as_strings=False,
+            backend="aten",
+            print_per_layer_stat=False,
+            verbose=True,
+            ost=log,
         )
     if macs is None:
         raise DataError(f"ptflops could not count the model: {log.getvalue().strip()[-500:]}")
@@ -123,7 +152,8 @@ def count_forward(model: Any, sample: Any) -> ForwardCount:
             unsupported[op] = unsupported.get(op, 0) + 1
     with torch.enable_grad(), FlopCounterMode(display=False) as counter:
         model(sample)
-    result = ForwardCount(float(macs), float(counter.get_total_flops()), int(params or 0), unsupported)
+    n_params = sum(int(v.numel()) for v in model.state_dict().values()) if not params else int(params)
+    result = ForwardCount(float(macs), float(counter.get_total_flops()), n_params, unsupported)
     if result.disagreement > DISAGREEMENT:
         result.notes.append(
             f"ptflops {result.flop:.4g} FLOP vs torch FlopCounterMode {result.torch_flop:.4g} FLOP "

@@ -1,0 +1,164 @@
+"""Read a checkpoint's tensor names and shapes without trusting it, and compare them with a model.
+
+safetensors: only the JSON header is read. torch zip: `torch.load(weights_only=True, mmap=True)`,
+whose restricted unpickler refuses any global that is not a tensor type, so a pickle that would
+run code is rejected before it runs. Legacy (non-zip) pickles are refused outright.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aieff.repo import DataError
+
+MAX_HEADER = 100 << 20
+_SAFETENSORS_DTYPES = {
+    "F64",
+    "F32",
+    "F16",
+    "BF16",
+    "I64",
+    "I32",
+    "I16",
+    "I8",
+    "U8",
+    "BOOL",
+    "F8_E4M3",
+    "F8_E5M2",
+    "U16",
+    "U32",
+    "U64",
+    "C64",
+    "F8_E8M0",
+    "F4",
+}
+
+
+@dataclass
+class CheckpointReport:
+    """How a checkpoint's tensors match the architecture's state dict."""
+
+    format: str
+    tensors: int
+    parameters: int
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def problems(self, limit: int = 5) -> list[str]:
+        """Readable lines naming what differs (first few of each kind)."""
+        out = []
+        for what, names in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("shape mismatch", self.mismatched),
+        ):
+            if names:
+                more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+                out.append(f"{what}: {', '.join(names[:limit])}{more}")
+        return out
+
+
+def read_safetensors(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a safetensors header, checking offsets against the file size."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) != 8:
+            raise DataError(f"{path.name}: too short to be safetensors")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(MAX_HEADER, size - 8):
+            raise DataError(f"{path.name}: safetensors header of {n} bytes does not fit the file")
+        try:
+            header = json.loads(fh.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path.name}: safetensors header is not JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise DataError(f"{path.name}: safetensors header is not a mapping")
+    shapes: dict[str, tuple[int, ...]] = {}
+    data_len = size - 8 - n
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (start, end) = info["dtype"], tuple(int(s) for s in info["shape"]), info["data_offsets"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{path.name}: malformed entry for tensor {name!r}") from exc
+        if dtype not in _SAFETENSORS_DTYPES or not (0 <= start <= end <= data_len) or any(s < 0 for s in shape):
+            raise DataError(f"{path.name}: tensor {name!r} has a bad dtype or offsets")
+        shapes[name] = shape
+    return shapes
+
+
+def read_torch_zip(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a torch zip checkpoint, loaded with weights_only and mmap."""
+    import pickle
+
+    import torch
+
+    with path.open("rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise DataError(f"{path.name}: not a zip checkpoint; legacy pickles are refused")
+    try:
+        obj = torch.load(str(path), weights_only=True, mmap=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise DataError(f"{path.name}: refused: the pickle asks for more than tensors ({first})") from exc
+    except Exception as exc:  # corrupt archives raise many types; report one clean line
+        raise DataError(f"{path.name}: cannot read the checkpoint: {type(exc).__name__}: {exc}") from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict):
+        raise DataError(f"{path.name}: expected a state dict (a mapping of names to tensors)")
+    shapes = {}
+    for name, value in obj.items():
+        if isinstance(value, torch.Tensor):
+            shapes[str(name)] = tuple(value.shape)
+    return shapes
+
+
+def read_checkpoint(path: Path) -> tuple[str, dict[str, tuple[int, ...]]]:
+    """Detect the format by its bytes and return (format, name -> shape)."""
+    with path.open("rb") as fh:
+        head = fh.read(9)
+    if head[:4] == b"PK\x03\x04":
+        return "torch-zip", read_torch_zip(path)
+    if len(head) == 9 and head[8:9] == b"{":
+        return "safetensors", read_safetensors(path)
+    raise DataError(f"{path.name}: neither safetensors nor a torch zip checkpoint")
+
+
+def compare(model_shapes: dict[str, tuple[int, ...]], path: Path) -> CheckpointReport:
+    """Compare a checkpoint with the architecture's state dict (names and shapes)."""
+    fmt, found = read_checkpoint(path)
+    report = CheckpointReport(fmt, len(found), sum(_numel(s) for s in found.values()))
+    report.missing = sorted(set(model_shapes) - set(found))
+    report.unexpected = sorted(set(found) - set(model_shapes))
+    report.mismatched = sorted(
+        f"{k} {list(found[k])} vs {list(model_shapes[k])}"
+        for k in set(found) & set(model_shapes)
+        if tuple(found[k]) != tuple(model_shapes[k])
+    )
+    return report
+
+
+def state_shapes(model: Any) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of a module's (or exported program's) state dict."""
+    state = model.state_dict()
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n

@@ -1,0 +1,112 @@
+"""Training-log parsers behind one interface, chosen by the entry's `format` field.
+
+Each parser module exposes `parse(text, spec, metric) -> list[Eval]`; adding a format is adding a
+module and one line in PARSERS.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from aieff.repo import DataError
+from aieff.schema import Benchmark, TrainingLog
+
+PARSERS = {
+    "dawnbench-tsv": "aieff.logs.dawnbench",
+    "mlperf-mllog": "aieff.logs.mlperf",
+    "pytorch-imagenet-stdout": "aieff.logs.pytorch_stdout",
+    "jsonl": "aieff.logs.jsonl",
+    "csv": "aieff.logs.csv_log",
+}
+
+
+@dataclass(frozen=True)
+class Eval:
+    """One evaluation: training done so far (epochs and/or samples) and the metric in the level's unit."""
+
+    line: int
+    value: float
+    epochs: float | None = None
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Reached:
+    """The first evaluation at the level, and how coarse the log's cadence makes that answer."""
+
+    eval: Eval
+    index: int
+    cadence: str
+    best: Eval
+
+
+def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
+    """Parse a log with the parser its format names."""
+    module = importlib.import_module(PARSERS[spec.format])
+    text = text.removeprefix("\ufeff")
+    evals = module.parse(text, spec, level)
+    if not evals:
+        raise DataError(f"training log ({spec.format}): no evaluations found")
+    return evals
+
+
+def scale(value: float, spec: TrainingLog, level: Benchmark) -> float:
+    """Convert a logged metric to the level's unit (percent <-> fraction)."""
+    if spec.metric_scale == "fraction" and level.metric.unit == "percent":
+        return value * 100.0
+    if spec.metric_scale == "percent" and level.metric.unit == "fraction":
+        return value / 100.0
+    return value
+
+
+def epochs_done(epoch: float, start_at: int | None, first: float) -> float:
+    """Training epochs completed at an evaluation labelled `epoch`.
+
+    Whole-number labels count from start_at (inferred from the first label when not given): a 0-based
+    label 3 means 4 epochs done. Fractional labels are taken as the amount of training done.
+    """
+    if epoch != int(epoch):
+        return epoch
+    base = start_at if start_at is not None else (0 if first == 0 else 1)
+    return epoch + 1 if base == 0 else epoch
+
+
+def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
+    """The first evaluation that meets the level's threshold in its direction; DataError when none does."""
+    if level.threshold is None:
+        raise DataError(f"level {level.id} has no numeric threshold to find in a log")
+    higher = level.direction == "higher"
+    ordered = sorted(evals, key=lambda e: (e.samples if e.samples is not None else -1, e.epochs or 0.0, e.line))
+    best = max(ordered, key=lambda e: e.value) if higher else min(ordered, key=lambda e: e.value)
+    for i, ev in enumerate(ordered):
+        if (ev.value >= level.threshold) if higher else (ev.value <= level.threshold):
+            return Reached(ev, i, _cadence(ordered, i), best)
+    where = f"epoch {best.epochs:g}" if best.epochs is not None else f"{best.samples} samples"
+    raise DataError(
+        f"training log never reaches the level: {level.threshold:g} ({level.direction} is better); "
+        f"best {best.value:g} at {where} (line {best.line}) over {len(ordered)} evaluations"
+    )
+
+
+def _cadence(evals: list[Eval], i: int) -> str:
+    if i == 0:
+        return "first evaluation: the level may have been reached earlier than logged"
+    prev, cur = evals[i - 1], evals[i]
+    if cur.epochs is not None and prev.epochs is not None:
+        return f"previous evaluation {cur.epochs - prev.epochs:g} epoch(s) earlier"
+    if cur.samples is not None and prev.samples is not None:
+        return f"previous evaluation {cur.samples - prev.samples} samples earlier"
+    return "unknown cadence"
+
+
+def metric_column(spec: TrainingLog, level: Benchmark, default_top5: str, default_top1: str) -> str:
+    """The metric column: the entry's mapping, else top-5/top-1 by the level's metric name."""
+    if spec.columns and "metric" in spec.columns:
+        return spec.columns["metric"]
+    name = level.metric.name.lower()
+    if "top-5" in name or "top5" in name:
+        return default_top5
+    if "top-1" in name or "top1" in name:
+        return default_top1
+    raise DataError(f"training log: say which column holds {level.metric.name!r} (columns.metric)")

@@ -1,0 +1,30 @@
+"""DAWNBench TSV: `epoch<TAB>hours<TAB>top1Accuracy<TAB>top5Accuracy`, any column order."""
+
+from __future__ import annotations
+
+from aieff.logs import Eval, epochs_done, metric_column, scale
+from aieff.repo import DataError
+from aieff.schema import Benchmark, TrainingLog
+
+
+def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
+    """Parse a DAWNBench-style TSV (CRLF, BOM, 0/1-based and fractional epochs tolerated)."""
+    lines = [(i, ln) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    if not lines:
+        return []
+    head = [c.strip() for c in lines[0][1].split("\t")]
+    lower = {c.lower(): j for j, c in enumerate(head)}
+    epoch_col = (spec.columns or {}).get("epoch", "epoch")
+    metric = metric_column(spec, level, "top5Accuracy", "top1Accuracy")
+    if epoch_col.lower() not in lower or metric.lower() not in lower:
+        raise DataError(f"dawnbench-tsv: header {head} lacks {epoch_col!r} or {metric!r}")
+    ei, mi = lower[epoch_col.lower()], lower[metric.lower()]
+    rows = []
+    for n, ln in lines[1:]:
+        cells = [c.strip() for c in ln.split("\t")]
+        try:
+            rows.append((n, float(cells[ei]), float(cells[mi])))
+        except (IndexError, ValueError) as exc:
+            raise DataError(f"dawnbench-tsv line {n}: cannot read epoch and {metric}: {ln[:80]!r}") from exc
+    first = rows[0][1] if rows else 0.0
+    return [Eval(n, scale(v, spec, level), epochs=epochs_done(e, spec.epochs_start_at, first)) for n, e, v in rows]
