@@ -16,11 +16,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compute,publish,dev]'
 	touch $(STAMP)
 
-## Validate every entry, rebuild tables, charts, exports, schemas and docs.
-## (Compute re-estimation joins this job when `aieff estimate` lands: see the open issue.)
+## Validate every entry, re-estimate compute, rebuild tables, charts, exports, schemas and docs.
 build: $(STAMP)
 	$(BIN)/aieff validate
-	$(BIN)/aieff analyze > /dev/null
+	$(BIN)/aieff estimate --all --record exports/verification.json
 	$(BIN)/aieff build
 
 ## The whole test suite.
@@ -37,3 +36,4 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/build_scale.py
+	$(BIN)/python benchmarks/estimate.py

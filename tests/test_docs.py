@@ -36,6 +36,7 @@ def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_pat
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, repo / name)
     (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(block)
     workflow = (ROOT / ".github/workflows/pr.yml").read_text()
+    assert "aieff check --changed-since" in workflow
     commands = ["validate", "analyze"]
     assert all(f"aieff {c}" in workflow for c in commands) and "aieff build" not in workflow
     for c in commands:

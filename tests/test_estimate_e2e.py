@@ -256,3 +256,37 @@ def test_compute_claim_off_by_2x_fails(repo: Path, server: Server, artifacts: di
     assert proc.returncode == 1
     assert "is 0.51x the claim" in proc.stdout
     assert "compute" in proc.stdout and "differs -49" in proc.stdout
+
+
+def test_check_changed_since_verifies_a_new_entry_with_repo_artifacts(
+    repo: Path, artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """The PR check: validate, then re-estimate only what the branch adds (artifacts inside the repo)."""
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "level only")
+    folder = repo / "entries/test-digits"
+    for key, name in (("log", "mlp.tsv"), ("ckpt", "mlp.safetensors"), ("arch", "mlp.pt2")):
+        shutil.copyfile(artifacts[key], folder / name)
+    epochs = first_epoch_at(artifacts["log"], 90)
+    server = Server(artifacts["log"].parents[1], "https://127.0.0.1:1", tmp_path / "unused.pem")
+    text = write_entry(repo, server, artifacts, epochs=epochs).read_text()
+    for key, name in (("log", "mlp.tsv"), ("ckpt", "mlp.safetensors"), ("arch", "mlp.pt2")):
+        url = f"url: https://127.0.0.1:1/{artifacts[key].relative_to(artifacts[key].parents[1]).as_posix()}"
+        text = text.replace(url, f"path: entries/test-digits/{name}")
+    (folder / "mlp.yaml").write_text(text)
+    proc = run("check", "--changed-since", "main", cwd=repo, env={"AIEFF_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "entries/test-digits/mlp.yaml: verified" in proc.stdout
+    (folder / "mlp.tsv").write_text("epoch\ttop1Accuracy\n1\t99\n")
+    proc = run("check", "--changed-since", "main", cwd=repo)
+    assert proc.returncode == 1 and "sha256 mismatch for entries/test-digits/mlp.tsv" in proc.stdout

@@ -125,6 +125,45 @@ def example_input(
     return torch.zeros(1, sequence_length, dtype=torch.long, device=device)
 
 
+def _sdpa_macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
+    """Fused attention: Q @ K^T and weights @ V, B*H*L*S*(E + Ev) multiply-adds."""
+    q, k, v = args[0].shape, args[1].shape, args[2].shape
+    batch_heads = 1
+    for d in q[:-2]:
+        batch_heads *= d
+    return int(batch_heads * q[-2] * k[-2] * (q[-1] + v[-1]))
+
+
+def _attention_ops() -> list[Any]:
+    import torch
+
+    aten = torch.ops.aten
+    names = [
+        "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_cudnn_attention",
+    ]
+    return [getattr(aten, n) for n in names if hasattr(aten, n)]
+
+
+def _attention_rules() -> dict[Any, Any]:
+    """ptflops rules (multiply-adds) for fused attention, which it otherwise counts as zero."""
+    return {op: _sdpa_macs for op in _attention_ops()}
+
+
+def _sdpa_flop(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> int:  # noqa: ARG001
+    batch_heads = 1
+    for d in q[:-2]:
+        batch_heads *= d
+    return 2 * batch_heads * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+def _torch_attention_rules() -> dict[Any, Any]:
+    """The same rule in FLOP for torch's FlopCounterMode, which misses CPU flash attention in this torch."""
+    return {op: _sdpa_flop for op in _attention_ops() if op is not None}
+
+
 def count_forward(model: Any, sample: Any) -> ForwardCount:
     """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch."""
     import torch
@@ -142,6 +181,7 @@ def count_forward(model: Any, sample: Any) -> ForwardCount:
             print_per_layer_stat=False,
             verbose=True,
             ost=log,
+            custom_modules_hooks=_attention_rules(),
         )
     if macs is None:
         raise DataError(f"ptflops could not count the model: {log.getvalue().strip()[-500:]}")
@@ -150,7 +190,7 @@ def count_forward(model: Any, sample: Any) -> ForwardCount:
     for op in zero_ops:
         if op not in KNOWN_ZERO_MAC:
             unsupported[op] = unsupported.get(op, 0) + 1
-    with torch.enable_grad(), FlopCounterMode(display=False) as counter:
+    with torch.enable_grad(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
         model(sample)
     n_params = sum(int(v.numel()) for v in model.state_dict().values()) if not params else int(params)
     result = ForwardCount(float(macs), float(counter.get_total_flops()), n_params, unsupported)
