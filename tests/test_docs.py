@@ -21,10 +21,10 @@ def test_contributing_example_entry_validates(tmp_path: Path) -> None:
 
 def test_readme_lists_every_command_and_make_targets() -> None:
     text = (ROOT / "README.md").read_text()
-    for name in ("validate", "new", "analyze", "build", "schema"):
+    for name in ("validate", "new", "analyze", "build", "schema", "estimate", "check"):
         assert f"`aieff {name}" in text
     assert "make build" in text and "make test" in text
-    assert set(EXAMPLES) >= {"validate", "new", "analyze", "build", "schema"}
+    assert set(EXAMPLES) == {"validate", "new", "analyze", "build", "schema", "estimate", "check"}
 
 
 def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_path: Path) -> None:
@@ -42,3 +42,24 @@ def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_pat
     for c in commands:
         assert run(c, cwd=repo).returncode == 0
     assert run("build", "--check", cwd=repo).returncode == 1  # stale, and the PR does not care
+
+
+def test_contributing_artifacts_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "CONTRIBUTING.md").read_text(), re.S)
+    entry, artifacts = blocks[0], blocks[1]
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "entries", repo / "entries")
+    (repo / "entries/alexnet-imagenet/my-model.tsv").write_text("epoch\ttop5Accuracy\n1\t80\n")
+    (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(entry + artifacts)
+    proc = run("validate", cwd=repo)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_recorded_verification_is_current(tmp_path: Path) -> None:
+    """exports/verification.json is what `aieff estimate --all --record` writes today."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "entries", repo / "entries")
+    out = repo / "verification.json"
+    assert run("estimate", "--all", "--record", "verification.json", cwd=repo).returncode == 0
+    assert run("estimate", "--all", "--record", str(tmp_path / "outside.json"), cwd=repo).returncode == 2
+    assert out.read_text() == (ROOT / "exports/verification.json").read_text()
