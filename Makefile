@@ -11,9 +11,14 @@ setup: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+CFF := $(VENV)/cffconvert/bin/cffconvert
+
 # torch/torchvision are pinned in pyproject.toml: pip takes them from this machine's disk.
+# cffconvert gets a venv of its own: it needs jsonschema<4, check-jsonschema needs >=4.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compute,publish,dev]'
+	$(BIN)/python -m venv $(VENV)/cffconvert
+	$(VENV)/cffconvert/bin/python -m pip install --quiet --disable-pip-version-check 'cffconvert==2.0.0'
 	touch $(STAMP)
 
 ## Validate every entry, re-estimate compute, rebuild tables, charts, exports, schemas and docs.

@@ -152,6 +152,23 @@ def test_bibtex_in_readme_parses() -> None:
     assert {e.key for e in lib.entries} == {"aieff", "hernandez2020measuring"}
 
 
+def test_citation_cff_validates_with_cffconvert(tmp_path: Path) -> None:
+    import subprocess
+
+    tool = ROOT / ".venv/cffconvert/bin/cffconvert"
+    assert tool.is_file(), "run `make test` (it installs cffconvert in .venv/cffconvert)"
+    proc = subprocess.run(
+        [str(tool), "--validate", "-i", str(ROOT / "CITATION.cff")], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    incomplete = tmp_path / "CITATION.cff"
+    incomplete.write_text("cff-version: 1.2.0\ntitle: x\n")  # no authors, no message
+    broken = subprocess.run(
+        [str(tool), "--validate", "-i", str(incomplete)], capture_output=True, text=True, check=False
+    )
+    assert broken.returncode != 0 and "authors" in broken.stdout + broken.stderr
+
+
 def test_citation_cff_is_well_formed() -> None:
     from ruamel.yaml import YAML
 

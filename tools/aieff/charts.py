@@ -38,6 +38,24 @@ def _save(fig, plt) -> dict[str, bytes]:  # noqa: ANN001
     return out
 
 
+def _separate(fig, labels: list) -> None:  # noqa: ANN001
+    """Move frontier labels up, in order, until no two overlap (deterministic, a few passes)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for _ in range(20):
+        moved = False
+        boxes = [lab.get_window_extent(renderer) for lab in labels]
+        for i in range(1, len(labels)):
+            for j in range(i):
+                if boxes[i].overlaps(boxes[j]):
+                    x, y = labels[i].get_position()
+                    labels[i].set_position((x, y + boxes[i].height * 0.8 + 2))
+                    boxes[i] = labels[i].get_window_extent(renderer)
+                    moved = True
+        if not moved:
+            return
+
+
 def level_chart(level: Level) -> dict[str, bytes]:
     """One level's chart as {'svg': bytes, 'png': bytes}."""
     plt = _mpl()
@@ -58,15 +76,17 @@ def level_chart(level: Level) -> dict[str, bytes]:
         zorder=3,
         gid="frontier",
     )
-    for i, r in enumerate(front):
+    labels = [
         ax.annotate(
             r.model,
             (dt.date.fromisoformat(r.date), r.pfs_days),
             textcoords="offset points",
-            xytext=(6, 8 if i % 2 == 0 else -12),
+            xytext=(7, 5),
             fontsize=8,
             color="#1f5fa8",
         )
+        for r in front
+    ]
     fit = level.fit
     if fit.doubling_months is not None and fit.points >= 3:
         x0, x1 = _dates(front)[0], _dates(front)[-1]
@@ -84,6 +104,7 @@ def level_chart(level: Level) -> dict[str, bytes]:
             label=f"fit: doubling every {fit.doubling_months:.1f} months",
         )
     ax.set_yscale("log")
+    _separate(fig, labels)
     ax.set_ylabel("training compute to reach the level (petaflop/s-days)")
     ax.set_title(f"{level.title}: {level.threshold}"[:110], fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
