@@ -128,6 +128,27 @@ def test_legacy_csv_keeps_the_original_columns() -> None:
     assert float(s2s["Compute (teraflops-s/days)"]) == pytest.approx(465, rel=0.01)  # FLOP convention kept
 
 
+def test_chart_data_points_are_the_entries() -> None:
+    import matplotlib.dates as mdates
+
+    from aieff.charts import level_figure
+
+    for level in analyze(validate(ROOT)).levels:
+        fig = level_figure(level)
+        ax = fig.axes[0]
+        grey = next(c for c in ax.collections if c.get_gid() == "entries").get_offsets()
+        line = next(ln for ln in ax.lines if ln.get_gid() == "frontier").get_xydata()
+        others = sorted((r.date, r.pfs_days) for r in level.rows if not r.frontier)
+        front = sorted((r.date, r.pfs_days) for r in level.rows if r.frontier)
+        plotted = sorted((mdates.num2date(x).date().isoformat(), y) for x, y in grey)
+        assert [d for d, _ in plotted] == [d for d, _ in others]
+        assert [y for _, y in plotted] == pytest.approx([y for _, y in others])
+        assert [mdates.num2date(x).date().isoformat() for x, _ in line] == [d for d, _ in front]
+        assert list(line[:, 1]) == pytest.approx([y for _, y in front])
+        labels = [t.get_text() for t in ax.texts]
+        assert labels == [r.model for r in sorted((r for r in level.rows if r.frontier), key=lambda r: r.date)]
+
+
 def test_chart_points_equal_the_entries() -> None:
     ds = validate(ROOT)
     files = expected_files(ROOT, ds)

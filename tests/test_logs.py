@@ -123,3 +123,38 @@ def test_bad_rows_are_clean_errors() -> None:
         logs.parse("epoch\ttop5Accuracy\nx\t1\n", spec("dawnbench-tsv"), LEVEL)
     with pytest.raises(DataError, match="no evaluations"):
         logs.parse("nothing here\n", spec("mlperf-mllog"), LEVEL)
+
+
+def test_mlperf_agrees_with_the_official_parser() -> None:
+    from mlperf_logging.compliance_checker.mlp_parser import ruleset_610 as official
+
+    events = [
+        ("run_start", None, {}),
+        ("eval_accuracy", 0.61, {"epoch_num": 1}),
+        ("eval_accuracy", 0.7925, {"epoch_num": 2}),
+        ("eval_accuracy", 0.81, {"epoch_num": 3}),
+        ("run_stop", None, {"status": "success"}),
+    ]
+    lines = []
+    for i, (key, value, meta) in enumerate(events):
+        payload = json.dumps(
+            {
+                "namespace": "",
+                "time_ms": 1000 + i,
+                "event_type": "POINT_IN_TIME",
+                "key": key,
+                "value": value,
+                "metadata": meta,
+            }
+        )
+        lines += [f"{rank}: :::MLLOG {payload}" for rank in range(2)]
+    text = "noise before\n" + "\n".join(lines) + "\n"
+    theirs, errors = official.parse_generator(text.splitlines(keepends=True))
+    assert not errors
+    official_evals = {
+        (ll.value["metadata"]["epoch_num"], ll.value["value"]) for ll in theirs if ll.key == "eval_accuracy"
+    }
+    ours = logs.parse(text, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)
+    assert {(e.epochs, round(e.value / 100, 6)) for e in ours} == official_evals
+    assert len(ours) == 3 and len([ll for ll in theirs if ll.key == "eval_accuracy"]) == 6  # theirs keeps duplicates
+    assert logs.first_reaching(ours, LEVEL).eval.line == 6  # a line number in the file

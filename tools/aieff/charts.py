@@ -58,6 +58,11 @@ def _separate(fig, labels: list) -> None:  # noqa: ANN001
 
 def level_chart(level: Level) -> dict[str, bytes]:
     """One level's chart as {'svg': bytes, 'png': bytes}."""
+    return _save(level_figure(level), _mpl())
+
+
+def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
+    """One level's figure: grey entries (gid 'entries'), the frontier ('frontier') and the fit ('fit')."""
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     others = [r for r in level.rows if not r.frontier]
@@ -109,7 +114,7 @@ def level_chart(level: Level) -> dict[str, bytes]:
     ax.set_title(f"{level.title}: {level.threshold}"[:110], fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
-    return _save(fig, plt)
+    return fig
 
 
 def overview_chart(result: Result) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from aieff.repo import DataError, UsageError, inside, write_atomic
 from aieff.schema import Benchmark, Entry, ForwardCost
-from aieff.units import FORWARD_AND_BACKWARD, to_flop
+from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
 from aieff.validate import Dataset
 
 
@@ -30,6 +30,8 @@ class Estimate:
     path: str
     status: str = "claimed"
     compute_flop: float | None = None
+    compute_multiply_adds: float | None = None
+    compute_pfs_days: float | None = None
     claimed_flop: float | None = None
     rows: list[list[str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -205,7 +207,7 @@ def _judge_log(
         )
     else:
         flop = FORWARD_AND_BACKWARD * counted[0][2] * samples
-    est.compute_flop = flop
+    est.compute_flop, est.compute_multiply_adds, est.compute_pfs_days = flop, flop / 2, flop_to_pfs_days(flop)
     if entry.claims:
         claim = entry.claims[0]
         est.claimed_flop = to_flop(claim.value, claim.unit)

@@ -1,4 +1,9 @@
-"""MLPerf MLLOG: `:::MLLOG {json}` lines, possibly rank-prefixed and repeated once per rank."""
+"""MLPerf MLLOG: `:::MLLOG {json}` lines, possibly rank-prefixed and repeated once per rank.
+
+Tokenised like the official `mlperf_logging` parser (everything before the token is dropped, the rest
+is JSON), which the tests use as an oracle. It is not called here: it needs pandas and scipy, numbers
+lines among MLLOG lines only (we report file lines) and does not drop the per-rank duplicates.
+"""
 
 from __future__ import annotations
 
