@@ -303,7 +303,9 @@ class TrainingLog(Artifact):
         "percent", description="Scale of the metric in the log; converted to the level's unit."
     )
     epochs_start_at: Literal[0, 1] | None = Field(
-        None, description="Whether the first epoch in the log is numbered 0 or 1 (dawnbench-tsv)."
+        None,
+        description="Whether whole-number epoch labels count from 0 (label 0 = one epoch done) or 1; "
+        "inferred from the first label when absent. Fractional labels are amounts of training done.",
     )
 
 

@@ -72,6 +72,22 @@ def epochs_done(epoch: float, start_at: int | None, first: float) -> float:
     return epoch + 1 if base == 0 else epoch
 
 
+def to_evals(
+    rows: list[tuple[int, float, float | None, int | None]], spec: TrainingLog, level: Benchmark
+) -> list[Eval]:
+    """Evals from (line, raw value, epoch label or None, samples or None) rows of one log."""
+    first = next((e for _, _, e, _ in rows if e is not None), 0.0)
+    return [
+        Eval(
+            n,
+            scale(v, spec, level),
+            epochs=None if e is None else epochs_done(e, spec.epochs_start_at, first),
+            samples=s,
+        )
+        for n, v, e, s in rows
+    ]
+
+
 def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
     """The first evaluation that meets the level's threshold in its direction; DataError when none does."""
     if level.threshold is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from aieff.logs import Eval, epochs_done, metric_column, scale
+from aieff.logs import Eval, metric_column, to_evals
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -28,13 +28,4 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
             rows.append((n, float(row[metric]), epoch, samples))
         except ValueError as exc:
             raise DataError(f"csv log line {n}: non-numeric value in {row}") from exc
-    first = next((e for _, _, e, _ in rows if e is not None), 0.0)
-    return [
-        Eval(
-            n,
-            scale(v, spec, level),
-            epochs=None if e is None else epochs_done(e, spec.epochs_start_at, first),
-            samples=s,
-        )
-        for n, v, e, s in rows
-    ]
+    return to_evals(rows, spec, level)

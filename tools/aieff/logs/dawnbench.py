@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aieff.logs import Eval, epochs_done, metric_column, scale
+from aieff.logs import Eval, metric_column, to_evals
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -26,5 +26,4 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
             rows.append((n, float(cells[ei]), float(cells[mi])))
         except (IndexError, ValueError) as exc:
             raise DataError(f"dawnbench-tsv line {n}: cannot read epoch and {metric}: {ln[:80]!r}") from exc
-    first = rows[0][1] if rows else 0.0
-    return [Eval(n, scale(v, spec, level), epochs=epochs_done(e, spec.epochs_start_at, first)) for n, e, v in rows]
+    return to_evals([(n, v, e, None) for n, e, v in rows], spec, level)

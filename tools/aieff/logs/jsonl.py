@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aieff.logs import Eval, epochs_done, metric_column, scale
+from aieff.logs import Eval, metric_column, to_evals
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -33,13 +33,4 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         if epoch is None and samples is None:
             raise DataError(f"jsonl line {n}: neither {epoch_key!r} nor a samples column")
         rows.append((n, value, epoch, samples))
-    first = next((e for _, _, e, _ in rows if e is not None), 0.0)
-    return [
-        Eval(
-            n,
-            scale(v, spec, level),
-            epochs=None if e is None else epochs_done(e, spec.epochs_start_at, first),
-            samples=s,
-        )
-        for n, v, e, s in rows
-    ]
+    return to_evals(rows, spec, level)
