@@ -79,3 +79,45 @@ def test_safetensors_header_lies_are_caught(tmp_path: Path) -> None:
     (tmp_path / "bad.safetensors").write_bytes(buf.getvalue())
     with pytest.raises(DataError, match="not JSON"):
         read_checkpoint(tmp_path / "bad.safetensors")
+
+
+def _exported_mlp(tmp_path: Path) -> Path:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    path = tmp_path / "mlp.pt2"
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 4),)), str(path))
+    return path
+
+
+def _rewrite(src: Path, dest: Path, replace: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, replace.get(info.filename.split("/", 1)[1], zin.read(info)))
+
+
+def test_a_hostile_export_archive_is_refused_before_torch_unpickles_it(tmp_path: Path) -> None:
+    from aieff.flops import load_export
+
+    good = _exported_mlp(tmp_path)
+    assert load_export(good).state_dict()["0.weight"].shape == (3, 4)
+    marker = tmp_path / "pwned"
+    payload = io.BytesIO()
+    torch.save(Payload(marker), payload)
+    with zipfile.ZipFile(good) as zf:
+        config = json.loads(zf.read("mlp/data/weights/model_weights_config.json"))
+    config["config"]["0.weight"]["use_pickle"] = True
+    evil = tmp_path / "evil.pt2"
+    _rewrite(
+        good,
+        evil,
+        {
+            "data/weights/model_weights_config.json": json.dumps(config).encode(),
+            "data/weights/weight_0": payload.getvalue(),
+        },
+    )
+    with pytest.raises(DataError, match="would be unpickled"):
+        load_export(evil)
+    assert not marker.exists()
+    # The payload is real: torch.export.load itself would run it.
+    with pytest.raises(Exception):  # noqa: B017 - whatever torch makes of the result, the code has run
+        torch.export.load(str(evil))
+    assert marker.exists()

@@ -76,10 +76,64 @@ def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
     return model.eval()
 
 
-def load_export(path: Path) -> Any:
-    """A torch.export archive (.pt2) as a module the counters can run; its loader reads no arbitrary pickles."""
+MAX_ARCHIVE_BYTES = 4 << 30
+
+
+def vet_export(path: Path) -> None:
+    """Refuse a .pt2 archive that would make torch.export.load unpickle anything but tensors.
+
+    torch.export.load unpickles weights and constants marked `use_pickle` with weights_only=False,
+    custom and opaque objects with plain pickle, and legacy-format payloads with a weights_only=False
+    fallback. Only raw-tensor payloads are accepted; embedded torch zips must pass weights_only=True.
+    """
+    import io
+    import json
+    import pickle
+    import zipfile
+
     import torch
 
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path.name}: not a torch.export archive (not a zip)")
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
+            raise DataError(f"{path.name}: archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes")
+        names = [i.filename for i in infos]
+        for name in names:
+            parts = name.split("/")
+            if name.startswith("/") or ".." in parts:
+                raise DataError(f"{path.name}: member {name!r} escapes the archive")
+            if (
+                len(parts) == 4
+                and parts[1] == "data"
+                and parts[2] in ("weights", "constants")
+                and parts[3].endswith(".pt")
+            ):
+                raise DataError(f"{path.name}: legacy-format {parts[2]} ({name}) would be unpickled; re-export it")
+            if name.endswith("_config.json") and "/data/" in name:
+                try:
+                    config = json.loads(zf.read(name)).get("config", {})
+                except (ValueError, AttributeError) as exc:
+                    raise DataError(f"{path.name}: {name} is not a payload config") from exc
+                for fqn, meta in config.items():
+                    pickled = bool(meta.get("use_pickle")) or not str(meta.get("path_name", "")).startswith(
+                        ("weight_", "tensor_")
+                    )
+                    if pickled:
+                        raise DataError(f"{path.name}: payload {fqn!r} ({meta.get('path_name')}) would be unpickled")
+            elif name.endswith(".pt"):
+                try:
+                    torch.load(io.BytesIO(zf.read(name)), weights_only=True)
+                except (pickle.UnpicklingError, RuntimeError) as exc:
+                    raise DataError(f"{path.name}: {name} holds more than tensors: refused") from exc
+
+
+def load_export(path: Path) -> Any:
+    """A torch.export archive (.pt2) as a module the counters can run, after vet_export."""
+    import torch
+
+    vet_export(path)
     try:
         program = torch.export.load(str(path))
     except Exception as exc:  # a corrupt or hostile archive: one clean message
