@@ -37,6 +37,7 @@ check: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tools tests benchmarks
+	$(BIN)/ruff format --check tools tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_scale.py

@@ -265,6 +265,10 @@ def test_check_changed_since_verifies_a_new_entry_with_repo_artifacts(
     proc = run("check", "--changed-since", "main", cwd=repo, env={"AIEFF_CACHE": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "entries/test-digits/mlp.yaml: verified" in proc.stdout
-    (folder / "mlp.tsv").write_text("epoch\ttop1Accuracy\n1\t99\n")
+    git("add", "-A")
+    git("commit", "-qm", "add mlp")
+    (folder / "mlp.tsv").write_text("epoch\ttop1Accuracy\n1\t99\n")  # only the log changes
     proc = run("check", "--changed-since", "main", cwd=repo)
     assert proc.returncode == 1 and "sha256 mismatch for entries/test-digits/mlp.tsv" in proc.stdout
+    git("checkout", "--", ".")
+    assert "no changed entries" in run("check", "--changed-since", "main", cwd=repo).stdout

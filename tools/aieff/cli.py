@@ -123,14 +123,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     status = cmd_validate(args)
     if status:
         return status
-    changed = sorted(p for p in changed_files(root, args.changed_since) if p.endswith(".yaml"))
-    paths = [p for p in changed if Path(p).name != "benchmark.yaml" and (root / p).is_file()]
+    changed = changed_files(root, args.changed_since)
+    from aieff.validate import validate
+
+    ds = validate(root)
+    levels = {Path(p).parent.name for p in changed if Path(p).name == "benchmark.yaml"}
+    paths = sorted(
+        doc.path
+        for doc in ds.entries.values()
+        if doc.path in changed or Path(doc.path).parent.name in levels or _artifact_paths(doc.model) & changed
+    )  # an entry is re-checked when it, its level or one of its in-repo artifacts changed
     if not paths:
         print("no changed entries to re-estimate")
         return 0
-    from aieff.validate import validate
+    return run_estimates(root, ds, paths, all_entries=False, record=None, fmt=args.format)
 
-    return run_estimates(root, validate(root), paths, all_entries=False, record=None, fmt=args.format)
+
+def _artifact_paths(entry) -> set[str]:  # noqa: ANN001
+    arts = getattr(entry, "artifacts", None)
+    if arts is None:
+        return set()
+    found = [arts.checkpoint, arts.training_log, arts.architecture.export if arts.architecture else None]
+    return {a.path for a in found if a is not None and a.path}
 
 
 def _valid_dataset(root: Path):  # noqa: ANN202
