@@ -74,6 +74,12 @@ def test_progressive_resizing_is_counted_phase_by_phase(toy: Path) -> None:
     assert est["compute_flop"] == pytest.approx(claim, rel=1e-6)
     assert est["compute_multiply_adds"] == pytest.approx(claim / 2, rel=1e-6)
     assert est["compute_pfs_days"] == pytest.approx(claim / 8.64e19, rel=1e-6)
+    # Without a claim, the re-estimate is judged against the compute derived from the training facts.
+    no_claim = _entry(schedule, claim, sha)
+    no_claim = no_claim[: no_claim.index("claims:")] + no_claim[no_claim.index("training:") :]
+    (toy / "entries/toy-level/better.yaml").write_text(no_claim)
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
+    assert proc.returncode == 0 and "FLOP derived from the training facts" in proc.stdout, proc.stdout
     # Counting every epoch at 224 px would overstate it by far more than the tolerance.
     flat = "  forward_cost:\n    value: %.6g\n    unit: multiply-adds\n    resolution: 224\n" % (f224 / 2)
     (toy / "entries/toy-level/better.yaml").write_text(_entry(flat, claim, sha))

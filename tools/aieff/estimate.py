@@ -79,8 +79,6 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry) -> Estimate:
 
 
 def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
-    from aieff.analysis import derive
-
     level = ds.level(entry.benchmark)
     tol = level.tolerance_percent / 100
     arts = entry.artifacts
@@ -140,7 +138,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
     if arts.training_log is None:
         est.messages.append("no training log: compute not re-estimated, the entry stays claimed")
         return est
-    return _judge_log(root, entry, level, est, counted, derive, ds)
+    return _judge_log(root, entry, level, est, counted, ds)
 
 
 def _judge_log(
@@ -149,7 +147,6 @@ def _judge_log(
     level: Benchmark,
     est: Estimate,
     counted: list[tuple[float, float, float]],
-    derive: Any,
     ds: Dataset,
 ) -> Estimate:
     from aieff import logs
@@ -213,6 +210,8 @@ def _judge_log(
         est.claimed_flop = to_flop(claim.value, claim.unit)
         what = f"claim ({claim.value:g} {claim.unit})"
     else:
+        from aieff.analysis import derive
+
         d = derive(entry, level, {e.id: e for e in (doc.model for doc in ds.entries.values()) if isinstance(e, Entry)})
         est.claimed_flop = d.flop
         what = "derived from the training facts"
