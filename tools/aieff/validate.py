@@ -156,12 +156,6 @@ def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]
     return items, diags
 
 
-def load_all(root: Path, *, jobs: int | None = None) -> list[Doc]:
-    """Load and schema-check every file, in parallel for large trees."""
-    items, _ = discover(root)
-    return _load_items(items, jobs)
-
-
 def _load_items(items: list[tuple[Path, str, bool]], jobs: int | None) -> list[Doc]:
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
