@@ -135,6 +135,13 @@ def _build(doc: Loaded, node: Any, loc: Loc, seen: set[int], depth: int) -> Any:
     raise _Fail("E001", getattr(node, "start_mark", None), "unrecognised YAML node")
 
 
+def _first_alias(text: str) -> Any:
+    """The mark of the first alias (`*name`): the composer has already replaced it by its target."""
+    from ruamel.yaml.events import AliasEvent
+
+    return next((ev.start_mark for ev in _yaml.parse(text) if isinstance(ev, AliasEvent)), None)
+
+
 def _line_col(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
@@ -173,7 +180,7 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
             return doc
         data = _build(doc, root, (), set(), 0)
     except _Fail as exc:
-        line, col = _pos(exc.mark)
+        line, col = _pos(_first_alias(text) if exc.code == "E007" else exc.mark)
         doc.errors.append(Diagnostic(path, line, col, exc.code, "-", exc.message))
         return doc
     except MarkedYAMLError as exc:
