@@ -230,7 +230,7 @@ def _primary_claim(entry: Entry) -> ComputeClaim | None:
 
 def analyze(ds: Dataset, levels: list[str] | None = None) -> Result:
     """Analyze every level (or the ones named) of a validated dataset."""
-    all_entries = {doc.model.id: doc.model for doc in ds.entries.values() if isinstance(doc.model, Entry)}
+    all_entries = ds.all_entries()
     out = []
     for level_id in sorted(ds.benchmarks):
         if levels and level_id not in levels:
@@ -319,10 +319,9 @@ def _by_date(rows: list[Row]) -> list[tuple[str, list[Row]]]:
 
 def _claim_warnings(entry: Entry, flop: float, level: Benchmark) -> list[str]:
     out = []
-    tol = level.tolerance_percent / 100
     for c in entry.claims:
         claimed = to_flop(c.value, c.unit)
-        if abs(claimed - flop) / flop > tol:
+        if not level.agrees(claimed, flop):
             out.append(
                 f"W101 {level.id}/{entry.id}: {c.source.title} claims {c.value:g} {c.unit} = {claimed:.3g} FLOP, "
                 f"but aieff has {flop:.3g} FLOP ({claimed / flop:.2f}x)"

@@ -139,12 +139,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_estimates(root, ds, paths, all_entries=False, record=None, fmt=args.format)
 
 
-def _artifact_paths(entry) -> set[str]:  # noqa: ANN001
+def _artifact_paths(entry: object) -> set[str]:
     arts = getattr(entry, "artifacts", None)
-    if arts is None:
-        return set()
-    found = [arts.checkpoint, arts.training_log, arts.architecture.export if arts.architecture else None]
-    return {a.path for a in found if a is not None and a.path}
+    return {art.path for _, art in arts.files() if art.path} if arts else set()
 
 
 def _valid_dataset(root: Path):  # noqa: ANN202

@@ -80,20 +80,20 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry) -> Estimate:
 
 def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
     level = ds.level(entry.benchmark)
-    tol = level.tolerance_percent / 100
     arts = entry.artifacts
     if arts is None or arts.architecture is None:
         est.messages.append("no architecture referenced: nothing to re-estimate")
         return est
     from aieff.flops import count_forward, example_input
 
-    if not _phases(entry) and arts.architecture.input != "vector":
+    phases = _phases(entry)
+    if not phases and arts.architecture.input != "vector":
         est.messages.append("no training.forward_cost (with resolution or sequence length): nothing to count at")
         return est
     model, device = _model(entry, root)
     arch = arts.architecture
     counted: list[tuple[float, float, float]] = []  # (start, end, forward FLOP) per phase
-    for start, end, fc in _phases(entry) or [(0.0, float("inf"), None)]:
+    for start, end, fc in phases or [(0.0, float("inf"), None)]:
         sample = example_input(
             arch.input,
             resolution=fc.resolution if fc else None,
@@ -109,7 +109,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
             est.rows.append([label, "-", f"{count.multiply_adds:,.0f} multiply-adds", ""])
             continue
         claimed = to_flop(fc.value, fc.unit) / 2
-        ok = abs(count.multiply_adds - claimed) / claimed <= tol
+        ok = level.agrees(count.multiply_adds, claimed)
         est.rows.append(
             [
                 label,
@@ -124,11 +124,12 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
         from aieff.checkpoint import compare, state_shapes
         from aieff.fetch import fetch
 
-        report = compare(state_shapes(model), fetch(arts.checkpoint, root, what="checkpoint"))
+        expected = state_shapes(model)
+        report = compare(expected, fetch(arts.checkpoint, root, what="checkpoint"))
         est.rows.append(
             [
                 "checkpoint",
-                f"{sum(1 for _ in state_shapes(model))} tensors (architecture)",
+                f"{len(expected)} tensors (architecture)",
                 f"{report.tensors} tensors, {report.parameters:,} parameters ({report.format})",
                 "ok" if report.ok else "differs",
             ]
@@ -212,16 +213,15 @@ def _judge_log(
     else:
         from aieff.analysis import derive
 
-        d = derive(entry, level, {e.id: e for e in (doc.model for doc in ds.entries.values()) if isinstance(e, Entry)})
+        d = derive(entry, level, ds.all_entries())
         est.claimed_flop = d.flop
         what = "derived from the training facts"
-    tol = level.tolerance_percent / 100
-    ok = abs(flop - est.claimed_flop) / est.claimed_flop <= tol
+    ok = level.agrees(flop, est.claimed_flop)
     est.rows.append(
         [
             "compute",
             f"{est.claimed_flop:.4g} FLOP {what}",
-            f"{flop:.4g} FLOP",
+            f"{flop:.4g} FLOP = {flop / 2:.4g} multiply-adds = {flop_to_pfs_days(flop):.4g} petaflop/s-days",
             "ok" if ok else f"differs {_pct(flop, est.claimed_flop)}",
         ]
     )
@@ -273,7 +273,7 @@ def run_estimates(root: Path, ds: Dataset, paths: list[str], *, all_entries: boo
     entries: list[Entry] = []
     if all_entries:
         entries = sorted(
-            (d.model for d in ds.entries.values() if isinstance(d.model, Entry) and not d.model.withdrawn),
+            (e for e in ds.all_entries().values() if not e.withdrawn),
             key=lambda e: (e.benchmark, e.id),
         )
     for p in paths:

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from aieff.repo import DataError
+from aieff.repo import DataError, resolve_inside
 from aieff.schema import Artifact
 
 MAX_BYTES = 8 << 30
@@ -88,8 +88,8 @@ class Downloader:
 def fetch(art: Artifact, root: Path, *, what: str, max_bytes: int = MAX_BYTES) -> Path:
     """A local, hash-verified copy of an artifact; DataError with one clear line otherwise."""
     if art.path is not None:
-        target = (root / art.path).resolve()
-        if not target.is_relative_to(root.resolve()) or not target.is_file():
+        target = resolve_inside(root, art.path)
+        if target is None or not target.is_file():
             raise DataError(f"{what}: {art.path} is not a file inside the repository")
         if target.stat().st_size > max_bytes:
             raise DataError(f"{what}: {art.path} is over the {max_bytes}-byte limit")

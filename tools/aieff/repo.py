@@ -35,6 +35,12 @@ def inside(root: Path, user_path: str) -> Path:
     return target
 
 
+def resolve_inside(root: Path, rel: str) -> Path | None:
+    """root/rel with links resolved, or None when that leaves the repository."""
+    target = (root / rel).resolve()
+    return target if target.is_relative_to(root.resolve()) else None
+
+
 def changed_files(root: Path, ref: str) -> set[str]:
     """Repository-relative paths changed since ref (committed, staged, unstaged or untracked)."""
 

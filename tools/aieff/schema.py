@@ -316,6 +316,15 @@ class Artifacts(Model):
     checkpoint: Artifact | None = None
     training_log: TrainingLog | None = None
 
+    def files(self) -> list[tuple[tuple[str, ...], Artifact]]:
+        """Every referenced file with its field path under `artifacts`."""
+        found = [
+            (("checkpoint",), self.checkpoint),
+            (("training_log",), self.training_log),
+            (("architecture", "export"), self.architecture.export if self.architecture else None),
+        ]
+        return [(where, art) for where, art in found if art is not None]
+
 
 class Withdrawn(Model):
     """Marks an entry as withdrawn instead of deleting it."""
@@ -382,6 +391,10 @@ class Benchmark(Model):
     )
     rules: Text
     source: Source
+
+    def agrees(self, value: float, reference: float) -> bool:
+        """Whether value is within this level's tolerance of reference (relative)."""
+        return abs(value - reference) / reference <= self.tolerance_percent / 100
 
     @model_validator(mode="after")
     def _one_criterion(self) -> Benchmark:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aieff.diagnostics import Diagnostic
+from aieff.repo import resolve_inside
 from aieff.schema import Benchmark, Entry
 from aieff.yamlload import MAX_BYTES, Loaded, load_file
 
@@ -46,6 +47,10 @@ class Dataset:
         model = self.benchmarks[bench_id].model
         assert isinstance(model, Benchmark)
         return model
+
+    def all_entries(self) -> dict[str, Entry]:
+        """Every valid entry by id (withdrawn ones included)."""
+        return {entry_id: doc.model for entry_id, doc in self.entries.items() if isinstance(doc.model, Entry)}
 
     def entries_of(self, bench_id: str, *, include_withdrawn: bool = False) -> list[Entry]:
         """Valid entries of a level, sorted by id."""
@@ -286,17 +291,12 @@ def _check_paths(ds: Dataset, doc: Doc, entry: Entry) -> None:
     arts = entry.artifacts
     if arts is None:
         return
-    named = [
-        (("artifacts", "checkpoint", "path"), arts.checkpoint),
-        (("artifacts", "training_log", "path"), arts.training_log),
-        (("artifacts", "architecture", "export", "path"), arts.architecture.export if arts.architecture else None),
-    ]
-    root = ds.root.resolve()
-    for loc, art in named:
-        if art is None or art.path is None:
+    for where, art in arts.files():
+        if art.path is None:
             continue
-        target = (ds.root / art.path).resolve()
-        if not target.is_relative_to(root):
+        loc = ("artifacts", *where, "path")
+        target = resolve_inside(ds.root, art.path)
+        if target is None:
             ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} resolves outside the repository"))
         elif not target.is_file():
             ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} does not exist"))
