@@ -16,7 +16,7 @@ from conftest import self_signed_cert
 pytest.importorskip("pooch")
 
 from aieff.fetch import fetch  # noqa: E402
-from aieff.repo import DataError  # noqa: E402
+from aieff.repo import DataError, Unreachable  # noqa: E402
 from aieff.schema import Artifact  # noqa: E402
 
 BODY = b"epoch\ttop5Accuracy\n1\t80\n"
@@ -60,6 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     mp = pytest.MonkeyPatch()
     mp.setenv("AIEFF_CA_BUNDLE", str(cert))
+    mp.setenv("AIEFF_FETCH_ALLOW_LOOPBACK", "1")
     try:
         yield f"https://127.0.0.1:{httpd.server_address[1]}", hits
     finally:
@@ -115,16 +116,23 @@ def test_server_errors_are_retried_and_404_is_not(server, tmp_path: Path) -> Non
 def test_untrusted_certificate_is_refused(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base, _ = server
     monkeypatch.delenv("AIEFF_CA_BUNDLE")
-    with pytest.raises(DataError, match="failed after 3 attempts"):
+    with pytest.raises(Unreachable, match="unreachable"):
         fetch(art(f"{base}/log.tsv"), tmp_path, what="log")
 
 
 def test_repo_paths_are_checked(tmp_path: Path) -> None:
-    (tmp_path / "entries").mkdir()
-    (tmp_path / "entries/log.tsv").write_bytes(BODY)
-    assert fetch(Artifact(path="entries/log.tsv", sha256=SHA), tmp_path, what="log").read_bytes() == BODY
-    with pytest.raises(DataError, match="sha256 mismatch"):
-        fetch(Artifact(path="entries/log.tsv", sha256="1" * 64), tmp_path, what="log")
-    (tmp_path / "entries/link.tsv").symlink_to("/etc/hostname")
+    (tmp_path / "entries/lvl").mkdir(parents=True)
+    (tmp_path / "entries/lvl/log.tsv").write_bytes(BODY)
+    assert fetch(Artifact(path="entries/lvl/log.tsv", sha256=SHA), tmp_path, what="log").read_bytes() == BODY
+    with pytest.raises(DataError, match="sha256 mismatch") as info:
+        fetch(Artifact(path="entries/lvl/log.tsv", sha256="1" * 64), tmp_path, what="log")
+    assert SHA not in str(info.value)  # the file's real hash is not disclosed
+    (tmp_path / "entries/lvl/link.tsv").symlink_to("/etc/hostname")
     with pytest.raises(DataError, match="not a file inside the repository"):
-        fetch(Artifact(path="entries/link.tsv", sha256=SHA), tmp_path, what="log")
+        fetch(Artifact(path="entries/lvl/link.tsv", sha256=SHA), tmp_path, what="log")
+    (tmp_path / "README.md").write_bytes(BODY)
+    (tmp_path / "entries/lvl/readme.tsv").symlink_to(tmp_path / "README.md")  # inside the repo, outside entries/
+    with pytest.raises(DataError, match="not a file inside the repository's entries/"):
+        fetch(Artifact(path="entries/lvl/readme.tsv", sha256=SHA), tmp_path, what="log")
+    with pytest.raises(DataError, match="over the 10-byte limit"):
+        fetch(Artifact(path="entries/lvl/log.tsv", sha256=SHA), tmp_path, what="log", max_bytes=10)

@@ -28,7 +28,7 @@ SHA = "a" * 64
 
 
 def spec(fmt: str, **kw: object) -> TrainingLog:
-    return TrainingLog.model_validate({"path": "x", "sha256": SHA, "format": fmt, **kw})
+    return TrainingLog.model_validate({"path": "entries/lvl/x.log", "sha256": SHA, "format": fmt, **kw})
 
 
 def first(text: str, s: TrainingLog) -> logs.Reached:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aieff.diagnostics import excerpt
 from aieff.repo import DataError
 
 MAX_HEADER = 100 << 20
@@ -79,8 +80,8 @@ def read_safetensors(path: Path) -> dict[str, tuple[int, ...]]:
             raise DataError(f"{path.name}: safetensors header of {n} bytes does not fit the file")
         try:
             header = json.loads(fh.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path.name}: safetensors header is not JSON: {exc}") from exc
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise DataError(f"{path.name}: safetensors header is not JSON") from exc
     if not isinstance(header, dict):
         raise DataError(f"{path.name}: safetensors header is not a mapping")
     shapes: dict[str, tuple[int, ...]] = {}
@@ -88,14 +89,28 @@ def read_safetensors(path: Path) -> dict[str, tuple[int, ...]]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        try:
-            dtype, shape, (start, end) = info["dtype"], tuple(int(s) for s in info["shape"]), info["data_offsets"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{path.name}: malformed entry for tensor {name!r}") from exc
-        if dtype not in _SAFETENSORS_DTYPES or not (0 <= start <= end <= data_len) or any(s < 0 for s in shape):
-            raise DataError(f"{path.name}: tensor {name!r} has a bad dtype or offsets")
-        shapes[name] = shape
+        shown = excerpt(name)
+        if not isinstance(info, dict) or len(name) > 1000:
+            raise DataError(f"{path.name}: malformed entry for tensor {shown}")
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= 64
+            and all(_whole(d) and 0 <= d <= 1 << 48 for d in shape)
+            and isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(_whole(o) for o in offsets)
+        ):
+            raise DataError(f"{path.name}: malformed shape or data_offsets for tensor {shown}")
+        start, end = offsets
+        if dtype not in _SAFETENSORS_DTYPES or not (0 <= start <= end <= data_len):
+            raise DataError(f"{path.name}: tensor {shown} has a bad dtype or offsets")
+        shapes[name] = tuple(shape)
     return shapes
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_torch_zip(path: Path) -> dict[str, tuple[int, ...]]:
@@ -113,7 +128,8 @@ def read_torch_zip(path: Path) -> dict[str, tuple[int, ...]]:
         first = str(exc).strip().splitlines()[0][:300]
         raise DataError(f"{path.name}: refused: the pickle asks for more than tensors ({first})") from exc
     except Exception as exc:  # corrupt archives raise many types; report one clean line
-        raise DataError(f"{path.name}: cannot read the checkpoint: {type(exc).__name__}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(f"{path.name}: cannot read the checkpoint: {type(exc).__name__}: {excerpt(first)}") from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

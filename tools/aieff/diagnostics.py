@@ -57,11 +57,38 @@ class Diagnostic:
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.field}: {self.message}"
 
     def github(self) -> str:
-        msg = f"{self.code} {self.field}: {self.message}".replace("%", "%25")
-        msg = msg.replace("\r", "%0D").replace("\n", "%0A")
-        return (
-            f"::error file={self.path},line={self.line},col={self.col},title={self.code} {CODES[self.code][0]}::{msg}"
-        )
+        """A workflow `::error` command; every value escaped so no text can start another command."""
+        props = {"file": self.path, "line": self.line, "col": self.col, "title": f"{self.code} {CODES[self.code][0]}"}
+        head = ",".join(f"{k}={_escape_property(str(v))}" for k, v in props.items())
+        return f"::error {head}::{_escape_data(f'{self.code} {self.field}: {self.message}')}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """A short, escaped quotation of untrusted text for a message: repr-escaped, cut at limit characters."""
+    text = str(text)
+    cut = text[:limit]
+    return repr(cut) + (f" (+{len(text) - limit} characters)" if len(text) > limit else "")
+
+
+def markdown_cell(text: str) -> str:
+    """Untrusted text made inert inside a markdown table cell (job summaries)."""
+    return (
+        str(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
 
 
 def render(diags: list[Diagnostic], fmt: str) -> str:
@@ -86,8 +113,10 @@ def github_report(diags: list[Diagnostic], n_files: int) -> None:
     if diags:
         lines += ["| file | line | code | field | message |", "|---|---|---|---|---|"]
         for d in sorted(diags):
-            msg = d.message.replace("|", "\\|")
-            lines.append(f"| `{d.path}` | {d.line}:{d.col} | {d.code} | `{d.field}` | {msg} |")
+            lines.append(
+                f"| {markdown_cell(d.path)} | {d.line}:{d.col} | {d.code} | {markdown_cell(d.field)} "
+                f"| {markdown_cell(d.message)} |"
+            )
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
 

@@ -4,6 +4,11 @@ verified: the re-estimate is within the level's tolerance of the claim (needs a 
 failed: it is not, or an artifact is missing, tampered with or of another architecture.
 claimed: the entry references nothing to re-estimate from (forward cost is still checked when an
 architecture is given, and reported).
+unreachable: an artifact could not be fetched (offline, timeout, server error); the recorded verdict
+stays as it was.
+
+Models, exports and checkpoints are only ever handled in the sandbox (aieff.sandbox); this process
+fetches, checks hashes, parses logs and judges.
 """
 
 from __future__ import annotations
@@ -15,7 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aieff.repo import DataError, UsageError, inside, write_atomic
+from aieff.checkpoint import CheckpointReport
+from aieff.diagnostics import excerpt, markdown_cell
+from aieff.flops import ForwardCount
+from aieff.repo import DataError, Unreachable, UsageError, inside
+from aieff.sandbox import Sandbox
 from aieff.schema import Benchmark, Entry, ForwardCost
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
 from aieff.validate import Dataset
@@ -57,51 +66,83 @@ def _phases(entry: Entry) -> list[tuple[float, float, ForwardCost]]:
     return []
 
 
-def _model(entry: Entry, root: Path) -> tuple[Any, str]:
+def _job(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost | None]]) -> dict[str, Any]:
+    """The sandbox job for an entry: architecture, inputs per phase, and the fetched checkpoint."""
     from aieff.fetch import fetch
-    from aieff.flops import build_torchvision, load_export
 
     arch = entry.artifacts.architecture  # type: ignore[union-attr]
+    assert arch is not None
+    spec: dict[str, Any]
     if arch.torchvision:
-        return build_torchvision(arch.torchvision, dict(arch.kwargs)), "meta"
-    path = fetch(arch.export, root, what="architecture")  # type: ignore[arg-type]
-    return load_export(path), "cpu"
+        spec = {"torchvision": arch.torchvision, "kwargs": arch.kwargs.given()}
+    else:
+        spec = {"export": str(fetch(arch.export, root, what="architecture", kind="export"))}  # type: ignore[arg-type]
+    checkpoint = entry.artifacts.checkpoint  # type: ignore[union-attr]
+    return {
+        "arch": spec,
+        "input": arch.input,
+        "features": arch.input_features,
+        "phases": [
+            {"resolution": fc.resolution, "sequence_length": fc.sequence_length} if fc else {} for _, _, fc in phases
+        ],
+        "checkpoint": str(fetch(checkpoint, root, what="checkpoint", kind="checkpoint")) if checkpoint else None,
+    }
 
 
-def estimate_entry(root: Path, ds: Dataset, entry: Entry) -> Estimate:
-    """Re-estimate one entry; never raises DataError (it becomes a failed verdict)."""
+def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | None = None) -> Estimate:
+    """Re-estimate one entry; never raises: any failure becomes a failed verdict with a one-line reason."""
     path = ds.entries[entry.id].path
     est = Estimate(entry.id, entry.benchmark, path)
+    own = sandbox is None
+    box = sandbox or Sandbox()
     try:
-        return _estimate(root, ds, entry, est)
+        return _estimate(root, ds, entry, est, box)
+    except Unreachable as exc:
+        est.status = "unreachable"
+        est.messages.append(str(exc))
+        return est
     except DataError as exc:
         return est.fail(str(exc))
+    except Exception as exc:  # a bug or a hostile artifact must not stop the other entries
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return est.fail(f"internal error on this entry: {type(exc).__name__}: {excerpt(first, 200)}")
+    finally:
+        if own:
+            box.close()
 
 
-def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
+def _read_log(root: Path, entry: Entry, level: Benchmark) -> Any:
+    """Fetch and parse the training log, and find the first evaluation at the level (no torch)."""
+    from aieff import logs
+    from aieff.fetch import fetch
+
+    spec = entry.artifacts.training_log  # type: ignore[union-attr]
+    raw = fetch(spec, root, what="training log", kind="log").read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"training log is not UTF-8 text (byte {exc.start})") from exc
+    return logs.first_reaching(logs.parse(text, spec, level), level)
+
+
+def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox) -> Estimate:
     level = ds.level(entry.benchmark)
     arts = entry.artifacts
     if arts is None or arts.architecture is None:
         est.messages.append("no architecture referenced: nothing to re-estimate")
         return est
-    from aieff.flops import count_forward, example_input
-
     phases = _phases(entry)
     if not phases and arts.architecture.input != "vector":
         est.messages.append("no training.forward_cost (with resolution or sequence length): nothing to count at")
         return est
-    model, device = _model(entry, root)
-    arch = arts.architecture
+    # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
+    reached = _read_log(root, entry, level) if arts.training_log else None
+    result = box.run(_job(entry, root, phases or [(0.0, float("inf"), None)]))
+    if not result.get("ok"):
+        raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
     counted: list[tuple[float, float, float]] = []  # (start, end, forward FLOP) per phase
-    for start, end, fc in phases or [(0.0, float("inf"), None)]:
-        sample = example_input(
-            arch.input,
-            resolution=fc.resolution if fc else None,
-            features=arch.input_features,
-            sequence_length=fc.sequence_length if fc else None,
-            device=device,
-        )
-        count = count_forward(model, sample)
+    for (start, end, fc), raw in zip(phases or [(0.0, float("inf"), None)], result["counts"], strict=True):
+        count = ForwardCount(**raw)
         est.messages += count.notes
         counted.append((start, end, count.flop))
         label = f"forward cost{f' @{fc.resolution}px' if fc and fc.resolution else ''}"
@@ -121,45 +162,31 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate) -> Estimate:
         if not ok:
             est.messages.append(f"{label}: entry says {claimed:.4g} multiply-adds, counted {count.multiply_adds:.4g}")
     if arts.checkpoint:
-        from aieff.checkpoint import compare, state_shapes
-        from aieff.fetch import fetch
-
-        expected = state_shapes(model)
-        report = compare(expected, fetch(arts.checkpoint, root, what="checkpoint"))
+        report = CheckpointReport(**result["checkpoint"])
         est.rows.append(
             [
                 "checkpoint",
-                f"{len(expected)} tensors (architecture)",
+                f"{result['architecture_tensors']} tensors (architecture)",
                 f"{report.tensors} tensors, {report.parameters:,} parameters ({report.format})",
                 "ok" if report.ok else "differs",
             ]
         )
         if not report.ok:
             return est.fail("checkpoint is not this architecture: " + "; ".join(report.problems()))
-    if arts.training_log is None:
+    if reached is None:
         est.messages.append("no training log: compute not re-estimated, the entry stays claimed")
         return est
-    return _judge_log(root, entry, level, est, counted, ds)
+    return _judge_log(entry, level, est, counted, ds, reached)
 
 
 def _judge_log(
-    root: Path,
     entry: Entry,
     level: Benchmark,
     est: Estimate,
     counted: list[tuple[float, float, float]],
     ds: Dataset,
+    reached: Any,
 ) -> Estimate:
-    from aieff import logs
-    from aieff.fetch import fetch
-
-    spec = entry.artifacts.training_log  # type: ignore[union-attr]
-    raw = fetch(spec, root, what="training log").read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"training log is not UTF-8 text (byte {exc.start})") from exc
-    reached = logs.first_reaching(logs.parse(text, spec, level), level)
     ev = reached.eval
     t = entry.training
     per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
@@ -244,7 +271,7 @@ def render_text(ests: list[Estimate]) -> str:
             for r in [["factor", "entry", "re-estimate", ""], *e.rows]:
                 out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
         out += [f"  - {m}" for m in e.messages]
-    counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed")}
+    counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
     out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
     return "\n".join(out) + "\n"
 
@@ -261,15 +288,21 @@ def _summary(ests: list[Estimate]) -> None:
     ]
     for e in ests:
         for i, r in enumerate(e.rows or [["-", "-", "-", ""]]):
-            lines.append(f"| {e.path if i == 0 else ''} | {e.status if i == 0 else ''} | " + " | ".join(r) + " |")
+            head = [e.path, e.status] if i == 0 else ["", ""]
+            lines.append("| " + " | ".join(markdown_cell(c) for c in [*head, *r]) + " |")
         for m in e.messages:
-            lines.append(f"| | | note | {m.replace('|', '/')} | | |")
+            lines.append(f"| | | note | {markdown_cell(m)} | | |")
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
 
 
 def run_estimates(root: Path, ds: Dataset, paths: list[str], *, all_entries: bool, record: str | None, fmt: str) -> int:
-    """Estimate the named entries (or all with artifacts); exit 1 when any failed."""
+    """Estimate the named entries (or all); exit 1 when any failed. --record on a subset updates only those."""
+    from aieff import record as records
+    from aieff.validate import today
+
+    record_path = inside(root, record) if record else None  # refused before any counting
+    old = records.load(record_path) if record_path else None
     entries: list[Entry] = []
     if all_entries:
         entries = sorted(
@@ -284,18 +317,23 @@ def run_estimates(root: Path, ds: Dataset, paths: list[str], *, all_entries: boo
         entries.append(match[0])
     if not entries:
         raise UsageError("name entry files, or pass --all")
-    ests = [estimate_entry(root, ds, e) for e in entries]
+    with Sandbox() as box:
+        ests = [estimate_entry(root, ds, e, box) for e in entries]
     if fmt == "json":
         sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(render_text(ests))
     _summary(ests)
-    if record:
-        doc = {
-            "entries": {
-                e.id: {"level": e.level, "status": e.status, "compute_flop": e.compute_flop, "messages": e.messages}
-                for e in ests
+    if record_path is not None and old is not None:
+        fresh = {
+            e.id: {
+                "level": e.level,
+                "status": e.status,
+                "compute_flop": e.compute_flop,
+                "messages": [m[:1000] for m in e.messages[:100]],
             }
+            for e in ests
         }
-        write_atomic(inside(root, record), json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        keep = set(ds.all_entries()) if all_entries else None
+        records.write(record_path, records.merge(old, fresh, today=today().isoformat(), keep=keep))
     return 1 if any(e.status == "failed" for e in ests) else 0

@@ -1,26 +1,37 @@
 """Fetch an artifact: a repository path or an https URL, pinned by sha256, bounded in size and time.
 
 Downloads go through pooch (hash-checked, cached by hash, written via a temporary file) with a
-downloader of ours that streams with a byte limit, a timeout and a few retries, and refuses
-redirects away from https.
+downloader of ours that: resolves the host itself and connects only to public addresses (never
+loopback, private, link-local, shared or metadata ranges; checked again on every redirect, and the
+connection goes to the address that was checked, so DNS cannot change its answer in between);
+follows https redirects only; streams with a size limit per artifact kind; and stops at one total
+deadline per artifact, retrying server errors within it. Whatever went wrong on the network, the
+message says only "unreachable", and such a failure is not a verdict on the entry.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import ipaddress
 import os
+import socket
 import ssl
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from aieff.repo import DataError, resolve_inside
+from aieff.diagnostics import excerpt
+from aieff.repo import DataError, Unreachable, resolve_inside
 from aieff.schema import Artifact
 
-MAX_BYTES = 8 << 30
-TIMEOUT = 60.0
+# Largest file accepted per artifact kind, in bytes.
+MAX_BYTES = {"log": 256 << 20, "export": 2 << 30, "checkpoint": 8 << 30}
+DEADLINE = 600.0  # seconds for one artifact, all attempts and redirects included
+READ_TIMEOUT = 30.0  # seconds one connect or read may block (never more than what is left)
 RETRIES = 3
+ALLOW_LOOPBACK_ENV = "AIEFF_FETCH_ALLOW_LOOPBACK"  # tests serve artifacts on 127.0.0.1
 
 
 def sha256_file(path: Path) -> str:
@@ -30,6 +41,12 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _plain(url: str) -> str:
+    """A URL for a message: printable ASCII kept, anything else escaped, at most 200 characters."""
+    text = url if url.isascii() and url.isprintable() else excerpt(url, 200)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def cache_dir() -> Path:
@@ -42,60 +59,130 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
 
 
+class Refused(Exception):
+    """The host resolves to an address artifacts may not come from."""
+
+
+def allowed_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Public unicast addresses only (loopback too when ALLOW_LOOPBACK_ENV is set, for tests)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback and os.environ.get(ALLOW_LOOPBACK_ENV) == "1":
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def public_addresses(host: str, port: int) -> list[str]:
+    """The host's addresses, all of which must be allowed (one bad answer refuses the host)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise OSError("name does not resolve") from exc
+    addresses = []
+    for *_, sockaddr in infos:
+        ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        if not allowed_address(ip):
+            raise Refused(host)
+        addresses.append(str(ip))
+    if not addresses:
+        raise OSError("no address")
+    return addresses
+
+
+class _CheckedConnection(http.client.HTTPSConnection):
+    """Connects to an address that passed public_addresses, verifying TLS against the host name."""
+
+    def connect(self) -> None:
+        address = public_addresses(self.host, self.port)[0]
+        sock = socket.create_connection((address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class _CheckedHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_CheckedConnection, req, context=self._context)  # type: ignore[attr-defined]
+
+
 class _HttpsOnly(urllib.request.HTTPRedirectHandler):
+    max_redirections = 5
+
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
         if not newurl.startswith("https://"):
-            raise DataError(f"{req.full_url}: redirect to non-https {newurl} refused")
+            raise DataError(f"{_plain(req.full_url)}: redirect to non-https {excerpt(newurl, 200)} refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-class Downloader:
-    """A pooch downloader: stream to the output file with a size limit, timeout and retries."""
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), _CheckedHandler(context=_ssl_context()), _HttpsOnly()
+    )
 
-    def __init__(self, max_bytes: int = MAX_BYTES, timeout: float = TIMEOUT, retries: int = RETRIES) -> None:
-        self.max_bytes, self.timeout, self.retries = max_bytes, timeout, retries
+
+class Downloader:
+    """A pooch downloader: stream to the output file within a size limit and one total deadline."""
+
+    def __init__(self, max_bytes: int, deadline: float = DEADLINE, retries: int = RETRIES) -> None:
+        self.max_bytes, self.deadline, self.retries = max_bytes, deadline, retries
 
     def __call__(self, url: str, output_file: str, pooch: object) -> None:  # noqa: ARG002
-        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_ssl_context()), _HttpsOnly())
-        last: Exception | None = None
+        opener = _opener()
+        stop = time.monotonic() + self.deadline
+        shown = _plain(url)
         for attempt in range(self.retries):
             try:
-                self._once(opener, url, output_file)
+                self._once(opener, url, output_file, stop)
                 return
+            except Refused as exc:
+                raise DataError(f"{shown}: unreachable (not a public address)") from exc
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
-                    raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-                last = exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                last = exc
-            time.sleep(min(0.5 * 2**attempt, 4.0))
-        raise DataError(f"{url}: failed after {self.retries} attempts: {last}")
+                    raise DataError(f"{shown}: HTTP {exc.code}") from exc
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, Refused):
+                    raise DataError(f"{shown}: unreachable (not a public address)") from exc
+            except (TimeoutError, OSError, http.client.HTTPException):
+                pass
+            pause = min(0.5 * 2**attempt, 4.0)
+            if time.monotonic() + pause >= stop:
+                break
+            time.sleep(pause)
+        raise Unreachable(
+            f"{shown}: unreachable (no complete answer within {self.deadline:g} s and {self.retries} tries)"
+        )
 
-    def _once(self, opener: urllib.request.OpenerDirector, url: str, output_file: str) -> None:
-        with opener.open(url, timeout=self.timeout) as resp:
+    def _once(self, opener: urllib.request.OpenerDirector, url: str, output_file: str, stop: float) -> None:
+        def left() -> float:
+            remaining = stop - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("deadline")
+            return remaining
+
+        with opener.open(url, timeout=min(READ_TIMEOUT, left())) as resp:
             declared = resp.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                raise DataError(f"{url}: {declared} bytes is over the {self.max_bytes}-byte limit")
+                raise DataError(f"{_plain(url)}: {declared} bytes is over the {self.max_bytes}-byte limit")
             total = 0
             with open(output_file, "wb") as out:
-                while chunk := resp.read(1 << 20):
+                while chunk := resp.read(1 << 16):
+                    left()  # one deadline for the whole transfer, however slowly bytes arrive
                     total += len(chunk)
                     if total > self.max_bytes:
-                        raise DataError(f"{url}: more than {self.max_bytes} bytes; download stopped")
+                        raise DataError(f"{_plain(url)}: more than {self.max_bytes} bytes; download stopped")
                     out.write(chunk)
 
 
-def fetch(art: Artifact, root: Path, *, what: str, max_bytes: int = MAX_BYTES) -> Path:
-    """A local, hash-verified copy of an artifact; DataError with one clear line otherwise."""
+def fetch(art: Artifact, root: Path, *, what: str, kind: str = "log", max_bytes: int | None = None) -> Path:
+    """A local, hash-verified copy of an artifact; DataError (or Unreachable) with one clear line otherwise."""
+    limit = max_bytes if max_bytes is not None else MAX_BYTES[kind]
     if art.path is not None:
         target = resolve_inside(root, art.path)
-        if target is None or not target.is_file():
-            raise DataError(f"{what}: {art.path} is not a file inside the repository")
-        if target.stat().st_size > max_bytes:
-            raise DataError(f"{what}: {art.path} is over the {max_bytes}-byte limit")
-        actual = sha256_file(target)
-        if actual != art.sha256:
-            raise DataError(f"{what}: sha256 mismatch for {art.path}: entry pins {art.sha256}, file has {actual}")
+        entries = (root / "entries").resolve()
+        if target is None or not target.is_relative_to(entries) or not target.is_file():
+            raise DataError(f"{what}: {art.path} is not a file inside the repository's entries/")
+        if target.stat().st_size > limit:
+            raise DataError(f"{what}: {art.path} is over the {limit}-byte limit")
+        if sha256_file(target) != art.sha256:
+            raise DataError(f"{what}: sha256 mismatch for {art.path}: the file is not the one the entry pins")
         return target
     import pooch
 
@@ -106,13 +193,16 @@ def fetch(art: Artifact, root: Path, *, what: str, max_bytes: int = MAX_BYTES) -
             known_hash=f"sha256:{art.sha256}",
             fname=art.sha256,
             path=cache_dir(),
-            downloader=Downloader(max_bytes=max_bytes),
+            downloader=Downloader(max_bytes=limit),
             progressbar=False,
         )
     except ValueError as exc:
         if "hash" in str(exc).lower():
             raise DataError(
-                f"{what}: sha256 mismatch for {art.url}: entry pins {art.sha256}; the server sent different bytes"
+                f"{what}: sha256 mismatch for {_plain(art.url)}: entry pins {art.sha256}; "
+                "the server sent different bytes"
             ) from exc
-        raise DataError(f"{what}: {art.url}: {exc}") from exc
+        raise DataError(f"{what}: {_plain(art.url)}: {excerpt(str(exc), 200)}") from exc
+    except DataError as exc:
+        raise type(exc)(f"{what}: {exc}") from exc
     return Path(out)

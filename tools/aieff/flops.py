@@ -66,78 +66,35 @@ def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
     warnings.filterwarnings("ignore", category=FutureWarning, module="torchvision")
     if name not in models.list_models():
         raise DataError(f"torchvision has no model {name!r}")
+    if any(k.startswith("weights") or k == "progress" for k in kwargs):
+        raise DataError(f"torchvision {name}: weights are never loaded (no {sorted(kwargs)})")
     try:
-        with torch.device("meta"):
-            model = models.get_model(name, weights=None, **kwargs)
-    except NotImplementedError:  # e.g. RegNet computes widths with real tensors while building
-        model = models.get_model(name, weights=None, **kwargs).to("meta")
-    except TypeError as exc:
-        raise DataError(f"torchvision {name}: bad constructor arguments: {exc}") from exc
+        try:
+            with torch.device("meta"):
+                model = models.get_model(name, weights=None, **kwargs)
+        except NotImplementedError:  # e.g. RegNet computes widths with real tensors while building
+            model = models.get_model(name, weights=None, **kwargs).to("meta")
+    except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(f"torchvision {name}: bad constructor arguments: {type(exc).__name__}: {first}") from exc
     return model.eval()
 
 
-MAX_ARCHIVE_BYTES = 4 << 30
-
-
-def vet_export(path: Path) -> None:
-    """Refuse a .pt2 archive that would make torch.export.load unpickle anything but tensors.
-
-    torch.export.load unpickles weights and constants marked `use_pickle` with weights_only=False,
-    custom and opaque objects with plain pickle, and legacy-format payloads with a weights_only=False
-    fallback. Only raw-tensor payloads are accepted; embedded torch zips must pass weights_only=True.
-    """
-    import io
-    import json
-    import pickle
-    import zipfile
-
-    import torch
-
-    if not zipfile.is_zipfile(path):
-        raise DataError(f"{path.name}: not a torch.export archive (not a zip)")
-    with zipfile.ZipFile(path) as zf:
-        infos = zf.infolist()
-        if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
-            raise DataError(f"{path.name}: archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes")
-        names = [i.filename for i in infos]
-        for name in names:
-            parts = name.split("/")
-            if name.startswith("/") or ".." in parts:
-                raise DataError(f"{path.name}: member {name!r} escapes the archive")
-            if (
-                len(parts) == 4
-                and parts[1] == "data"
-                and parts[2] in ("weights", "constants")
-                and parts[3].endswith(".pt")
-            ):
-                raise DataError(f"{path.name}: legacy-format {parts[2]} ({name}) would be unpickled; re-export it")
-            if name.endswith("_config.json") and "/data/" in name:
-                try:
-                    config = json.loads(zf.read(name)).get("config", {})
-                except (ValueError, AttributeError) as exc:
-                    raise DataError(f"{path.name}: {name} is not a payload config") from exc
-                for fqn, meta in config.items():
-                    pickled = bool(meta.get("use_pickle")) or not str(meta.get("path_name", "")).startswith(
-                        ("weight_", "tensor_")
-                    )
-                    if pickled:
-                        raise DataError(f"{path.name}: payload {fqn!r} ({meta.get('path_name')}) would be unpickled")
-            elif name.endswith(".pt"):
-                try:
-                    torch.load(io.BytesIO(zf.read(name)), weights_only=True)
-                except (pickle.UnpicklingError, RuntimeError) as exc:
-                    raise DataError(f"{path.name}: {name} holds more than tensors: refused") from exc
-
-
 def load_export(path: Path) -> Any:
-    """A torch.export archive (.pt2) as a module the counters can run, after vet_export."""
+    """A torch.export archive (.pt2) as a module the counters can run, loaded from its checked copy."""
+    import tempfile
+
     import torch
 
-    vet_export(path)
-    try:
-        program = torch.export.load(str(path))
-    except Exception as exc:  # a corrupt or hostile archive: one clean message
-        raise DataError(f"{path.name}: not a loadable torch.export archive: {type(exc).__name__}: {exc}") from exc
+    from aieff.pt2 import sanitized_copy
+
+    with tempfile.TemporaryDirectory(prefix="aieff-pt2-") as tmp:
+        clean = sanitized_copy(path, Path(tmp) / "checked.pt2")
+        try:
+            program = torch.export.load(str(clean))
+        except Exception as exc:  # a corrupt archive: one clean message
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise DataError(f"{path.name}: not a loadable torch.export archive: {type(exc).__name__}: {first}") from exc
 
     class Exported(torch.nn.Module):
         """Runs the exported graph; eval()/train() are no-ops for it (export fixes the mode)."""

@@ -16,6 +16,10 @@ class DataError(Exception):
     """The data cannot be processed: exit code 1, one clean message."""
 
 
+class Unreachable(DataError):
+    """An artifact could not be fetched (offline, timeout, server error): not a verdict on the entry."""
+
+
 def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above start (default: AIEFF_ROOT or cwd) that holds entries/."""
     env = os.environ.get("AIEFF_ROOT")

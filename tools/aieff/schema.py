@@ -28,8 +28,13 @@ Slug = Annotated[
 ]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000, strip_whitespace=False)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
+# Every number has a finite range, so no product or ratio the tracker derives can overflow to inf.
+MAX_MAGNITUDE = 1e30
+Positive = Annotated[float, Field(ge=1e-30, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0, le=10**18)]
+Epochs = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+Pixels = Annotated[int, Field(gt=0, le=16384)]
+Tokens = Annotated[int, Field(gt=0, le=1 << 22)]
 Sha256 = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
@@ -58,6 +63,10 @@ def _repo_path(value: str) -> str:
     if value.startswith(("/", "~")) or "\\" in value or ":" in value or ".." in parts or "" in parts:
         raise PydanticCustomError(
             "aieff_E029", "path must be relative to the repository and stay inside it: {p}", {"p": value}
+        )
+    if parts[0] != "entries" or len(parts) < 3 or any(p.startswith(".") for p in parts):
+        raise PydanticCustomError(
+            "aieff_E029", "in-repository artifacts live under entries/<level>/ (no hidden files): {p}", {"p": value}
         )
     return value
 
@@ -158,16 +167,16 @@ class ForwardCost(Model):
 
     value: Positive
     unit: PerSampleUnit
-    resolution: PositiveInt | None = Field(None, description="Square input side in pixels.")
-    sequence_length: PositiveInt | None = Field(None, description="Tokens per sample.")
+    resolution: Pixels | None = Field(None, description="Square input side in pixels (at most 16,384).")
+    sequence_length: Tokens | None = Field(None, description="Tokens per sample (at most 4,194,304).")
     source: Source | None = None
 
 
 class ResolutionPhase(Model):
     """One phase of a progressive-resizing schedule: epochs [start, end) at one resolution."""
 
-    start_epoch: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    end_epoch: Positive
+    start_epoch: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+    end_epoch: Epochs
     forward_cost: ForwardCost
 
     @model_validator(mode="after")
@@ -199,7 +208,7 @@ class RunCompute(Model):
 class Training(Model):
     """The facts from which compute to the level is derived (never the derived number itself)."""
 
-    epochs_to_target: Positive | None = Field(None, description="Epochs until the level was reached.")
+    epochs_to_target: Epochs | None = Field(None, description="Epochs until the level was reached.")
     samples_to_target: PositiveInt | None = Field(None, description="Training samples seen until then.")
     samples_per_epoch: PositiveInt | None = Field(
         None, description="Override of the level's dataset size, when the run used another."
@@ -270,17 +279,42 @@ class Artifact(Model):
         return self
 
 
-Scalar = int | float | str | bool
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class TorchvisionKwargs(Model):
+    """Constructor arguments a torchvision builder may receive: an allow-list (no weights, no downloads)."""
+
+    num_classes: Annotated[int, Field(gt=0, le=100_000)] | None = None
+    width_mult: Annotated[float, Field(gt=0, le=16, allow_inf_nan=False)] | None = None
+    dropout: Fraction | None = None
+    stochastic_depth_prob: Fraction | None = None
+    attention_dropout: Fraction | None = None
+    aux_logits: bool | None = None
+    transform_input: bool | None = None
+    init_weights: bool | None = None
+    zero_init_residual: bool | None = None
+    groups: Annotated[int, Field(gt=0, le=1024)] | None = None
+    width_per_group: Annotated[int, Field(gt=0, le=4096)] | None = None
+    image_size: Pixels | None = Field(None, description="Input side for models that fix it (ViT).")
+
+    def given(self) -> dict[str, object]:
+        """Only the arguments the entry sets."""
+        return self.model_dump(exclude_none=True)
 
 
 class Architecture(Model):
     """The network: a torchvision constructor, or a torch.export archive (.pt2)."""
 
-    torchvision: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
-    kwargs: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")], Scalar] = {}
+    torchvision: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)] | None = None
+    kwargs: TorchvisionKwargs = Field(
+        TorchvisionKwargs(), description="Arguments for the torchvision builder (allow-listed; weights never)."
+    )
     export: Artifact | None = None
     input: Literal["image", "tokens", "vector"] = "image"
-    input_features: PositiveInt | None = Field(None, description="Features per sample for 'vector' inputs.")
+    input_features: Annotated[int, Field(gt=0, le=1 << 24)] | None = Field(
+        None, description="Features per sample for 'vector' inputs."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Architecture:

@@ -7,6 +7,7 @@ built here, so duplicate keys, aliases and foreign tags are reported with exact 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import ScalarNode
 
 from aieff.diagnostics import Diagnostic
+from aieff.diagnostics import excerpt as _excerpt
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -70,76 +72,128 @@ class _Fail(Exception):
         self.code, self.mark, self.message = code, mark, message
 
 
-@dataclass
-class _Mark:
-    line: int
-    column: int
-
-
 _yaml = YAML(typ="safe", pure=False)
 _constructor: SafeConstructor = _yaml.constructor
+_resolve = _yaml.resolver.resolve
+_RESOLVABLE_FIRST = frozenset(k for k in _yaml.resolver.versioned_resolver if k)  # first characters of non-strings
+# Characters YAML 1.2 does not allow in a stream (C0 controls but tab, LF, CR; DEL; C1 but NEL; surrogates).
+_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _pos(mark: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
-def _scalar(node: ScalarNode) -> Any:
-    if node.tag not in _SCALAR_TAGS:
-        raise _Fail("E009", node.start_mark, f"unsupported YAML tag {node.tag!r}")
-    if node.tag == _CORE + "str":
-        return node.value
+def _scalar(ev: Any) -> Any:
+    tag = ev.tag
+    if tag is None or tag == "!":
+        plain = ev.implicit[0]
+        if not plain or ev.value[:1] not in _RESOLVABLE_FIRST:
+            return ev.value  # quoted, or no implicit type starts with this character: a string
+        tag = _resolve(ScalarNode, ev.value, ev.implicit).value
+    if tag not in _SCALAR_TAGS:
+        raise _Fail("E009", ev.start_mark, f"unsupported YAML tag {tag!r}")
+    if tag == _CORE + "str":
+        return ev.value
+    node = ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
     try:
-        return _constructor.yaml_constructors[node.tag](_constructor, node)
+        return _constructor.yaml_constructors[tag](_constructor, node)
     except (ValueError, OverflowError) as exc:
-        code = "E014" if node.tag == _CORE + "timestamp" else "E013"
-        raise _Fail(code, node.start_mark, f"{node.value!r} is not a valid value: {exc}") from exc
+        code = "E014" if tag == _CORE + "timestamp" else "E013"
+        raise _Fail(code, ev.start_mark, f"{_excerpt(ev.value)} is not a valid value: {exc}") from exc
 
 
-def _build(doc: Loaded, node: Any, loc: Loc, seen: set[int], depth: int) -> Any:
-    if id(node) in seen:
-        line, col = doc.keys.get(loc) or doc.values.get(loc[:-1], (1, 1))
-        raise _Fail("E007", _Mark(line - 1, col - 1), "YAML alias: anchors and aliases are not allowed")
-    seen.add(id(node))
-    if depth > MAX_DEPTH:
-        raise _Fail("E013", node.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
-    doc.values[loc] = _pos(node.start_mark)
-    if isinstance(node, ScalarNode):
-        return _scalar(node)
-    if isinstance(node, SequenceNode):
-        if node.tag != _CORE + "seq":
-            raise _Fail("E009", node.start_mark, f"unsupported YAML tag {node.tag!r}")
-        return [_build(doc, item, loc + (i,), seen, depth + 1) for i, item in enumerate(node.value)]
-    if isinstance(node, MappingNode):
-        if node.tag != _CORE + "map":
-            raise _Fail("E009", node.start_mark, f"unsupported YAML tag {node.tag!r}")
-        out: dict[Any, Any] = {}
-        for knode, vnode in node.value:
-            if id(knode) in seen:
-                raise _Fail("E007", knode.start_mark, "YAML alias used as a key")
-            if not isinstance(knode, ScalarNode):
-                raise _Fail("E012", knode.start_mark, "mapping keys must be plain strings")
-            key = _scalar(knode)
+class _Open:
+    """A mapping or sequence being filled from the event stream."""
+
+    __slots__ = ("value", "loc", "key", "key_mark")
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        self.value, self.loc, self.key, self.key_mark = value, loc, None, None
+
+
+_NO_KEY = object()
+
+
+def _build_events(doc: Loaded, events: Any) -> Any:
+    """Build plain data from parser events with an explicit stack: no recursion, so no depth crash.
+
+    Depth, aliases, tags and duplicate keys are refused at the event that brings them, before any
+    deeper event is read.
+    """
+    stack: list[_Open] = []
+    root: Any = None
+    documents = 0
+    for ev in events:
+        kind = type(ev).__name__
+        if kind in ("StreamStartEvent", "StreamEndEvent", "DocumentEndEvent"):
+            continue
+        if kind == "DocumentStartEvent":
+            documents += 1
+            if documents > 1:
+                raise _Fail("E001", ev.start_mark, "more than one YAML document in the file")
+            continue
+        if kind == "AliasEvent":
+            raise _Fail("E007", ev.start_mark, "YAML alias: anchors and aliases are not allowed")
+        if kind in ("MappingEndEvent", "SequenceEndEvent"):
+            done = stack.pop()
+            value = done.value
+            if not stack:
+                root = value
+            continue
+        parent = stack[-1] if stack else None
+        # Where does this node go: a key slot, a value slot or a sequence item?
+        if parent is not None and isinstance(parent.value, dict) and parent.key is _NO_KEY:
+            if kind != "ScalarEvent":
+                raise _Fail("E012", ev.start_mark, "mapping keys must be plain strings")
+            key = _scalar(ev)
             if not isinstance(key, str):
-                key = knode.value  # `1: x` or `true: x`: keep the text, the schema rejects it
-            if key in out:
-                first = doc.keys[loc + (key,)]
+                key = ev.value  # `1: x` or `true: x`: keep the text, the schema rejects it
+            kloc = parent.loc + (key,)
+            if key in parent.value:
+                first = doc.keys[kloc]
                 raise _Fail(
-                    "E006",
-                    knode.start_mark,
-                    f"duplicate key {key!r} (first at line {first[0]}, column {first[1]})",
+                    "E006", ev.start_mark, f"duplicate key {key!r} (first at line {first[0]}, column {first[1]})"
                 )
-            doc.keys[loc + (key,)] = _pos(knode.start_mark)
-            out[key] = _build(doc, vnode, loc + (key,), seen, depth + 1)
-        return out
-    raise _Fail("E001", getattr(node, "start_mark", None), "unrecognised YAML node")
+            doc.keys[kloc] = _pos(ev.start_mark)
+            parent.key = key
+            continue
+        if parent is None:
+            loc: Loc = ()
+        elif isinstance(parent.value, dict):
+            loc = parent.loc + (parent.key,)
+        else:
+            loc = parent.loc + (len(parent.value),)
+        doc.values[loc] = _pos(ev.start_mark)
+        if kind == "ScalarEvent":
+            value = _scalar(ev)
+        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+            if len(stack) >= MAX_DEPTH:
+                raise _Fail("E013", ev.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+            mapping = kind == "MappingStartEvent"
+            expected = _CORE + ("map" if mapping else "seq")
+            if ev.tag is not None and ev.tag not in (expected, "!"):
+                raise _Fail("E009", ev.start_mark, f"unsupported YAML tag {ev.tag!r}")
+            value = {} if mapping else []
+        else:
+            raise _Fail("E001", ev.start_mark, "unrecognised YAML event")
+        if parent is None:
+            root = value
+        elif isinstance(parent.value, dict):
+            parent.value[parent.key] = value
+            parent.key = _NO_KEY
+        else:
+            parent.value.append(value)
+        if isinstance(value, dict | list) and kind != "ScalarEvent":
+            opened = _Open(value, loc)
+            opened.key = _NO_KEY
+            stack.append(opened)
+    if documents == 0:
+        return _EMPTY
+    return root
 
 
-def _first_alias(text: str) -> Any:
-    """The mark of the first alias (`*name`): the composer has already replaced it by its target."""
-    from ruamel.yaml.events import AliasEvent
-
-    return next((ev.start_mark for ev in _yaml.parse(text) if isinstance(ev, AliasEvent)), None)
+_EMPTY = object()
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
@@ -163,6 +217,10 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
         doc.errors.append(Diagnostic(path, line, col, "E003", "-", f"byte 0x{raw[exc.start]:02x} is not UTF-8"))
         return doc
     doc.text = text
+    if bad := _FORBIDDEN.search(text):
+        line, col = _line_col(text, bad.start())
+        doc.errors.append(Diagnostic(path, line, col, "E003", "-", f"control character U+{ord(bad.group()):04X}"))
+        return doc
     tab = text.find("\t")
     if tab >= 0:
         line, col = _line_col(text, tab)
@@ -171,16 +229,12 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
     if require_schema_line and text.strip() and not text.startswith(SCHEMA_LINE_PREFIX):
         doc.errors.append(Diagnostic(path, 1, 1, "E015", "-", f"first line must be '{SCHEMA_LINE_PREFIX}...'"))
     try:
-        nodes = _yaml.compose_all(text)
-        root = next(nodes, None)
-        if root is not None and next(nodes, None) is not None:
-            raise _Fail("E001", None, "more than one YAML document in the file")
-        if root is None:
+        data = _build_events(doc, _yaml.parse(text))
+        if data is _EMPTY:
             doc.errors.append(Diagnostic(path, 1, 1, "E004", "-", "no YAML document"))
             return doc
-        data = _build(doc, root, (), set(), 0)
     except _Fail as exc:
-        line, col = _pos(_first_alias(text) if exc.code == "E007" else exc.mark)
+        line, col = _pos(exc.mark)
         doc.errors.append(Diagnostic(path, line, col, exc.code, "-", exc.message))
         return doc
     except MarkedYAMLError as exc:

@@ -6,9 +6,12 @@ module and one line in PARSERS.
 
 from __future__ import annotations
 
+import csv
 import importlib
+import math
 from dataclasses import dataclass
 
+from aieff.diagnostics import excerpt
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -41,14 +44,68 @@ class Reached:
     best: Eval
 
 
+# Range of a metric by the level's unit; loss and elo only need to be finite (loss also >= 0).
+METRIC_RANGE = {
+    "percent": (0.0, 100.0),
+    "fraction": (0.0, 1.0),
+    "BLEU": (0.0, 100.0),
+    "win-rate": (0.0, 1.0),
+    "loss": (0.0, math.inf),
+    "elo": (-math.inf, math.inf),
+}
+MAX_EPOCHS = 1e6
+MAX_SAMPLES = 10**18
+
+
 def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
-    """Parse a log with the parser its format names."""
+    """Parse a log with the parser its format names; every number is checked for finiteness and range."""
     module = importlib.import_module(PARSERS[spec.format])
     text = text.removeprefix("\ufeff")
-    evals = module.parse(text, spec, level)
+    try:
+        evals = module.parse(text, spec, level)
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError, csv.Error) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise DataError(f"training log ({spec.format}): unreadable value: {excerpt(first)}") from exc
     if not evals:
         raise DataError(f"training log ({spec.format}): no evaluations found")
+    for ev in evals:
+        check(ev, spec, level)
     return evals
+
+
+def check(ev: Eval, spec: TrainingLog, level: Benchmark) -> None:
+    """Refuse a value, epoch or sample count that is not finite or outside its range."""
+    low, high = METRIC_RANGE[level.metric.unit]
+    where = f"training log ({spec.format}) line {ev.line}"
+    if not isinstance(ev.value, float | int) or math.isnan(ev.value) or not low <= ev.value <= high:
+        raise DataError(
+            f"{where}: {level.metric.name} {ev.value!r} is outside [{low:g}, {high:g}] ({level.metric.unit})"
+        )
+    if ev.epochs is not None and not (math.isfinite(ev.epochs) and 0 <= ev.epochs <= MAX_EPOCHS):
+        raise DataError(f"{where}: epoch {ev.epochs!r} is not a number of epochs in [0, {MAX_EPOCHS:g}]")
+    if ev.samples is not None and not 0 <= ev.samples <= MAX_SAMPLES:
+        raise DataError(f"{where}: sample count {ev.samples!r} is outside [0, {MAX_SAMPLES:.0e}]")
+
+
+def number(raw: object, what: str) -> float:
+    """A finite number from a log field (JSON number or numeric text; never a bool)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise DataError(f"{what}: {excerpt(raw)} is not a number")
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError) as exc:
+        raise DataError(f"{what}: {excerpt(raw)} is not a number") from exc
+    if not math.isfinite(value):
+        raise DataError(f"{what}: {excerpt(raw)} is not finite")
+    return value
+
+
+def count(raw: object, what: str) -> int:
+    """A whole, non-negative count (samples) from a log field."""
+    value = number(raw, what)
+    if value != int(value) or not 0 <= value <= MAX_SAMPLES:
+        raise DataError(f"{what}: {excerpt(raw)} is not a whole count in [0, {MAX_SAMPLES:.0e}]")
+    return int(value)
 
 
 def scale(value: float, spec: TrainingLog, level: Benchmark) -> float:
@@ -99,9 +156,12 @@ def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
         if (ev.value >= level.threshold) if higher else (ev.value <= level.threshold):
             return Reached(ev, i, _cadence(ordered, i), best)
     where = f"epoch {best.epochs:g}" if best.epochs is not None else f"{best.samples} samples"
+    hint = ""
+    if level.metric.unit == "percent" and higher and all(e.value <= 1.0 for e in ordered) and level.threshold > 1:
+        hint = "; every value is <= 1: is the log on the fraction scale (metric_scale: fraction)?"
     raise DataError(
         f"training log never reaches the level: {level.threshold:g} ({level.direction} is better); "
-        f"best {best.value:g} at {where} (line {best.line}) over {len(ordered)} evaluations"
+        f"best {best.value:g} at {where} (line {best.line}) over {len(ordered)} evaluations{hint}"
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aieff.logs import Eval, metric_column, to_evals
+from aieff.diagnostics import excerpt
+from aieff.logs import Eval, metric_column, number, to_evals
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -22,8 +23,8 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
     rows = []
     for n, ln in lines[1:]:
         cells = [c.strip() for c in ln.split("\t")]
-        try:
-            rows.append((n, float(cells[ei]), float(cells[mi])))
-        except (IndexError, ValueError) as exc:
-            raise DataError(f"dawnbench-tsv line {n}: cannot read epoch and {metric}: {ln[:80]!r}") from exc
+        if max(ei, mi) >= len(cells):
+            raise DataError(f"dawnbench-tsv line {n}: too few columns: {excerpt(ln)}")
+        where = f"dawnbench-tsv line {n}"
+        rows.append((n, number(cells[ei], f"{where}: {epoch_col}"), number(cells[mi], f"{where}: {metric}")))
     return to_evals([(n, v, e, None) for n, e, v in rows], spec, level)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aieff.logs import Eval, metric_column, to_evals
+from aieff.logs import Eval, count, metric_column, number, to_evals
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -20,16 +20,14 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise DataError(f"jsonl line {n}: not JSON") from exc
         if not isinstance(obj, dict) or metric not in obj:
             continue
-        try:
-            value = float(obj[metric])
-            epoch = float(obj[epoch_key]) if epoch_key in obj else None
-            samples = int(obj[samples_key]) if samples_key and samples_key in obj else None
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"jsonl line {n}: non-numeric {metric} or epoch") from exc
+        where = f"jsonl line {n}"
+        value = number(obj[metric], f"{where}: {metric}")
+        epoch = number(obj[epoch_key], f"{where}: {epoch_key}") if epoch_key in obj else None
+        samples = count(obj[samples_key], f"{where}: {samples_key}") if samples_key and samples_key in obj else None
         if epoch is None and samples is None:
             raise DataError(f"jsonl line {n}: neither {epoch_key!r} nor a samples column")
         rows.append((n, value, epoch, samples))

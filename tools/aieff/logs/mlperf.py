@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from aieff.logs import Eval, scale
+from aieff.diagnostics import excerpt
+from aieff.logs import Eval, count, number, scale
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -31,30 +32,30 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         seen.add(payload)
         try:
             event = json.loads(payload)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise DataError(f"mlperf-mllog line {n}: not JSON after {MARK.strip()}") from exc
         if not isinstance(event, dict):
             continue
         meta = event.get("metadata") or {}
-        if event.get("key") == "run_stop":
+        if event.get("key") == "run_stop" and isinstance(meta, dict):
             stopped = meta.get("status")
         if event.get("key") != "eval_accuracy":
             continue
-        try:
-            value = float(event["value"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"mlperf-mllog line {n}: eval_accuracy without a numeric value") from exc
+        where = f"mlperf-mllog line {n}"
+        value = number(event.get("value"), f"{where}: eval_accuracy value")
+        if not isinstance(meta, dict):
+            raise DataError(f"{where}: metadata is not a mapping")
         epoch, samples = meta.get("epoch_num"), meta.get("samples_count")
         if epoch is None and samples is None:
-            raise DataError(f"mlperf-mllog line {n}: eval_accuracy without epoch_num or samples_count")
+            raise DataError(f"{where}: eval_accuracy without epoch_num or samples_count")
         out.append(
             Eval(
                 n,
                 scale(value, spec, level),
-                epochs=None if epoch is None else float(epoch),
-                samples=None if samples is None else int(samples),
+                epochs=None if epoch is None else number(epoch, f"{where}: epoch_num"),
+                samples=None if samples is None else count(samples, f"{where}: samples_count"),
             )
         )
     if stopped not in (None, "success") and not out:
-        raise DataError(f"mlperf-mllog: run_stop status {stopped!r} and no evaluations")
+        raise DataError(f"mlperf-mllog: run_stop status {excerpt(stopped)} and no evaluations")
     return out

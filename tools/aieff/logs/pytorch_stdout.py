@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aieff.logs import Eval, metric_column, scale
+from aieff.logs import Eval, metric_column, number, scale
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -25,6 +25,6 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         elif m := SUMMARY.match(line):
             if epoch is None:
                 continue  # an evaluation before any training (e.g. --evaluate)
-            value = float(m.group(1) if column == "Acc@1" else m.group(2))
+            value = number(m.group(1) if column == "Acc@1" else m.group(2), f"pytorch-imagenet-stdout line {n}")
             out.append(Eval(n, scale(value, spec, level), epochs=float(epoch + 1)))
     return out

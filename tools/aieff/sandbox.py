@@ -1,0 +1,251 @@
+"""Run artifact handling in separate processes that hold no credentials and have hard limits.
+
+`Sandbox` starts one helper process (`python -I -m aieff.sandbox`) with an empty environment (no
+tokens), a throw-away working and home directory, and its stdout kept for the protocol. The helper
+imports torch once, then forks a fresh child per job: the child drops to memory, CPU-time and
+file-size limits, leaves the network where the kernel allows it (a new network namespace has no
+interfaces), runs `aieff.worker.run_job` and sends back one JSON line. A child that overruns its wall
+time is killed; one that dies becomes a failed job with the reason. One job cannot see another's
+state, and the process that holds the repository never loads an artifact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, TextIO
+
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS")
+MAX_RESULT = 16 << 20
+START_SECONDS = 180.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job limits: wall and CPU seconds, memory beyond the helper's own, bytes a job may write."""
+
+    wall_seconds: float = 600.0
+    cpu_seconds: int = 600
+    memory_bytes: int = 8 << 30
+    file_bytes: int = 4 << 30
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """Defaults, with AIEFF_SANDBOX_SECONDS and AIEFF_SANDBOX_MEMORY_MB overriding (operators, tests)."""
+        seconds = float(os.environ.get("AIEFF_SANDBOX_SECONDS") or cls.wall_seconds)
+        memory = int(os.environ.get("AIEFF_SANDBOX_MEMORY_MB") or (cls.memory_bytes >> 20)) << 20
+        return cls(wall_seconds=seconds, cpu_seconds=max(1, int(seconds)), memory_bytes=memory)
+
+
+class Sandbox:
+    """A helper process that runs jobs in forked, limited children; started on first use."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits.from_env()
+        self._proc: subprocess.Popen[str] | None = None
+        self._home: str | None = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        self.close()
+        self._home = tempfile.mkdtemp(prefix="aieff-sandbox-")
+        env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
+        env |= {"HOME": self._home, "TMPDIR": self._home, "PYTHONDONTWRITEBYTECODE": "1"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "aieff.sandbox"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self._home,
+            env=env,
+            text=True,
+            start_new_session=True,
+        )
+
+    def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job; the result is {'ok': True, ...} or {'ok': False, 'error': one line}."""
+        started = self._proc is not None and self._proc.poll() is None
+        if not started:
+            self._start()
+        assert self._proc is not None and self._proc.stdin is not None and self._proc.stdout is not None
+        budget = self.limits.wall_seconds + 30 + (0 if started else START_SECONDS)
+        try:
+            self._proc.stdin.write(json.dumps({"job": job, "limits": asdict(self.limits)}) + "\n")
+            self._proc.stdin.flush()
+            line = _readline(self._proc.stdout, time.monotonic() + budget)
+        except (BrokenPipeError, OSError):
+            line = None
+        if not line:
+            self.close()
+            return {"ok": False, "error": "the sandbox process stopped or did not answer in time"}
+        try:
+            result = json.loads(line)
+        except ValueError:
+            self.close()
+            return {"ok": False, "error": "the sandbox process answered with something other than JSON"}
+        return result if isinstance(result, dict) else {"ok": False, "error": "malformed sandbox answer"}
+
+    def close(self) -> None:
+        """Stop the helper (and any child it runs) and remove its directory."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                try:
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    self._proc.kill()
+            self._proc.wait()
+            for stream in (self._proc.stdin, self._proc.stdout):
+                if stream:
+                    stream.close()
+            self._proc = None
+        if self._home:
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
+
+
+def _readline(stream: TextIO, deadline: float) -> str | None:
+    """One line from a pipe, or None at EOF or past the deadline."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ready, _, _ = select.select([stream], [], [], remaining)
+        if ready:
+            line = stream.readline(MAX_RESULT)
+            return line if line.endswith("\n") else None
+
+
+# --- the helper process ---------------------------------------------------------------------------
+
+_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+
+
+def _leave_network() -> bool:
+    """Move into a new, empty network namespace where the kernel allows it (root, or user namespaces)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    return any(libc.unshare(flags) == 0 for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET))
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _limit(limits: dict[str, Any]) -> None:
+    import resource
+
+    def cap(which: int, value: int) -> None:
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    cap(resource.RLIMIT_AS, _vm_size() + int(limits["memory_bytes"]))
+    cap(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
+    cap(resource.RLIMIT_FSIZE, int(limits["file_bytes"]))
+    cap(resource.RLIMIT_CORE, 0)
+
+
+def _child(job: dict[str, Any], limits: dict[str, Any], out: int) -> None:
+    try:
+        _limit(limits)
+        isolated = _leave_network()
+        from aieff.worker import run_job
+
+        result = run_job(job)
+        result["network_isolated"] = isolated
+    except BaseException as exc:  # noqa: BLE001 - the child reports, whatever happened
+        result = {"ok": False, "error": f"{type(exc).__name__} in the sandbox"}
+    data = (json.dumps(result) + "\n").encode()
+    while data:
+        data = data[os.write(out, data) :]
+
+
+def _fork_job(job: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            _child(job, limits, write_end)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + float(limits["wall_seconds"])
+    chunks, size, timed_out = [], 0, False
+    with os.fdopen(read_end, "rb") as pipe:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([pipe], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(pipe.fileno(), 1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_RESULT:
+                break
+            chunks.append(chunk)
+    if timed_out or size > MAX_RESULT:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return {"ok": False, "error": f"stopped after {limits['wall_seconds']:g} s (the sandbox's time limit)"}
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        why = {signal.SIGXCPU: "CPU-time limit", signal.SIGKILL: "killed", signal.SIGSEGV: "crashed"}.get(sig, "")
+        return {"ok": False, "error": f"the sandboxed job ended without a result (signal {sig} {why})".strip()}
+
+
+def serve() -> None:
+    """The helper's loop: one JSON request per line on stdin, one JSON result per line back."""
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the protocol
+    import ptflops  # noqa: F401 - imported once here, shared by every forked child
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401
+
+    import aieff.checkpoint  # noqa: F401
+    import aieff.flops  # noqa: F401
+    import aieff.pt2  # noqa: F401
+    import aieff.worker  # noqa: F401
+
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            result = _fork_job(request["job"], request["limits"])
+        except (ValueError, KeyError, TypeError):
+            result = {"ok": False, "error": "malformed sandbox request"}
+        proto.write(json.dumps(result) + "\n")
+        proto.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,55 @@
+"""What runs inside the sandbox: build or load the model, count each phase, compare the checkpoint.
+
+A job and its result are plain JSON, so nothing but numbers and short strings crosses back to the
+process that holds the repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aieff.diagnostics import excerpt
+from aieff.repo import DataError
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Count forward cost per phase and read the checkpoint; {'ok': False, 'error': ...} on any failure."""
+    try:
+        return {"ok": True, **_run(job)}
+    except DataError as exc:
+        return {"ok": False, "error": str(exc)[:500]}
+    except MemoryError:
+        return {"ok": False, "error": "ran out of memory within the sandbox's limit"}
+    except Exception as exc:  # any library failure on hostile input is a verdict, not a crash
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return {"ok": False, "error": f"{type(exc).__name__}: {excerpt(first, 200)}"}
+
+
+def _run(job: dict[str, Any]) -> dict[str, Any]:
+    from aieff.flops import build_torchvision, count_forward, example_input, load_export
+
+    arch = job["arch"]
+    if "torchvision" in arch:
+        model, device = build_torchvision(arch["torchvision"], dict(arch.get("kwargs") or {})), "meta"
+    else:
+        model, device = load_export(Path(arch["export"])), "cpu"
+    counts = []
+    for phase in job["phases"]:
+        sample = example_input(
+            job["input"],
+            resolution=phase.get("resolution"),
+            features=job.get("features"),
+            sequence_length=phase.get("sequence_length"),
+            device=device,
+        )
+        counts.append(asdict(count_forward(model, sample)))
+    out: dict[str, Any] = {"counts": counts}
+    if job.get("checkpoint"):
+        from aieff.checkpoint import compare, state_shapes
+
+        expected = state_shapes(model)
+        out["architecture_tensors"] = len(expected)
+        out["checkpoint"] = asdict(compare(expected, Path(job["checkpoint"])))
+    return out
