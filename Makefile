@@ -43,3 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/build_scale.py
 	$(BIN)/python benchmarks/estimate.py
+	$(BIN)/python benchmarks/hostile.py

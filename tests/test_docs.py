@@ -37,10 +37,14 @@ def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_pat
     (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(block)
     workflow = (ROOT / ".github/workflows/pr.yml").read_text()
     assert "aieff check --changed-since" in workflow
-    commands = ["validate", "analyze"]
-    assert all(f"aieff {c}" in workflow for c in commands) and "aieff build" not in workflow
+    commands = [["validate"], ["analyze"], ["build", "--dry-run"]]
+    assert all(f"aieff {' '.join(c)}" in workflow for c in commands)
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
     for c in commands:
-        assert run(c, cwd=repo).returncode == 0
+        proc = run(*c, cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+    assert "would write README.md" in proc.stdout  # the dry run generated the new row, in memory
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before  # and wrote nothing
     assert run("build", "--check", cwd=repo).returncode == 1  # stale, and the PR does not care
 
 
@@ -60,6 +64,7 @@ def test_recorded_verification_is_current(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "entries", repo / "entries")
     out = repo / "verification.json"
+    shutil.copyfile(ROOT / "exports/verification.json", out)  # re-recording the same verdicts is a no-op
     assert run("estimate", "--all", "--record", "verification.json", cwd=repo).returncode == 0
     assert run("estimate", "--all", "--record", str(tmp_path / "outside.json"), cwd=repo).returncode == 2
     assert out.read_text() == (ROOT / "exports/verification.json").read_text()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import ipaddress
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from conftest import self_signed_cert
 
 pytest.importorskip("pooch")
 
-from aieff.fetch import fetch  # noqa: E402
+from aieff.fetch import Downloader, allowed_address, fetch  # noqa: E402
 from aieff.repo import DataError, Unreachable  # noqa: E402
 from aieff.schema import Artifact  # noqa: E402
 
@@ -40,6 +43,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 self._send(503, b"busy")
             elif self.path == "/big":
                 self._send(200, b"x" * 5000)
+            elif self.path == "/drip":  # one byte every 0.2 s: each read is quick, the whole is not
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                try:
+                    for _ in range(1000):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:
+                    pass
+            elif self.path == "/to-127-0-0-2":
+                self.send_response(302)
+                self.send_header("Location", f"https://127.0.0.2:{self.server.server_address[1]}/log.tsv")
+                self.end_headers()
             elif self.path == "/to-http":
                 self.send_response(302)
                 self.send_header("Location", "http://127.0.0.1:9/log.tsv")
@@ -136,3 +154,53 @@ def test_repo_paths_are_checked(tmp_path: Path) -> None:
         fetch(Artifact(path="entries/lvl/readme.tsv", sha256=SHA), tmp_path, what="log")
     with pytest.raises(DataError, match="over the 10-byte limit"):
         fetch(Artifact(path="entries/lvl/log.tsv", sha256=SHA), tmp_path, what="log", max_bytes=10)
+
+
+def test_one_deadline_for_the_whole_download(server, tmp_path: Path) -> None:
+    """A server that drips a byte every 0.2 s never trips a read timeout; the total deadline stops it."""
+    base, _ = server
+    out = tmp_path / "out"
+    with pytest.raises(Unreachable, match="unreachable"):
+        Downloader(max_bytes=10_000, deadline=1.5, retries=1)(f"{base}/drip", str(out), None)
+    assert 0 < out.stat().st_size < 100  # stopped near 1.5 s of dripping, far from the 1000 bytes (200 s)
+
+
+def test_loopback_and_private_addresses_are_refused(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, _ = server
+    monkeypatch.delenv("AIEFF_FETCH_ALLOW_LOOPBACK")
+    with pytest.raises(DataError, match="unreachable") as info:
+        fetch(art(f"{base}/log.tsv"), tmp_path, what="log")
+    assert not isinstance(info.value, Unreachable)  # a refusal is a verdict, not a transient failure
+    for address in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0"]:
+        assert not allowed_address(ipaddress.ip_address(address)), address
+    for address in ["::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254"]:
+        assert not allowed_address(ipaddress.ip_address(address)), address
+    assert allowed_address(ipaddress.ip_address("140.82.112.3"))
+
+
+def test_redirects_are_checked_again(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only 127.0.0.1 is allowed here: a redirect to 127.0.0.2 is refused before any connection."""
+    base, hits = server
+    monkeypatch.setattr("aieff.fetch.allowed_address", lambda ip: str(ip) == "127.0.0.1")
+    with pytest.raises(DataError, match="not a public address") as info:
+        fetch(art(f"{base}/to-127-0-0-2", "3" * 64), tmp_path, what="log")
+    assert not isinstance(info.value, Unreachable)
+    assert hits["/to-127-0-0-2"] == 1
+
+
+def test_open_and_closed_ports_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIEFF_FETCH_ALLOW_LOOPBACK", "1")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # open, but never speaks TLS
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+    messages = []
+    for sock in (listener, closed):
+        url = f"https://127.0.0.1:{sock.getsockname()[1]}/x"
+        with pytest.raises(Unreachable) as info:
+            Downloader(max_bytes=100, deadline=1.0, retries=1)(url, str(tmp_path / "out"), None)
+        messages.append(str(info.value).replace(str(sock.getsockname()[1]), "PORT"))
+    listener.close()
+    closed.close()
+    assert messages[0] == messages[1]

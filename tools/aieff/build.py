@@ -12,11 +12,11 @@ from aieff.validate import Dataset
 
 def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     """Every generated file and its content; computed in memory before anything is written."""
-    from aieff import charts, export, tables
+    from aieff import charts, export, record, tables
     from aieff.schemagen import generated
 
     result = analyze(ds)
-    status = export.load_status(root)
+    status = record.statuses(root)
     readme_path = root / "README.md"
     if not readme_path.is_file():
         raise DataError("README.md is missing")
@@ -39,6 +39,17 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     return files
 
 
-def build(root: Path, ds: Dataset, *, check: bool) -> int:
-    """Write what changed (each file atomically), or with check name what is stale and return 1."""
-    return sync(root, expected_files(root, ds), check=check)
+def build(root: Path, ds: Dataset, *, check: bool, dry_run: bool = False) -> int:
+    """Write what changed (each file atomically), or with check name what is stale and return 1.
+
+    dry_run generates every file in memory (so an entry that breaks any writer fails here), names
+    what would change and writes nothing: the PR check, which must not commit generated files.
+    """
+    files = expected_files(root, ds)
+    if dry_run:
+        from aieff.outputs import stale
+
+        for path in stale(files):
+            print(f"would write {path.relative_to(root).as_posix()}")
+        return 0
+    return sync(root, files, check=check)

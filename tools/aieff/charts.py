@@ -7,6 +7,7 @@ import io
 import math
 
 from aieff.analysis import Level, Result, _months
+from aieff.escape import chart_text
 
 SVG_META = {"Date": None, "Creator": None}
 PNG_META = {"Software": None}
@@ -19,7 +20,14 @@ def _mpl():  # noqa: ANN202 - matplotlib is imported only when charts are drawn
     import matplotlib.pyplot as plt
 
     matplotlib.rcParams.update(
-        {"svg.hashsalt": "aieff", "svg.fonttype": "path", "font.size": 9, "figure.dpi": 100, "path.simplify": False}
+        {
+            "svg.hashsalt": "aieff",
+            "svg.fonttype": "path",
+            "font.size": 9,
+            "figure.dpi": 100,
+            "path.simplify": False,
+            "text.usetex": False,
+        }
     )
     return plt
 
@@ -56,6 +64,12 @@ def _separate(fig, labels: list) -> None:  # noqa: ANN001
             return
 
 
+def _literal(legend) -> None:  # noqa: ANN001
+    """Legend labels carry level titles: shown as written, never parsed as mathtext."""
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+
+
 def level_chart(level: Level) -> dict[str, bytes]:
     """One level's chart as {'svg': bytes, 'png': bytes}."""
     return _save(level_figure(level), _mpl())
@@ -83,12 +97,13 @@ def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
     )
     labels = [
         ax.annotate(
-            r.model,
+            chart_text(r.model),
             (dt.date.fromisoformat(r.date), r.pfs_days),
             textcoords="offset points",
             xytext=(7, 5),
             fontsize=8,
             color="#1f5fa8",
+            parse_math=False,  # entry text is never mathtext
         )
         for r in front
     ]
@@ -111,9 +126,9 @@ def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
     ax.set_yscale("log")
     _separate(fig, labels)
     ax.set_ylabel("training compute to reach the level (petaflop/s-days)")
-    ax.set_title(f"{level.title}: {level.threshold}"[:110], fontsize=10)
+    ax.set_title(chart_text(f"{level.title}: {level.threshold}", 110), fontsize=10, parse_math=False)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    _literal(ax.legend(loc="upper right", fontsize=8, frameon=False))
     return fig
 
 
@@ -126,10 +141,12 @@ def overview_chart(result: Result) -> dict[str, bytes]:
         base = next((r for r in lv.rows if r.id == lv.baseline), None)
         if not base or not front:
             continue
-        ax.plot(_dates(front), [r.flop / base.flop for r in front], "o-", ms=4, lw=1, label=lv.title, gid=lv.id)
+        ax.plot(
+            _dates(front), [r.flop / base.flop for r in front], "o-", ms=4, lw=1, label=chart_text(lv.title), gid=lv.id
+        )
     ax.set_yscale("log")
     ax.set_ylabel("compute relative to the level's baseline")
     ax.set_title("Training compute to reach fixed levels, all levels", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    _literal(ax.legend(loc="lower left", fontsize=7, frameon=False))
     return _save(fig, plt)

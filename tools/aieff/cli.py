@@ -103,7 +103,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from aieff.build import build
 
     root = _root(args)
-    return build(root, _valid_dataset(root), check=args.check)
+    return build(root, _valid_dataset(root), check=args.check, dry_run=args.dry_run)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -136,7 +136,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not paths:
         print("no changed entries to re-estimate")
         return 0
-    return run_estimates(root, ds, paths, all_entries=False, record=None, fmt=args.format)
+    # A PR cannot be checked against an artifact nobody can fetch: unreachable fails the check.
+    return run_estimates(root, ds, paths, all_entries=False, record=None, fmt=args.format, unreachable_fails=True)
 
 
 def _artifact_paths(entry: object) -> set[str]:
@@ -191,7 +192,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = add("build", cmd_build, "Regenerate README tables, charts, exports, schemas and docs.")
-    p.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
+    mode.add_argument(
+        "--dry-run", action="store_true", help="generate everything in memory, name what would change, write nothing"
+    )
 
     p = add("estimate", cmd_estimate, "Re-estimate training compute from architecture, checkpoint and log.")
     p.add_argument("paths", nargs="*", help="entry files to re-estimate")

@@ -54,13 +54,22 @@ class Diagnostic:
             raise ValueError(f"unregistered diagnostic code {self.code}")
 
     def text(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.field}: {self.message}"
+        """One line, whatever the file name or message holds (control characters are escaped)."""
+        return printable(f"{self.path}:{self.line}:{self.col}: {self.code} {self.field}: {self.message}")
 
     def github(self) -> str:
         """A workflow `::error` command; every value escaped so no text can start another command."""
         props = {"file": self.path, "line": self.line, "col": self.col, "title": f"{self.code} {CODES[self.code][0]}"}
         head = ",".join(f"{k}={_escape_property(str(v))}" for k, v in props.items())
         return f"::error {head}::{_escape_data(f'{self.code} {self.field}: {self.message}')}"
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]} | {0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: str) -> str:
+    """Text with control characters and line separators written as escapes, so it stays one line."""
+    return text.translate(_CONTROL)
 
 
 def _escape_data(text: str) -> str:

@@ -6,9 +6,10 @@ import csv
 import hashlib
 import io
 import json
-from pathlib import Path
 
 from aieff.analysis import Result
+from aieff.escape import csv_cell
+from aieff.repo import DataError
 from aieff.validate import Dataset
 
 # column -> (dtype for readers, meaning). The order here is the order in the CSV.
@@ -83,7 +84,7 @@ def to_csv(rows: list[dict[str, object]]) -> str:
                 else (
                     str(row[c]).lower()
                     if isinstance(row[c], bool)
-                    else (f"{row[c]:.6g}" if isinstance(row[c], float) else row[c])
+                    else (f"{row[c]:.6g}" if isinstance(row[c], float) else csv_cell(row[c]))
                 )
                 for c in COLUMNS
             ]
@@ -94,7 +95,10 @@ def to_csv(rows: list[dict[str, object]]) -> str:
 def to_json(rows: list[dict[str, object]]) -> str:
     """JSON export with the column documentation alongside the rows."""
     doc = {"columns": {k: {"dtype": t, "description": d} for k, (t, d) in COLUMNS.items()}, "entries": rows}
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    try:
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as exc:  # never publish NaN or Infinity: that is not JSON
+        raise DataError(f"exports/aieff.json: a value is not finite ({exc})") from exc
 
 
 LEGACY_HEADER = [
@@ -129,14 +133,14 @@ def legacy_csv(ds: Dataset, result: Result) -> str:
             analysis = e.analysis
             w.writerow(
                 [
-                    f"{base.model} ({lv.threshold})",
+                    csv_cell(f"{base.model} ({lv.threshold})"),
                     f"{int(m)}/{int(d)}/{y}",
-                    r.model,
-                    r.url,
+                    csv_cell(r.model),
+                    csv_cell(r.url),
                     f"{tfs:.3g}",
                     f"{r.reduction_factor:.3g}",
-                    analysis.title if analysis else "",
-                    analysis.url if analysis else "",
+                    csv_cell(analysis.title) if analysis else "",
+                    csv_cell(analysis.url) if analysis else "",
                 ]
             )
     return buf.getvalue()
@@ -156,12 +160,3 @@ def columns_markdown() -> str:
     ]
     lines += [f"| `{c}` | {t} | {d} |" for c, (t, d) in COLUMNS.items()]
     return "\n".join(lines) + "\n"
-
-
-def load_status(root: Path) -> dict[str, str]:
-    """Verification statuses recorded by `aieff estimate --record` (empty: everything is claimed)."""
-    path = root / "exports" / "verification.json"
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text())
-    return {k: v["status"] for k, v in data.get("entries", {}).items()}

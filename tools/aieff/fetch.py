@@ -28,7 +28,7 @@ from aieff.schema import Artifact
 
 # Largest file accepted per artifact kind, in bytes.
 MAX_BYTES = {"log": 256 << 20, "export": 2 << 30, "checkpoint": 8 << 30}
-DEADLINE = 600.0  # seconds for one artifact, all attempts and redirects included
+DEADLINE = float(os.environ.get("AIEFF_FETCH_DEADLINE") or 600)  # seconds per artifact, all tries included
 READ_TIMEOUT = 30.0  # seconds one connect or read may block (never more than what is left)
 RETRIES = 3
 ALLOW_LOOPBACK_ENV = "AIEFF_FETCH_ALLOW_LOOPBACK"  # tests serve artifacts on 127.0.0.1
@@ -163,7 +163,7 @@ class Downloader:
                 raise DataError(f"{_plain(url)}: {declared} bytes is over the {self.max_bytes}-byte limit")
             total = 0
             with open(output_file, "wb") as out:
-                while chunk := resp.read(1 << 16):
+                while chunk := resp.read1(1 << 16):  # what has arrived; read() would wait for all of it
                     left()  # one deadline for the whole transfer, however slowly bytes arrive
                     total += len(chunk)
                     if total > self.max_bytes:

@@ -76,4 +76,10 @@ def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[
 
 def write(path: Path, record: Record) -> None:
     """Write the record atomically with sorted keys (a rerun with no change writes nothing)."""
-    write_atomic(path, json.dumps(record.model_dump(), indent=2, sort_keys=True) + "\n")
+    doc = {
+        "entries": {
+            k: {f: x for f, x in v.model_dump().items() if x is not None or f not in ("date", "aieff_version")}
+            for k, v in record.entries.items()
+        }
+    }
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")

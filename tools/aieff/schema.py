@@ -308,7 +308,8 @@ class Architecture(Model):
 
     torchvision: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)] | None = None
     kwargs: TorchvisionKwargs = Field(
-        TorchvisionKwargs(), description="Arguments for the torchvision builder (allow-listed; weights never)."
+        default_factory=TorchvisionKwargs,
+        description="Arguments for the torchvision builder (allow-listed; weights never).",
     )
     export: Artifact | None = None
     input: Literal["image", "tokens", "vector"] = "image"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from aieff.analysis import Level, Result
+from aieff.escape import link, markdown
 
 START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
 STATUS_LEGEND = (
@@ -26,17 +27,18 @@ def level_table(level: Level, status: dict[str, str]) -> str:
     """One level's markdown table, wrapped in its own markers."""
     lines = [
         f"<!-- leaderboard:{level.id} start -->",
-        f"### {level.title}",
+        f"### {markdown(level.title)}",
         "",
-        f"Level: {level.threshold}. Baseline: `{level.baseline}`. **{level.headline}.**",
+        f"Level: {markdown(level.threshold, 1000)}. Baseline: `{level.baseline}`. "  # a slug: safe as is
+        f"**{markdown(level.headline, 1000)}.**",
         "",
         "| rank | model | first public | compute (petaflop/s-days) | compute (FLOP) | reduction | frontier | status |",
         "|---:|---|---|---:|---:|---:|:---:|---|",
     ]
     for r in level.rows:
         lines.append(
-            f"| {r.rank} | [{r.model}]({r.url}) | {r.date} | {_sig(r.pfs_days)} | {r.flop:.3e} | "
-            f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {status.get(r.id, 'claimed')} |"
+            f"| {r.rank} | {link(r.model, r.url)} | {r.date} | {_sig(r.pfs_days)} | {r.flop:.3e} | "
+            f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'claimed'))} |"
         )
     lines += ["", f"<!-- leaderboard:{level.id} end -->"]
     return "\n".join(lines)

@@ -141,9 +141,13 @@ def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]
     if not base.is_dir():
         return items, diags
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
         here = Path(dirpath)
         depth = len(here.relative_to(base).parts)
+        for name in [d for d in dirnames if (here / d).is_symlink()]:
+            rel = (here / name).relative_to(root).as_posix()
+            diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed (a linked folder)"))
+            dirnames.remove(name)
+        dirnames.sort()
         for name in sorted(filenames):
             file = here / name
             rel = file.relative_to(root).as_posix()
@@ -225,9 +229,10 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
             ds.diagnostics.append(
                 err("E023", ("benchmark",), f"entries/{folder}/{BENCHMARK_FILE} is missing or invalid")
             )
-        if entry.id in ds.entries:
-            other = ds.entries[entry.id].path
-            ds.diagnostics.append(err("E022", ("id",), f"id {entry.id!r} is already used by {other}"))
+        if entry.id in ds.entries:  # reported on both files, so a check of either one sees it
+            first = ds.entries[entry.id]
+            ds.diagnostics.append(err("E022", ("id",), f"id {entry.id!r} is already used by {first.path}"))
+            ds.diagnostics.append(first.loaded.error("E022", ("id",), f"id {entry.id!r} is also used by {doc.path}"))
         else:
             ds.entries[entry.id] = doc
         _check_dates(ds, doc, entry, now)

@@ -23,7 +23,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
     except csv.Error as exc:
         raise DataError(f"csv log: unreadable header: {excerpt(str(exc))}") from exc
     if metric not in fields or (epoch_key not in fields and samples_key not in fields):
-        raise DataError(f"csv log: header {fields} lacks {metric!r} or an epoch/samples column")
+        raise DataError(f"csv log: header {excerpt(fields)} lacks {metric!r} or an epoch/samples column")
     rows = []
     for n, row in _rows(reader):
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}

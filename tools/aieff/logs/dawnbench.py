@@ -18,7 +18,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
     epoch_col = (spec.columns or {}).get("epoch", "epoch")
     metric = metric_column(spec, level, "top5Accuracy", "top1Accuracy")
     if epoch_col.lower() not in lower or metric.lower() not in lower:
-        raise DataError(f"dawnbench-tsv: header {head} lacks {epoch_col!r} or {metric!r}")
+        raise DataError(f"dawnbench-tsv: header {excerpt(head)} lacks {epoch_col!r} or {metric!r}")
     ei, mi = lower[epoch_col.lower()], lower[metric.lower()]
     rows = []
     for n, ln in lines[1:]:

@@ -1,0 +1,69 @@
+"""The sandbox: no credentials in reach, hard limits, one job cannot take the others down, no torch in the parent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytest.importorskip("torch")
+
+from aieff.sandbox import Limits, Sandbox  # noqa: E402
+
+RESNET = {"arch": {"torchvision": "resnet18", "kwargs": {}}, "input": "image", "phases": [{"resolution": 64}]}
+
+
+def test_jobs_see_no_credentials_and_run_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
+    monkeypatch.setenv("ACTIONS_RUNTIME_TOKEN", "secret")
+    with Sandbox(Limits(memory_bytes=2 << 30)) as box:
+        seen = box.run({"probe": True})
+    assert seen["ok"], seen
+    assert not {"GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN"} & set(seen["environment"])
+    allowed = {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "TORCHINDUCTOR_CACHE_DIR"}
+    assert set(seen["environment"]) <= allowed | {k for k in os.environ if k.startswith(("OMP_", "OPENBLAS_", "MKL_"))}
+    assert not Path(seen["cwd"]).is_relative_to(ROOT)
+    assert 0 < seen["memory_limit"] < 64 << 30 and 0 < seen["cpu_limit"] <= 600
+    assert isinstance(seen["network_isolated"], bool)
+
+
+def test_memory_and_time_limits_end_a_job_not_the_run() -> None:
+    regnet = {**RESNET, "arch": {"torchvision": "regnet_y_8gf", "kwargs": {}}}  # built with real weights (150 MB)
+    with Sandbox(Limits(memory_bytes=64 << 20)) as box:
+        starved = box.run(regnet)
+    assert not starved["ok"] and "memory" in starved["error"].lower(), starved
+    with Sandbox(Limits(wall_seconds=0.05)) as box:
+        slow = box.run(RESNET)
+        assert not slow["ok"] and "stopped after 0.05 s" in slow["error"], slow
+        box.limits = Limits()
+        again = box.run(RESNET)  # the same helper process serves the next job
+    assert again["ok"] and again["counts"][0]["multiply_adds"] > 1e8, again
+
+
+def test_a_helper_that_dies_is_replaced() -> None:
+    with Sandbox() as box:
+        assert box.run({"probe": True})["ok"]
+        assert box._proc is not None
+        box._proc.kill()
+        box._proc.wait()
+        assert box.run({"probe": True})["ok"]
+
+
+def test_estimating_never_imports_torch_in_the_main_process(toy: Path) -> None:
+    entry = toy / "entries/toy-level/better.yaml"
+    entry.write_text(entry.read_text() + "artifacts:\n  architecture:\n    torchvision: resnet18\n")
+    code = (
+        "import sys; from pathlib import Path; from aieff.validate import validate; "
+        "from aieff.estimate import run_estimates; "
+        f"root = Path({str(toy)!r}); run_estimates(root, validate(root), ['entries/toy-level/better.yaml'], "
+        "all_entries=False, record=None, fmt='text'); print('torch' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=toy, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "forward cost @32px" in proc.stdout  # the count happened, in the sandbox
+    assert proc.stdout.strip().endswith("False")
