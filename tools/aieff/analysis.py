@@ -149,14 +149,16 @@ def derive(
         steps.append(f"to target = {how} x {total:.4g} = {total * frac:.4g} FLOP")
         return Derivation(total * frac, steps)
     per_epoch = t.samples_per_epoch or level.dataset.train_samples_per_epoch
-    if t.samples_to_target is not None:
-        epochs = t.samples_to_target / per_epoch if per_epoch else None
+    from_steps = t.samples_after(t.steps_to_target) if t.steps_to_target is not None else None
+    counted = t.samples_to_target if t.samples_to_target is not None else from_steps
+    if counted is not None:
+        epochs = counted / per_epoch if per_epoch else None
     else:
         epochs = t.epochs_to_target
     if t.forward_cost is not None:
         fwd = to_flop(t.forward_cost.value, t.forward_cost.unit)
-        if t.samples_to_target is not None:
-            samples = float(t.samples_to_target)
+        if counted is not None:
+            samples = float(counted)
         elif per_epoch:
             samples = (epochs or 0) * per_epoch
         else:
@@ -166,7 +168,9 @@ def derive(
             flop,
             [
                 f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
-                f"samples = {samples:.6g}" + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else ""),
+                f"samples = {samples:.6g}"
+                + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else "")
+                + (f" ({t.steps_to_target} steps)" if from_steps is not None else ""),
                 f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
             ],
         )

@@ -111,18 +111,40 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | Non
             box.close()
 
 
-def _read_log(root: Path, entry: Entry, level: Benchmark) -> Any:
-    """Fetch and parse the training log, and find the first evaluation at the level (no torch)."""
+@dataclass
+class LogReading:
+    """Where the log first reaches the level, as training done, and how its labels were read."""
+
+    reached: Any
+    epochs: float | None
+    samples: float
+    conventions: list[str]
+
+
+def _read_log(root: Path, entry: Entry, level: Benchmark) -> LogReading:
+    """Fetch and parse the training log and find the first evaluation at the level (cheap: no torch)."""
     from aieff import logs
     from aieff.fetch import fetch
 
     spec = entry.artifacts.training_log  # type: ignore[union-attr]
-    raw = fetch(spec, root, what="training log", kind="log").read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"training log is not UTF-8 text (byte {exc.start})") from exc
-    return logs.first_reaching(logs.parse(text, spec, level), level)
+    evals = logs.parse(fetch(spec, root, what="training log", kind="log").read_bytes(), spec, level)
+    reached = logs.first_reaching(evals, level)
+    ev, t = reached.eval, entry.training
+    per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
+    notes = list(evals.conventions)
+    if ev.samples is not None:
+        samples = float(ev.samples)
+    elif ev.steps is not None:
+        if t is None or (t.samples_per_step is None and t.samples_per_step_schedule is None):
+            raise DataError("the log counts steps: give training.samples_per_step (or its schedule)")
+        samples = float(t.samples_after(ev.steps))
+        notes.append(f"{ev.steps} steps = {samples:,.0f} samples (samples per step summed)")
+    elif per_epoch and ev.epochs is not None:
+        samples = ev.epochs * per_epoch
+    else:
+        raise DataError("the log counts epochs but the level has no train_samples_per_epoch")
+    epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
+    return LogReading(reached, epochs, samples, notes)
 
 
 def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox) -> Estimate:
@@ -176,6 +198,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
     if reached is None:
         est.messages.append("no training log: compute not re-estimated, the entry stays claimed")
         return est
+    est.messages += reached.conventions
     return _judge_log(entry, level, est, counted, ds, reached)
 
 
@@ -185,18 +208,21 @@ def _judge_log(
     est: Estimate,
     counted: list[tuple[float, float, float]],
     ds: Dataset,
-    reached: Any,
+    reading: LogReading,
 ) -> Estimate:
+    reached, epochs, samples = reading.reached, reading.epochs, reading.samples
     ev = reached.eval
     t = entry.training
     per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
-    if ev.samples is not None:
-        samples = float(ev.samples)
-        epochs = samples / per_epoch if per_epoch else None
-    elif per_epoch and ev.epochs is not None:
-        epochs, samples = ev.epochs, ev.epochs * per_epoch
-    else:
-        raise DataError("the log counts epochs but the level has no train_samples_per_epoch")
+    if t and t.steps_to_target is not None and t.total_run_compute is None:
+        est.rows.append(
+            [
+                "steps to target",
+                f"{t.steps_to_target:,}",
+                f"{ev.steps if ev.steps is not None else '-'} (log line {ev.line})",
+                "ok" if ev.steps == t.steps_to_target else "differs",
+            ]
+        )
     if t and t.epochs_to_target is not None:
         ok = epochs is not None and abs(epochs - t.epochs_to_target) <= 1e-9
         est.rows.append(
@@ -224,7 +250,7 @@ def _judge_log(
             reached.cadence,
         ]
     )
-    if epochs is not None and len(counted) > 1:
+    if epochs is not None and per_epoch and len(counted) > 1:
         flop = sum(
             FORWARD_AND_BACKWARD * f * (min(end, epochs) - start) * per_epoch
             for start, end, f in counted

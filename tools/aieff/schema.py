@@ -205,6 +205,13 @@ class RunCompute(Model):
         return self
 
 
+class StepBatch(Model):
+    """From `from_step` on, each optimizer step trains on `samples` samples (a batch-size schedule)."""
+
+    from_step: Annotated[int, Field(ge=0, le=10**12)]
+    samples: PositiveInt
+
+
 class Training(Model):
     """The facts from which compute to the level is derived (never the derived number itself)."""
 
@@ -217,13 +224,35 @@ class Training(Model):
     resolution_schedule: list[ResolutionPhase] | None = Field(None, min_length=1)
     total_run_compute: RunCompute | None = None
     fraction_of_run_to_target: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
-    steps_to_target: PositiveInt | None = None
-    total_steps: PositiveInt | None = None
+    steps_to_target: PositiveInt | None = Field(
+        None,
+        description="Optimizer steps until the level was reached: with samples_per_step (or its schedule), "
+        "or with total_steps and total_run_compute.",
+    )
+    total_steps: PositiveInt | None = Field(None, description="Steps of the whole run (with total_run_compute).")
+    samples_per_step: PositiveInt | None = Field(
+        None,
+        description="Samples per optimizer step, in the level's sample unit (images, or sequences of "
+        "forward_cost.sequence_length tokens).",
+    )
+    samples_per_step_schedule: list[StepBatch] | None = Field(
+        None, min_length=1, max_length=1000, description="Samples per step when the batch size changes."
+    )
     source: Source | None = None
+
+    def samples_after(self, steps: int) -> int:
+        """Samples trained on in the first `steps` optimizer steps (the batch-size schedule summed)."""
+        schedule = self.samples_per_step_schedule or [StepBatch(from_step=0, samples=self.samples_per_step or 0)]
+        total = 0
+        for batch, nxt in zip(schedule, [*schedule[1:], None], strict=True):
+            end = min(steps, nxt.from_step if nxt else steps)
+            total += max(0, end - batch.from_step) * batch.samples
+        return total
 
     @model_validator(mode="after")
     def _coherent(self) -> Training:
-        by_samples = any(
+        per_step = self.samples_per_step is not None or self.samples_per_step_schedule is not None
+        by_samples = per_step or any(
             x is not None
             for x in (self.epochs_to_target, self.samples_to_target, self.forward_cost, self.resolution_schedule)
         )
@@ -235,8 +264,23 @@ class Training(Model):
                 "forward_cost or resolution_schedule) or total_run_compute with the part of the run",
             )
         if by_samples:
-            if (self.epochs_to_target is None) == (self.samples_to_target is None):
-                raise PydanticCustomError("aieff_E013", "give exactly one of epochs_to_target, samples_to_target")
+            if self.samples_per_step is not None and self.samples_per_step_schedule is not None:
+                raise PydanticCustomError("aieff_E013", "give one of samples_per_step, samples_per_step_schedule")
+            if self.samples_per_step_schedule is not None:
+                starts = [b.from_step for b in self.samples_per_step_schedule]
+                if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
+                    raise PydanticCustomError(
+                        "aieff_E013", "samples_per_step_schedule must start at step 0 and increase"
+                    )
+            if self.total_steps is not None or (self.steps_to_target is not None and not per_step):
+                raise PydanticCustomError(
+                    "aieff_E013", "steps_to_target with per-sample facts needs samples_per_step (no total_steps)"
+                )
+            targets = [self.epochs_to_target, self.samples_to_target, self.steps_to_target]
+            if sum(x is not None for x in targets) != 1:
+                raise PydanticCustomError(
+                    "aieff_E013", "give exactly one of epochs_to_target, samples_to_target, steps_to_target"
+                )
             if (self.forward_cost is None) == (self.resolution_schedule is None):
                 raise PydanticCustomError("aieff_E013", "give exactly one of forward_cost, resolution_schedule")
             if self.resolution_schedule is not None:
@@ -324,7 +368,29 @@ class Architecture(Model):
         return self
 
 
-LogFormat = Literal["dawnbench-tsv", "mlperf-mllog", "pytorch-imagenet-stdout", "jsonl", "csv"]
+LogFormat = Literal[
+    "dawnbench-tsv", "mlperf-mllog", "pytorch-imagenet-stdout", "jsonl", "csv", "step-log", "tensorboard"
+]
+STEP_LOG_GROUPS = frozenset({"step", "value", "epoch", "samples"})
+
+
+def _check_pattern(pattern: str) -> None:
+    """A step-log pattern must compile under RE2 (linear-time matching) and name step and value."""
+    import re2
+
+    try:
+        compiled = re2.compile(pattern)
+    except re2.error as exc:
+        raise PydanticCustomError(
+            "aieff_E013", "pattern is not a valid RE2 expression: {why}", {"why": str(exc)[:80]}
+        ) from None
+    names = set(compiled.groupindex)
+    if not {"step", "value"} <= names or not names <= STEP_LOG_GROUPS:
+        raise PydanticCustomError(
+            "aieff_E013",
+            "pattern must name the groups step and value, and may name epoch and samples; it names {names}",
+            {"names": sorted(names)},
+        )
 
 
 class TrainingLog(Artifact):
@@ -342,6 +408,31 @@ class TrainingLog(Artifact):
         description="Whether whole-number epoch labels count from 0 (label 0 = one epoch done) or 1; "
         "inferred from the first label when absent. Fractional labels are amounts of training done.",
     )
+    pretraining_eval: bool | None = Field(
+        None,
+        description="Whether the log's first evaluation ran before any training (and is not counted). "
+        "Inferred when absent: a DAWNBench row labelled 0 at 0 hours is one.",
+    )
+    pattern: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        None,
+        description="For step-log: an RE2 pattern (linear-time) searched in each line, with named groups "
+        "`step` (optimizer steps done) and `value` (the metric), optionally `epoch` and `samples`. "
+        "Example for nanoGPT-style lines: 'step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)'.",
+    )
+    tag: Name | None = Field(None, description="For tensorboard: the scalar tag that holds the metric.")
+    step_means: Literal["steps", "epochs", "samples"] = Field(
+        "steps", description="For tensorboard: what an event's step counts."
+    )
+
+    @model_validator(mode="after")
+    def _format_fields(self) -> TrainingLog:
+        if (self.format == "step-log") != (self.pattern is not None):
+            raise PydanticCustomError("aieff_E013", "pattern is required by, and only allowed with, format step-log")
+        if (self.format == "tensorboard") != (self.tag is not None):
+            raise PydanticCustomError("aieff_E013", "tag is required by, and only allowed with, format tensorboard")
+        if self.pattern is not None:
+            _check_pattern(self.pattern)
+        return self
 
 
 class Artifacts(Model):

@@ -1,7 +1,9 @@
 """Training-log parsers behind one interface, chosen by the entry's `format` field.
 
-Each parser module exposes `parse(text, spec, metric) -> list[Eval]`; adding a format is adding a
-module and one line in PARSERS.
+Each parser module exposes `parse(text, spec, level) -> Evals` (or, with BINARY = True, takes the
+raw bytes); adding a format is adding a module and one line in PARSERS. Every parser states the
+labelling convention it applied (0- or 1-based epochs, fractional labels, a pre-training evaluation
+left out, steps), and `aieff estimate` prints it with the verdict.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ PARSERS = {
     "pytorch-imagenet-stdout": "aieff.logs.pytorch_stdout",
     "jsonl": "aieff.logs.jsonl",
     "csv": "aieff.logs.csv_log",
+    "step-log": "aieff.logs.step_log",
+    "tensorboard": "aieff.logs.tensorboard",
 }
 
 
@@ -32,6 +36,15 @@ class Eval:
     value: float
     epochs: float | None = None
     samples: int | None = None
+    steps: int | None = None
+
+
+class Evals(list):  # noqa: FURB189 - a list that also says how its labels were read
+    """Evaluations of one log, with the conventions used to read their labels."""
+
+    def __init__(self, items: list[Eval] = (), conventions: list[str] | None = None) -> None:  # type: ignore[assignment]
+        super().__init__(items)
+        self.conventions: list[str] = conventions or []
 
 
 @dataclass(frozen=True)
@@ -57,12 +70,19 @@ MAX_EPOCHS = 1e6
 MAX_SAMPLES = 10**18
 
 
-def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
+def parse(raw: str | bytes, spec: TrainingLog, level: Benchmark) -> Evals:
     """Parse a log with the parser its format names; every number is checked for finiteness and range."""
     module = importlib.import_module(PARSERS[spec.format])
-    text = text.removeprefix("\ufeff")
+    data: str | bytes = raw
+    if not getattr(module, "BINARY", False):
+        if isinstance(raw, bytes):
+            try:
+                data = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"training log is not UTF-8 text (byte {exc.start})") from exc
+        data = str(data).removeprefix("\ufeff")
     try:
-        evals = module.parse(text, spec, level)
+        evals = module.parse(data, spec, level)
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError, csv.Error) as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise DataError(f"training log ({spec.format}): unreadable value: {excerpt(first)}") from exc
@@ -70,7 +90,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         raise DataError(f"training log ({spec.format}): no evaluations found")
     for ev in evals:
         check(ev, spec, level)
-    return evals
+    return evals if isinstance(evals, Evals) else Evals(evals)
 
 
 def check(ev: Eval, spec: TrainingLog, level: Benchmark) -> None:
@@ -85,6 +105,8 @@ def check(ev: Eval, spec: TrainingLog, level: Benchmark) -> None:
         raise DataError(f"{where}: epoch {ev.epochs!r} is not a number of epochs in [0, {MAX_EPOCHS:g}]")
     if ev.samples is not None and not 0 <= ev.samples <= MAX_SAMPLES:
         raise DataError(f"{where}: sample count {ev.samples!r} is outside [0, {MAX_SAMPLES:.0e}]")
+    if ev.steps is not None and not 0 <= ev.steps <= MAX_SAMPLES:
+        raise DataError(f"{where}: step {ev.steps!r} is outside [0, {MAX_SAMPLES:.0e}]")
 
 
 def number(raw: object, what: str) -> float:
@@ -117,32 +139,40 @@ def scale(value: float, spec: TrainingLog, level: Benchmark) -> float:
     return value
 
 
-def epochs_done(epoch: float, start_at: int | None, first: float) -> float:
-    """Training epochs completed at an evaluation labelled `epoch`.
-
-    Whole-number labels count from start_at (inferred from the first label when not given): a 0-based
-    label 3 means 4 epochs done. Fractional labels are taken as the amount of training done.
-    """
-    if epoch != int(epoch):
-        return epoch
-    base = start_at if start_at is not None else (0 if first == 0 else 1)
-    return epoch + 1 if base == 0 else epoch
-
-
 def to_evals(
-    rows: list[tuple[int, float, float | None, int | None]], spec: TrainingLog, level: Benchmark
-) -> list[Eval]:
-    """Evals from (line, raw value, epoch label or None, samples or None) rows of one log."""
-    first = next((e for _, _, e, _ in rows if e is not None), 0.0)
-    return [
-        Eval(
-            n,
-            scale(v, spec, level),
-            epochs=None if e is None else epochs_done(e, spec.epochs_start_at, first),
-            samples=s,
+    rows: list[tuple[int, float, float | None, int | None]],
+    spec: TrainingLog,
+    level: Benchmark,
+    *,
+    pretraining_first: bool = False,
+    why_pretraining: str = "",
+) -> Evals:
+    """Evals from (line, raw value, epoch label or None, samples or None) rows of one log.
+
+    Epoch labels are read one way for the whole file: when any label is fractional, every label is
+    the amount of training done; otherwise whole labels count from `epochs_start_at` (inferred from
+    the first label: 0 means 0-based, so label 3 = 4 epochs done). A first evaluation made before any
+    training (declared by `pretraining_eval`, or recognised by the parser) is left out.
+    """
+    notes: list[str] = []
+    pre = spec.pretraining_eval if spec.pretraining_eval is not None else pretraining_first
+    if pre and rows:
+        how = "declared by pretraining_eval" if spec.pretraining_eval else why_pretraining
+        notes.append(f"line {rows[0][0]}: evaluation before any training, not counted ({how})")
+        rows = rows[1:]
+    labels = [e for _, _, e, _ in rows if e is not None]
+    if any(e != int(e) for e in labels):
+        notes.append("fractional epoch labels: every label is the number of epochs of training done")
+        epochs_of = {e: e for e in labels}
+    elif labels:
+        base = spec.epochs_start_at if spec.epochs_start_at is not None else (0 if labels[0] == 0 else 1)
+        source = "declared by epochs_start_at" if spec.epochs_start_at is not None else "inferred from the first label"
+        notes.append(
+            f"epoch labels count from {base} ({source}): label {labels[0]:g} = {labels[0] + 1 - base:g} epoch(s) done"
         )
-        for n, v, e, s in rows
-    ]
+        epochs_of = {e: e + 1 - base for e in labels}
+    out = [Eval(n, scale(v, spec, level), epochs=None if e is None else epochs_of[e], samples=s) for n, v, e, s in rows]
+    return Evals(out, notes)
 
 
 def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
@@ -150,12 +180,23 @@ def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
     if level.threshold is None:
         raise DataError(f"level {level.id} has no numeric threshold to find in a log")
     higher = level.direction == "higher"
-    ordered = sorted(evals, key=lambda e: (e.samples if e.samples is not None else -1, e.epochs or 0.0, e.line))
+    ordered = sorted(
+        evals,
+        key=lambda e: (
+            e.steps if e.steps is not None else -1,
+            e.samples if e.samples is not None else -1,
+            e.epochs or 0.0,
+            e.line,
+        ),
+    )
     best = max(ordered, key=lambda e: e.value) if higher else min(ordered, key=lambda e: e.value)
     for i, ev in enumerate(ordered):
         if (ev.value >= level.threshold) if higher else (ev.value <= level.threshold):
             return Reached(ev, i, _cadence(ordered, i), best)
-    where = f"epoch {best.epochs:g}" if best.epochs is not None else f"{best.samples} samples"
+    if best.epochs is not None:
+        where = f"epoch {best.epochs:g}"
+    else:
+        where = f"{best.samples} samples" if best.samples is not None else f"step {best.steps}"
     hint = ""
     if level.metric.unit == "percent" and higher and all(e.value <= 1.0 for e in ordered) and level.threshold > 1:
         hint = "; every value is <= 1: is the log on the fraction scale (metric_scale: fraction)?"
@@ -173,6 +214,8 @@ def _cadence(evals: list[Eval], i: int) -> str:
         return f"previous evaluation {cur.epochs - prev.epochs:g} epoch(s) earlier"
     if cur.samples is not None and prev.samples is not None:
         return f"previous evaluation {cur.samples - prev.samples} samples earlier"
+    if cur.steps is not None and prev.steps is not None:
+        return f"previous evaluation {cur.steps - prev.steps} steps earlier"
     return "unknown cadence"
 
 

@@ -20,6 +20,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
     if epoch_col.lower() not in lower or metric.lower() not in lower:
         raise DataError(f"dawnbench-tsv: header {excerpt(head)} lacks {epoch_col!r} or {metric!r}")
     ei, mi = lower[epoch_col.lower()], lower[metric.lower()]
+    hi = lower.get("hours")
     rows = []
     for n, ln in lines[1:]:
         cells = [c.strip() for c in ln.split("\t")]
@@ -27,4 +28,15 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
             raise DataError(f"dawnbench-tsv line {n}: too few columns: {excerpt(ln)}")
         where = f"dawnbench-tsv line {n}"
         rows.append((n, number(cells[ei], f"{where}: {epoch_col}"), number(cells[mi], f"{where}: {metric}")))
-    return to_evals([(n, v, e, None) for n, e, v in rows], spec, level)
+    # A row labelled 0 at 0 hours was evaluated before any training (chance accuracy in real logs).
+    first_cells = [c.strip() for c in lines[1][1].split("\t")] if len(lines) > 1 else []
+    pre = bool(rows) and rows[0][1] == 0 and hi is not None and hi < len(first_cells) and _zero(first_cells[hi])
+    evals = [(n, v, e, None) for n, e, v in rows]
+    return to_evals(evals, spec, level, pretraining_first=pre, why_pretraining="label 0 at 0 hours")
+
+
+def _zero(cell: str) -> bool:
+    try:
+        return float(cell) == 0.0
+    except ValueError:
+        return False

@@ -10,17 +10,22 @@ from __future__ import annotations
 import json
 
 from aieff.diagnostics import excerpt
-from aieff.logs import Eval, count, number, scale
+from aieff.logs import Eval, Evals, count, number, scale, to_evals
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
 MARK = ":::MLLOG "
 
 
-def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
-    """Every `eval_accuracy` event once, with epoch_num (epochs done) or samples_count."""
+def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
+    """Every `eval_accuracy` event once, with the epochs done (blocks, epoch_num) or samples_count."""
+    if V05 in text and MARK not in text:
+        return _parse_v05(text, spec, level)
     seen: set[str] = set()
-    out = []
+    rows: list[tuple[int, float, float | None, int | None]] = []
+    block_done: float | None = None  # epochs done at the end of the last block_stop
+    first_block: float | None = None
+    from_blocks: set[int] = set()
     stopped = None
     for n, line in enumerate(text.splitlines(), 1):
         at = line.find(MARK)
@@ -37,25 +42,71 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         if not isinstance(event, dict):
             continue
         meta = event.get("metadata") or {}
-        if event.get("key") == "run_stop" and isinstance(meta, dict):
-            stopped = meta.get("status")
-        if event.get("key") != "eval_accuracy":
-            continue
         where = f"mlperf-mllog line {n}"
-        value = number(event.get("value"), f"{where}: eval_accuracy value")
         if not isinstance(meta, dict):
             raise DataError(f"{where}: metadata is not a mapping")
+        key = event.get("key")
+        if key == "run_stop":
+            stopped = meta.get("status")
+        elif key == "block_stop" and "first_epoch_num" in meta and "epoch_count" in meta:
+            start = number(meta["first_epoch_num"], f"{where}: first_epoch_num")
+            first_block = start if first_block is None else first_block
+            block_done = start - first_block + number(meta["epoch_count"], f"{where}: epoch_count")
+        if key != "eval_accuracy":
+            continue
+        value = number(event.get("value"), f"{where}: eval_accuracy value")
         epoch, samples = meta.get("epoch_num"), meta.get("samples_count")
-        if epoch is None and samples is None:
-            raise DataError(f"{where}: eval_accuracy without epoch_num or samples_count")
-        out.append(
-            Eval(
-                n,
-                scale(value, spec, level),
-                epochs=None if epoch is None else number(epoch, f"{where}: epoch_num"),
-                samples=None if samples is None else count(samples, f"{where}: samples_count"),
-            )
+        if epoch is None and samples is None and block_done is None:
+            raise DataError(f"{where}: eval_accuracy without epoch_num, samples_count or a preceding block")
+        if samples is not None:
+            rows.append((n, value, None, count(samples, f"{where}: samples_count")))
+        elif block_done is not None:
+            rows.append((n, value, block_done, None))
+            from_blocks.add(n)
+        else:
+            rows.append((n, value, number(epoch, f"{where}: epoch_num"), None))
+    if stopped not in (None, "success"):
+        raise DataError(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
+    if from_blocks:
+        evals = [
+            Eval(n, scale(v, spec, level), epochs=e, samples=s) for n, v, e, s in rows
+        ]  # block counts are epochs done already
+        notes = [
+            "epochs done from block_stop: first_epoch_num - the first block's + epoch_count "
+            f"(first block starts at {first_block:g})"
+        ]
+        return Evals(evals, notes)
+    evals = to_evals(rows, spec, level)
+    if stopped is None:
+        evals.conventions.append("no run_stop event: the run may not have finished")
+    return evals
+
+
+V05 = ":::MLPv0.5.0 "
+
+
+def _parse_v05(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
+    """MLPerf v0.5 lines: `:::MLPv0.5.0 resnet <time> (<file>:<line>) eval_accuracy: {"epoch": N, "value": x}`."""
+    rows: list[tuple[int, float, float | None, int | None]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(text.splitlines(), 1):
+        at = line.find(V05)
+        if at < 0 or "eval_accuracy:" not in line:
+            continue
+        payload = line[line.index("eval_accuracy:") + len("eval_accuracy:") :].strip()
+        if payload in seen:
+            continue
+        seen.add(payload)
+        where = f"mlperf v0.5 line {n}"
+        try:
+            event = json.loads(payload)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise DataError(f"{where}: eval_accuracy is not JSON") from exc
+        if not isinstance(event, dict):
+            raise DataError(f"{where}: eval_accuracy is not a mapping")
+        rows.append(
+            (n, number(event.get("value"), f"{where}: value"), number(event.get("epoch"), f"{where}: epoch"), None)
         )
-    if stopped not in (None, "success") and not out:
-        raise DataError(f"mlperf-mllog: run_stop status {excerpt(stopped)} and no evaluations")
-    return out
+    evals = to_evals(rows, spec, level)
+    evals.conventions.append("MLPerf v0.5 log (:::MLPv0.5.0 lines)")
+    return evals

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aieff.logs import Eval, metric_column, number, scale
+from aieff.logs import Eval, Evals, metric_column, number, scale
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -27,4 +27,10 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
                 continue  # an evaluation before any training (e.g. --evaluate)
             value = number(m.group(1) if column == "Acc@1" else m.group(2), f"pytorch-imagenet-stdout line {n}")
             out.append(Eval(n, scale(value, spec, level), epochs=float(epoch + 1)))
-    return out
+    return Evals(
+        out,
+        [
+            "`Epoch: [N]` counts from 0: the summary after epoch N is N + 1 epochs done; summaries "
+            "before any `Epoch:` line are evaluations before training, not counted"
+        ],
+    )
