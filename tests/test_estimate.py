@@ -108,3 +108,94 @@ def test_entries_without_artifacts_are_claimed(toy: Path) -> None:
     assert {k: v["status"] for k, v in record["entries"].items()} == {"base": "claimed", "better": "claimed"}
     assert run("estimate", cwd=toy).returncode == 2  # nothing named
     assert run("estimate", "entries/toy-level/benchmark.yaml", cwd=toy).returncode == 2
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = torch.nn.BatchNorm2d(cout)
+        self.c2 = torch.nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = torch.nn.BatchNorm2d(cout)
+        self.skip = torch.nn.Conv2d(cin, cout, 1, stride, bias=False) if stride != 1 or cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.b2(self.c2(self.b1(self.c1(x)).relu()))
+        return (y + (self.skip(x) if self.skip is not None else x)).relu()
+
+
+class CifarResNet(torch.nn.Module):
+    """A small CIFAR-style ResNet (3x3 stem, no max-pool), as the DAWNBench CIFAR entries describe theirs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, 1, 1, bias=False), torch.nn.BatchNorm2d(16))
+        self.layers = torch.nn.Sequential(_Block(16, 16, 1), _Block(16, 32, 2), _Block(32, 64, 2))
+        self.fc = torch.nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.layers(self.stem(x).relu()).mean((2, 3)))
+
+
+def _export(device: str, dynamic: bool) -> bytes:
+    import io
+
+    with torch.device(device):
+        model = CifarResNet().eval()
+    example = torch.empty(1, 3, 32, 32, device=device)
+    side = torch.export.Dim("side", min=16, max=256)
+    program = torch.export.export(model, (example,), dynamic_shapes=({2: side, 3: side},) if dynamic else None)
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    return buf.getvalue()
+
+
+def test_graph_only_export_verifies_a_two_phase_schedule(toy: Path) -> None:
+    from aieff.flops import export_device, load_export
+
+    graph_only = _export("meta", dynamic=True)
+    assert len(graph_only) < 1 << 20
+    folder = toy / "entries/toy-level"
+    (folder / "net.pt2").write_bytes(graph_only)
+    # The same model with real weights, exported at one fixed size, counts the same at 32 px.
+    full = folder.parent.parent / "full.pt2"
+    full.write_bytes(_export("cpu", dynamic=False))
+    reference = count_forward(load_export(full), example_input("image", resolution=32, device="cpu"), grad=False)
+    meta_model = load_export(folder / "net.pt2")
+    assert export_device(meta_model) == "meta"
+    f24, f32 = (
+        count_forward(meta_model, example_input("image", resolution=r, device="meta"), grad=False).flop
+        for r in (24, 32)
+    )
+    assert f32 == reference.flop and f24 < f32
+    per_epoch = 1000
+    claim = 3 * per_epoch * (2 * f24 + 1 * f32)
+    (folder / "better.tsv").write_text(LOG)
+    schedule = "  resolution_schedule:\n" + _phase(0, 2, 24, f24 / 2) + _phase(2, 4, 32, f32 / 2)
+    text = _entry(schedule, claim, hashlib.sha256(LOG.encode()).hexdigest()).replace(
+        "    torchvision: resnet18\n",
+        f"    export: {{path: entries/toy-level/net.pt2, sha256: {hashlib.sha256(graph_only).hexdigest()}}}\n",
+    )
+    (folder / "better.yaml").write_text(text)
+    assert run("validate", cwd=toy).returncode == 0
+    proc = run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [est] = json.loads(proc.stdout)
+    assert est["status"] == "verified" and est["compute_flop"] == pytest.approx(claim, rel=1e-9)
+    assert any("epoch labels count from 1" in m for m in est["messages"])
+
+
+def test_graph_only_export_doc_script_makes_an_accepted_archive(tmp_path: Path) -> None:
+    """The script in docs/graph-only-exports.md runs as written and its archive passes the gate."""
+    import re
+    import subprocess
+    import sys
+
+    from aieff.pt2 import sanitized_copy
+    from conftest import ROOT
+
+    script = re.search(r"```python\n(.*?)```", (ROOT / "docs/graph-only-exports.md").read_text(), re.S).group(1)
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, capture_output=True)
+    archive = tmp_path / "net.pt2"
+    assert archive.stat().st_size < 100_000
+    sanitized_copy(archive, tmp_path / "checked.pt2")

@@ -158,3 +158,139 @@ def test_mlperf_agrees_with_the_official_parser() -> None:
     assert {(e.epochs, round(e.value / 100, 6)) for e in ours} == official_evals
     assert len(ours) == 3 and len([ll for ll in theirs if ll.key == "eval_accuracy"]) == 6  # theirs keeps duplicates
     assert logs.first_reaching(ours, LEVEL).eval.line == 6  # a line number in the file
+
+
+# --- labelling conventions, step logs and event files (shapes of real public logs, written here) ---
+
+LOSS_LEVEL = Benchmark.model_validate(
+    {
+        **LEVEL.model_dump(),
+        "metric": {"name": "validation loss", "unit": "loss", "split": "val"},
+        "direction": "lower",
+        "threshold": 3.28,
+    }
+)
+
+
+def test_dawnbench_pretraining_row_is_left_out_and_said() -> None:
+    text = "epoch\thours\ttop1Accuracy\ttop5Accuracy\n0\t0\t0.1\t0.5\n1\t0.1\t40\t70\n2\t0.2\t55\t80\n"
+    evals = logs.parse(text, spec("dawnbench-tsv"), LEVEL)
+    assert [e.epochs for e in evals] == [1, 2]  # label 1 = 1 epoch: counting did not shift to 0-based
+    assert any("line 2: evaluation before any training" in c for c in evals.conventions)
+    # Without the 0-hour row, a log starting at label 0 is 0-based: label 0 is one epoch done.
+    zero_based = "epoch\thours\ttop5Accuracy\n0\t0.1\t70\n1\t0.2\t80\n"
+    evals = logs.parse(zero_based, spec("dawnbench-tsv"), LEVEL)
+    assert [e.epochs for e in evals] == [1, 2] and "count from 0" in evals.conventions[0]
+    declared = logs.parse(zero_based, spec("dawnbench-tsv", pretraining_eval=True), LEVEL)
+    assert [e.epochs for e in declared] == [1] and "declared by pretraining_eval" in declared.conventions[0]
+
+
+def test_mixed_whole_and_fractional_labels_are_read_alike() -> None:
+    text = "epoch\ttop5Accuracy\n0.5\t60\n1\t70\n1.5\t75\n2\t80\n"
+    evals = logs.parse(text, spec("dawnbench-tsv"), LEVEL)
+    assert [e.epochs for e in evals] == [0.5, 1, 1.5, 2]
+    assert "fractional" in evals.conventions[0]
+
+
+def _mllog(key: str, value: object = None, **meta: object) -> str:
+    return "0: :::MLLOG " + json.dumps({"key": key, "value": value, "metadata": meta}) + "\n"
+
+
+def test_mllog_blocks_give_the_epochs_done() -> None:
+    text = "".join(
+        _mllog("block_start", first_epoch_num=1 + 4 * b, epoch_count=4)
+        + _mllog("block_stop", first_epoch_num=1 + 4 * b, epoch_count=4)
+        + _mllog("eval_accuracy", acc, epoch_num=4 * b + 4)
+        for b, acc in enumerate([0.40, 0.70, 0.80])
+    ) + _mllog("run_stop", status="success")
+    evals = logs.parse(text * 2, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)  # every rank logs it
+    assert [e.epochs for e in evals] == [4, 8, 12]
+    assert "block_stop" in evals.conventions[0]
+    assert logs.first_reaching(evals, LEVEL).eval.epochs == 12
+
+
+def test_mllog_aborted_run_is_reported_as_aborted() -> None:
+    text = _mllog("eval_accuracy", 0.8, epoch_num=3) + _mllog("run_stop", status="aborted")
+    with pytest.raises(DataError, match="run aborted: run_stop status 'aborted'"):
+        logs.parse(text, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)
+
+
+def test_mlperf_v05_lines_are_read() -> None:
+    line = (
+        ":::MLPv0.5.0 resnet 1541710414.{n} (resnet/imagenet_main.py:{n}) "
+        'eval_accuracy: {{"epoch": {e}, "value": {v}}}\n'
+    )
+    text = "".join(line.format(n=i, e=e, v=v) for i, (e, v) in enumerate([(0, 0.6), (1, 0.75), (2, 0.8)]))
+    evals = logs.parse(text, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)
+    assert [e.epochs for e in evals] == [1, 2, 3] and "v0.5" in evals.conventions[-1]
+
+
+LLMC = "".join(
+    f"s:{s} trl:{4.0 - s / 1000:.4f} lr:0.0006 norm:0.3 tokens:524288\n" + (f"s:{s} tel:{v}\n" if v else "")
+    for s, v in [(0, 10.9), (1, None), (250, 3.6), (500, 3.30), (750, 3.275), (1000, 3.25)]
+)
+
+
+def test_llmc_style_steps_become_samples_through_the_entry() -> None:
+    s = spec("step-log", pattern=r"^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$")
+    evals = logs.parse(LLMC, s, LOSS_LEVEL)
+    r = logs.first_reaching(evals, LOSS_LEVEL)
+    assert (r.eval.steps, r.eval.value) == (750, 3.275) and "250 steps earlier" in r.cadence
+    assert "optimizer steps done" in evals.conventions[0]
+
+
+NANOGPT = (
+    "import torch\nprint0(f'step:{step}/{train_steps} val_loss:{val_loss:.4f} train_time:{t:.0f}ms')\n"
+    "====\nstep:0/1393 val_loss:10.8258 train_time:0ms step_avg:nanms\n"
+    "step:1/1393 train_time:30ms step_avg:nanms\n"
+    "step:1375/1393 val_loss:3.2810 train_time:177000ms step_avg:128.9ms\n"
+    "step:1393/1393 val_loss:3.2785 train_time:179527ms step_avg:129.0ms\n"
+)
+
+
+def test_nanogpt_style_log_with_the_script_before_it() -> None:
+    s = spec("step-log", pattern=r"^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)")
+    r = logs.first_reaching(logs.parse(NANOGPT, s, LOSS_LEVEL), LOSS_LEVEL)
+    assert (r.eval.steps, r.eval.line) == (1393, 7)
+
+
+def test_samples_per_step_schedule_sums_the_steps_before_the_evaluation() -> None:
+    from aieff.schema import Training
+
+    t = Training.model_validate(
+        {
+            "steps_to_target": 30,
+            "samples_per_step_schedule": [{"from_step": 0, "samples": 8}, {"from_step": 10, "samples": 16}],
+            "forward_cost": {"value": 1.0e9, "unit": "FLOP", "sequence_length": 1024},
+        }
+    )
+    assert t.samples_after(30) == 10 * 8 + 20 * 16 and t.samples_after(5) == 40
+
+
+def test_a_pathological_pattern_ends_in_a_coded_error() -> None:
+    """RE2 matches in linear time: `(a+)+$` on 100 kB of a's is answered at once, then refused as no number."""
+    s = spec("step-log", pattern=r"(?P<step>(a+)+)(?P<value>a)$")
+    with pytest.raises(DataError, match="is not a number"):
+        logs.parse("a" * 100_000 + "\n", s, LOSS_LEVEL)
+    with pytest.raises(ValueError, match="pattern must name the groups step and value"):
+        spec("step-log", pattern=r"(a+)+$")
+    with pytest.raises(ValueError, match="not a valid RE2 expression"):
+        spec("step-log", pattern=r"(?P<step>\d+)(?P<value>\1)")  # backreferences need backtracking
+
+
+def test_tensorboard_event_file_written_by_a_real_writer(tmp_path) -> None:  # noqa: ANN001
+    torch = pytest.importorskip("torch")
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path))
+    for epoch, acc in [(1, 60.0), (2, 80.0), (3, 90.0)]:
+        writer.add_scalar("val/acc5", torch.tensor(acc), epoch)
+        writer.add_scalar("train/loss", 1.0 / epoch, epoch)
+    writer.close()
+    [event_file] = tmp_path.glob("events.out.tfevents.*")
+    s = spec("tensorboard", tag="val/acc5", step_means="epochs")
+    evals = logs.parse(event_file.read_bytes(), s, LEVEL)
+    assert [(e.epochs, e.value) for e in evals] == [(1, 60.0), (2, 80.0), (3, 90.0)]
+    assert logs.first_reaching(evals, LEVEL).eval.epochs == 2
+    with pytest.raises(DataError, match="no scalar tagged 'val/acc1'"):
+        logs.parse(event_file.read_bytes(), spec("tensorboard", tag="val/acc1"), LEVEL)

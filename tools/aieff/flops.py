@@ -112,6 +112,12 @@ def load_export(path: Path) -> Any:
     return Exported()
 
 
+def export_device(model: Any) -> str:
+    """'meta' for a graph-only export (every weight on the meta device: counted without arithmetic)."""
+    tensors = list(model.state_dict().values())
+    return "meta" if tensors and all(t.device.type == "meta" for t in tensors) else "cpu"
+
+
 def example_input(
     kind: str,
     *,
@@ -175,14 +181,21 @@ def _torch_attention_rules() -> dict[Any, Any]:
     return {op: _sdpa_flop for op in _attention_ops() if op is not None}
 
 
-def count_forward(model: Any, sample: Any) -> ForwardCount:
-    """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch."""
+def count_forward(model: Any, sample: Any, *, grad: bool = True) -> ForwardCount:
+    """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch.
+
+    grad=True (modules) keeps attention off fused fast paths; exported graphs are already aten ops
+    and count with gradients off (their frozen buffers cannot require grad).
+    """
+    import contextlib
+
     import torch
     from ptflops import get_model_complexity_info
     from torch.utils.flop_counter import FlopCounterMode
 
-    log = io.StringIO()
-    with torch.enable_grad():
+    log, printed = io.StringIO(), io.StringIO()
+    mode = torch.enable_grad if grad else torch.no_grad
+    with mode(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         macs, params = get_model_complexity_info(
             model,
             tuple(sample.shape[1:]),
@@ -194,15 +207,21 @@ def count_forward(model: Any, sample: Any) -> ForwardCount:
             ost=log,
             custom_modules_hooks=_attention_rules(),
         )
-    if macs is None:
-        raise DataError(f"ptflops could not count the model: {log.getvalue().strip()[-500:]}")
+    if macs is None:  # ptflops prints the exception and its traceback instead of raising
+        found = re.search(r"following exception: \n(.+)", printed.getvalue())
+        cause = found.group(1) if found else (printed.getvalue().strip().splitlines() or ["no reason given"])[-1]
+        raise DataError(f"ptflops could not count the model: {cause.strip()[:300]}")
     zero_ops = re.findall(r"Warning: (\S+) operation is treated as a zero-op", log.getvalue())
     unsupported: dict[str, int] = {}
     for op in zero_ops:
         if op not in KNOWN_ZERO_MAC:
             unsupported[op] = unsupported.get(op, 0) + 1
-    with torch.enable_grad(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
-        model(sample)
+    try:
+        with mode(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
+            model(sample)
+    except Exception as exc:  # the cross-check's own failure, with its cause
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise DataError(f"torch FlopCounterMode could not run the model: {type(exc).__name__}: {first}") from exc
     n_params = sum(int(v.numel()) for v in model.state_dict().values()) if not params else int(params)
     result = ForwardCount(float(macs), float(counter.get_total_flops()), n_params, unsupported)
     if result.disagreement > DISAGREEMENT:

@@ -38,13 +38,14 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
             "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0],
             "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
         }
-    from aieff.flops import build_torchvision, count_forward, example_input, load_export
+    from aieff.flops import build_torchvision, count_forward, example_input, export_device, load_export
 
     arch = job["arch"]
     if "torchvision" in arch:
         model, device = build_torchvision(arch["torchvision"], dict(arch.get("kwargs") or {})), "meta"
     else:
-        model, device = load_export(Path(arch["export"])), "cpu"
+        model = load_export(Path(arch["export"]))
+        device = export_device(model)
     counts = []
     for phase in job["phases"]:
         sample = example_input(
@@ -54,7 +55,10 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
             sequence_length=phase.get("sequence_length"),
             device=device,
         )
-        counts.append(asdict(count_forward(model, sample)))
+        count = count_forward(model, sample, grad="torchvision" in arch)
+        if device == "meta" and "export" in arch and not count.notes:
+            count.notes.append("graph-only export: counted on the meta device, no arithmetic")
+        counts.append(asdict(count))
     out: dict[str, Any] = {"counts": counts}
     if job.get("checkpoint"):
         from aieff.checkpoint import compare, state_shapes

@@ -12,7 +12,7 @@ from aieff.logs import Eval, Evals, count, number, scale
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
-MAX_LINE = 1 << 16  # longer lines (pasted data, minified code) are skipped, never matched
+MAX_LINE = 1 << 20  # longer lines (pasted data) are skipped; RE2 is linear below that
 
 
 def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
