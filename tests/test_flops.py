@@ -66,3 +66,47 @@ def test_fused_attention_is_counted_with_real_tensors() -> None:
     attention = 2 * 50 * 50 * 64  # Q @ K^T and weights @ V over all heads
     assert real.multiply_adds == pytest.approx(projections + attention, rel=0.01)
     assert not real.unsupported and real.disagreement <= 0.02
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self, causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = x.view(1, 64, 2, 8).transpose(1, 2)  # 2 heads of 8 over 64 positions
+        return torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=self.causal)
+
+
+def test_causal_attention_counts_the_unmasked_pairs_in_both_counters() -> None:
+    from aieff.flops import attention_pairs
+
+    x = torch.zeros(1, 64, 16)
+    full = count_forward(_Attention(False), x)
+    causal = count_forward(_Attention(True), x)
+    assert full.multiply_adds == 2 * 64 * 64 * (8 + 8)
+    assert causal.multiply_adds == 2 * (64 * 65 // 2) * (8 + 8)  # L(L+1)/2 query-key pairs
+    assert causal.torch_flop == 2 * causal.multiply_adds and not causal.notes
+    assert attention_pairs(4, 6, True) == 1 + 2 + 3 + 4 and attention_pairs(6, 4, True) == 10 + 2 * 4
+
+
+def test_conventional_zero_cost_ops_are_not_reported() -> None:
+    class Rope(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(50, 8)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            h = self.emb(ids)
+            return h * torch.cos(h) + torch.sin(h)
+
+    count = count_forward(Rope(), torch.zeros(1, 10, dtype=torch.long))
+    assert count.unsupported == {} and count.notes == []
+
+
+def test_far_below_design_resolution_is_warned() -> None:
+    from aieff.flops import resolution_warning
+
+    assert "designed for 224 px and counted at 32 px" in resolution_warning("resnet18", 32)
+    assert resolution_warning("resnet18", 128) is None  # progressive resizing stays quiet
+    assert resolution_warning("inception_v3", 299) is None

@@ -30,7 +30,8 @@ KNOWN_ZERO_MAC = frozenset(
     hardswish hardswish_ hardsigmoid hardsigmoid_ hardtanh hardtanh_ leaky_relu leaky_relu_ elu elu_ erf
     native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training native_layer_norm
     native_group_norm linalg_vector_norm norm dropout native_dropout bernoulli_ stochastic_depth _to_copy
-    lift_fresh_copy zero_ sort topk argmax any all logical_not bitwise_not
+    lift_fresh_copy zero_ sort topk argmax any all logical_not bitwise_not cos sin embedding rms_norm
+    _fused_rms_norm scaled_dot_product_attention triu tril bitwise_and logical_and rsub square reciprocal
     """.split()
 )
 
@@ -112,6 +113,33 @@ def load_export(path: Path) -> Any:
     return Exported()
 
 
+BELOW_DESIGN = 3.0  # warn when an image model is counted at under a third of the side it was designed for
+
+
+def design_resolution(name: str) -> int | None:
+    """The crop side torchvision's own weights for `name` were trained at (metadata only, no download)."""
+    from torchvision import models
+
+    try:
+        transforms = models.get_model_weights(name).DEFAULT.transforms
+    except (ValueError, AttributeError, KeyError):
+        return None
+    crop = getattr(transforms, "keywords", {}).get("crop_size")
+    return int(crop) if isinstance(crop, int) else None
+
+
+def resolution_warning(name: str, resolution: int | None) -> str | None:
+    """A note when a torchvision model is counted far below its design resolution (e.g. an ImageNet
+    ResNet-18 at CIFAR's 32 px: its stride-4 stem is not the CIFAR variant, and its count is ~15x low)."""
+    design = design_resolution(name)
+    if design and resolution and resolution * BELOW_DESIGN <= design:
+        return (
+            f"torchvision {name} is designed for {design} px and counted at {resolution} px: its stem and "
+            "strides are the ImageNet ones; for a small-image variant (e.g. CIFAR ResNets) use a graph-only export"
+        )
+    return None
+
+
 def export_device(model: Any) -> str:
     """'meta' for a graph-only export (every weight on the meta device: counted without arithmetic)."""
     tensors = list(model.state_dict().values())
@@ -142,43 +170,68 @@ def example_input(
     return torch.zeros(1, sequence_length, dtype=torch.long, device=device)
 
 
-def _sdpa_macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
-    """Fused attention: Q @ K^T and weights @ V, B*H*L*S*(E + Ev) multiply-adds."""
-    q, k, v = args[0].shape, args[1].shape, args[2].shape
-    batch_heads = 1
-    for d in q[:-2]:
-        batch_heads *= d
-    return int(batch_heads * q[-2] * k[-2] * (q[-1] + v[-1]))
+# Position of `is_causal` in each fused attention op's arguments (query, key, value first).
+CAUSAL_ARG = {
+    "_scaled_dot_product_flash_attention_for_cpu": 4,
+    "_scaled_dot_product_flash_attention": 4,
+    "_scaled_dot_product_efficient_attention": 6,
+    "_scaled_dot_product_cudnn_attention": 6,
+}
 
 
-def _attention_ops() -> list[Any]:
+def attention_pairs(lq: int, lk: int, causal: bool) -> int:
+    """Query-key pairs attention computes: all of them, or under a causal mask only keys at or before
+    the query's position (PyTorch's top-left alignment), L(L+1)/2 for a square product."""
+    if not causal:
+        return lq * lk
+    full_rows = max(0, lq - lk)  # queries past the last key see every key
+    partial = min(lq, lk)
+    return partial * (partial + 1) // 2 + full_rows * lk
+
+
+def _sdpa_macs_for(name: str) -> Any:
+    where = CAUSAL_ARG[name]
+
+    def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
+        """Q @ K^T and weights @ V: batch x heads x pairs x (E + Ev) multiply-adds."""
+        q, k, v = args[0].shape, args[1].shape, args[2].shape
+        causal = len(args) > where and bool(args[where])
+        batch_heads = 1
+        for d in q[:-2]:
+            batch_heads *= d
+        return int(batch_heads * attention_pairs(q[-2], k[-2], causal) * (q[-1] + v[-1]))
+
+    return macs
+
+
+def _attention_ops() -> dict[str, Any]:
     import torch
 
     aten = torch.ops.aten
-    names = [
-        "_scaled_dot_product_flash_attention_for_cpu",
-        "_scaled_dot_product_flash_attention",
-        "_scaled_dot_product_efficient_attention",
-        "_scaled_dot_product_cudnn_attention",
-    ]
-    return [getattr(aten, n) for n in names if hasattr(aten, n)]
+    return {n: getattr(aten, n) for n in CAUSAL_ARG if hasattr(aten, n)}
 
 
 def _attention_rules() -> dict[Any, Any]:
     """ptflops rules (multiply-adds) for fused attention, which it otherwise counts as zero."""
-    return {op: _sdpa_macs for op in _attention_ops()}
+    return {op: _sdpa_macs_for(name) for name, op in _attention_ops().items()}
 
 
-def _sdpa_flop(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> int:  # noqa: ARG001
-    batch_heads = 1
-    for d in q[:-2]:
-        batch_heads *= d
-    return 2 * batch_heads * q[-2] * k[-2] * (q[-1] + v[-1])
+def _sdpa_flop_for(name: str) -> Any:
+    where = CAUSAL_ARG[name] - 3  # FlopCounterMode passes the shapes of q, k, v, then the other arguments
+
+    def flop(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> int:  # noqa: ARG001
+        causal = len(args) > where and bool(args[where])
+        batch_heads = 1
+        for d in q[:-2]:
+            batch_heads *= d
+        return 2 * batch_heads * attention_pairs(q[-2], k[-2], causal) * (q[-1] + v[-1])
+
+    return flop
 
 
 def _torch_attention_rules() -> dict[Any, Any]:
     """The same rule in FLOP for torch's FlopCounterMode, which misses CPU flash attention in this torch."""
-    return {op: _sdpa_flop for op in _attention_ops() if op is not None}
+    return {op: _sdpa_flop_for(name) for name, op in _attention_ops().items()}
 
 
 def count_forward(model: Any, sample: Any, *, grad: bool = True) -> ForwardCount:

@@ -38,7 +38,14 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
             "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0],
             "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
         }
-    from aieff.flops import build_torchvision, count_forward, example_input, export_device, load_export
+    from aieff.flops import (
+        build_torchvision,
+        count_forward,
+        example_input,
+        export_device,
+        load_export,
+        resolution_warning,
+    )
 
     arch = job["arch"]
     if "torchvision" in arch:
@@ -58,6 +65,9 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         count = count_forward(model, sample, grad="torchvision" in arch)
         if device == "meta" and "export" in arch and not count.notes:
             count.notes.append("graph-only export: counted on the meta device, no arithmetic")
+        if "torchvision" in arch and job["input"] == "image":
+            if warning := resolution_warning(arch["torchvision"], phase.get("resolution")):
+                count.notes.append(warning)
         counts.append(asdict(count))
     out: dict[str, Any] = {"counts": counts}
     if job.get("checkpoint"):
