@@ -112,3 +112,37 @@ def test_validate_does_not_import_torch() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.stdout.strip() == "False False", proc.stdout + proc.stderr
+
+
+def test_new_level_writes_a_level_and_its_baseline_that_fail_only_on_todo_lines(toy: Path) -> None:
+    proc = run("new-level", "cifar10-94", "resnet18-baseline", cwd=toy)
+    assert proc.returncode == 0, proc.stderr
+    folder = toy / "entries/cifar10-94"
+    texts = {p.name: p.read_text() for p in folder.iterdir()}
+    assert set(texts) == {"benchmark.yaml", "resnet18-baseline.yaml"}
+    assert "baseline: resnet18-baseline" in texts["benchmark.yaml"]
+    proc = run("validate", "entries/cifar10-94", cwd=toy)
+    assert proc.returncode == 1
+    for line in proc.stdout.splitlines():
+        name, number = line.split(":")[0].rsplit("/", 1)[1], int(line.split(":")[1])
+        assert "TODO" in texts[name].splitlines()[number - 1], line  # every error sits on a TODO line
+    assert run("new-level", "cifar10-94", "x", cwd=toy).returncode == 2  # never overwrites
+
+
+def test_e024_tells_a_missing_baseline_from_an_invalid_one(toy: Path) -> None:
+    base = toy / "entries/toy-level/base.yaml"
+    base.write_text(base.read_text().replace("model:", "modell:"))
+    out = run("validate", cwd=toy).stdout
+    assert "E024 baseline: entries/toy-level/base.yaml exists but is invalid" in out
+    base.unlink()
+    out = run("validate", cwd=toy).stdout
+    assert "E024 baseline: no entry 'base' in entries/toy-level/ (aieff new toy-level base)" in out
+
+
+def test_estimate_goes_on_past_an_invalid_entry_and_fails_overall(toy: Path) -> None:
+    (toy / "entries/toy-level/broken.yaml").write_text("# yaml-language-server: $schema=x\nid: [\n")
+    proc = run("estimate", "--all", "--record", "rec.json", cwd=toy)
+    assert proc.returncode == 1
+    assert "entries/toy-level/broken.yaml:" in proc.stderr and "those files are not estimated" in proc.stderr
+    assert "entries/toy-level/better.yaml: claimed" in proc.stdout
+    assert run("estimate", "entries/toy-level/broken.yaml", cwd=toy).returncode == 2

@@ -24,7 +24,17 @@ def test_readme_lists_every_command_and_make_targets() -> None:
     for name in ("validate", "new", "analyze", "build", "schema", "estimate", "check"):
         assert f"`aieff {name}" in text
     assert "make build" in text and "make test" in text
-    assert set(EXAMPLES) == {"validate", "new", "analyze", "build", "schema", "estimate", "check"}
+    assert set(EXAMPLES) == {
+        "validate",
+        "new",
+        "new-level",
+        "analyze",
+        "build",
+        "schema",
+        "estimate",
+        "check",
+        "cache",
+    }
 
 
 def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_path: Path) -> None:

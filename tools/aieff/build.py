@@ -21,7 +21,7 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     if not readme_path.is_file():
         raise DataError("README.md is missing")
     try:
-        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, status)
+        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, record.labels(root))
     except tables.ReadmeError as exc:
         raise DataError(str(exc)) from exc
     rows = export.records(ds, result, status)

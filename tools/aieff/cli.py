@@ -17,8 +17,10 @@ EXAMPLES = {
     "schema": "aieff schema --check",
     "analyze": "aieff analyze --level alexnet-imagenet --format json",
     "build": "aieff build --check",
-    "estimate": "aieff estimate entries/test-digits/mlp.yaml",
+    "estimate": "aieff estimate entries/alexnet-imagenet/alexnet.yaml",
     "check": "aieff check --changed-since origin/main",
+    "new-level": "aieff new-level cifar10-94 resnet18-baseline",
+    "cache": "aieff cache add ~/Downloads/log.tsv",
 }
 
 
@@ -80,6 +82,32 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_level(args: argparse.Namespace) -> int:
+    from aieff.repo import write_atomic
+    from aieff.skeleton import level_skeleton, skeleton
+
+    root = _root(args)
+    for value, what in ((args.level, "LEVEL"), (args.baseline, "BASELINE")):
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+            raise UsageError(f"{what} {value!r} must be a lower-case slug like 'cifar10-94'")
+    folder = root / "entries" / args.level
+    if folder.exists():
+        raise UsageError(f"entries/{args.level} already exists")
+    write_atomic(folder / "benchmark.yaml", level_skeleton(args.level, args.baseline))
+    write_atomic(folder / f"{args.baseline}.yaml", skeleton(args.level, args.baseline))
+    print(
+        f"wrote entries/{args.level}/benchmark.yaml and entries/{args.level}/{args.baseline}.yaml: "
+        f"replace every TODO, then run aieff validate entries/{args.level}"
+    )
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from aieff.cache import add
+
+    return add(_root(args), [Path(p) for p in args.files])
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from aieff.outputs import sync
     from aieff.schemagen import generated
@@ -107,12 +135,17 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from aieff.diagnostics import render
     from aieff.estimate import run_estimates
+    from aieff.validate import validate
 
     root = _root(args)
-    return run_estimates(
-        root, _valid_dataset(root), args.paths, all_entries=args.all, record=args.record, fmt=args.format
-    )
+    ds = validate(root)
+    if ds.diagnostics:  # invalid files are reported; every valid entry is still re-estimated
+        sys.stderr.write(render(ds.diagnostics, "text"))
+        print(f"aieff: {len(ds.diagnostics)} validation error(s): those files are not estimated", file=sys.stderr)
+    status = run_estimates(root, ds, args.paths, all_entries=args.all, record=args.record, fmt=args.format)
+    return max(status, 1 if ds.diagnostics else 0)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -183,6 +216,18 @@ def parser() -> argparse.ArgumentParser:
     p = add("new", cmd_new, "Write a commented skeleton entry to fill in.")
     p.add_argument("benchmark", metavar="BENCHMARK", help="level id (folder under entries/)")
     p.add_argument("id", metavar="ID", help="new entry id (file name without .yaml)")
+
+    p = add("new-level", cmd_new_level, "Write a skeleton level and its baseline entry to fill in.")
+    p.add_argument("level", metavar="LEVEL", help="new level id (folder under entries/)")
+    p.add_argument("baseline", metavar="BASELINE", help="id of the level's baseline entry")
+
+    p = add(
+        "cache",
+        cmd_cache,
+        "Store local copies of artifacts under their sha256, so entries that pin them verify offline.",
+    )
+    p.add_argument("action", choices=["add"])
+    p.add_argument("files", nargs="+", metavar="FILE", help="files whose sha256 an entry pins")
 
     p = add("schema", cmd_schema, "Regenerate schema/*.json and docs/fields.md, docs/errors.md.")
     p.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")

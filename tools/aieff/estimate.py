@@ -344,16 +344,19 @@ def run_estimates(
     entries: list[Entry] = []
     if all_entries:
         entries = sorted(
-            (e for e in ds.all_entries().values() if not e.withdrawn),
+            (e for e in ds.all_entries().values() if not e.withdrawn and e.benchmark in ds.benchmarks),
             key=lambda e: (e.benchmark, e.id),
         )
     for p in paths:
         rel = inside(root, p).relative_to(root.resolve()).as_posix()
         match = [d.model for d in ds.entries.values() if d.path == rel]
         if not match or not isinstance(match[0], Entry):
-            raise UsageError(f"{p}: not an entry file")
+            bad = [d for d in ds.diagnostics if d.path == rel]
+            raise UsageError(f"{p}: " + ("invalid (see the errors above)" if bad else "not an entry file"))
+        if match[0].benchmark not in ds.benchmarks:
+            raise UsageError(f"{p}: its level's benchmark.yaml is invalid")
         entries.append(match[0])
-    if not entries:
+    if not entries and not all_entries:
         raise UsageError("name entry files, or pass --all")
     with Sandbox() as box:
         ests = [estimate_entry(root, ds, e, box) for e in entries]
@@ -372,7 +375,8 @@ def run_estimates(
             }
             for e in ests
         }
-        keep = set(ds.all_entries()) if all_entries else None
+        # ids still in the dataset: valid entries, and files that are invalid today (their verdict stays)
+        keep = set(ds.all_entries()) | {Path(d.path).stem for d in ds.diagnostics} if all_entries else None
         records.write(record_path, records.merge(old, fresh, today=today().isoformat(), keep=keep))
     bad = {"failed", "unreachable"} if unreachable_fails else {"failed"}
     return 1 if any(e.status in bad for e in ests) else 0

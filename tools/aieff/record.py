@@ -59,6 +59,11 @@ def statuses(root: Path) -> dict[str, str]:
     return {k: v.status for k, v in load(root / RECORD_PATH).entries.items()}
 
 
+def labels(root: Path) -> dict[str, str]:
+    """Entry id -> status as the README shows it, with the date it was reached ("verified 2026-11-23")."""
+    return {k: f"{v.status} {v.date}" if v.date else v.status for k, v in load(root / RECORD_PATH).entries.items()}
+
+
 def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[str] | None) -> Record:
     """The old record updated with new verdicts; `keep` (ids still in the dataset) drops the rest."""
     out = dict(old.entries) if keep is None else {k: v for k, v in old.entries.items() if k in keep}

@@ -41,3 +41,33 @@ training:
 def skeleton(benchmark: str, entry_id: str) -> str:
     """The skeleton text for a new entry."""
     return TEMPLATE.format(benchmark=benchmark, id=entry_id)
+
+
+LEVEL_TEMPLATE = """\
+# yaml-language-server: $schema=../../schema/benchmark.schema.json
+# New level. Replace every TODO, then write its baseline entry ({baseline}.yaml, created beside this
+# file) and run `aieff validate entries/{level}`. Field reference: docs/fields.md.
+id: {level}
+title: TODO short title, e.g. "AlexNet-level ImageNet classification"
+task: TODO task, e.g. image classification
+dataset:
+  name: TODO training data, e.g. ImageNet-1k (ILSVRC 2012) train
+  train_samples_per_epoch: TODO  # e.g. 1281167; delete for step-based levels
+metric:
+  name: TODO metric, e.g. top-5 accuracy
+  unit: TODO  # percent | fraction | BLEU | loss | elo | win-rate
+  split: TODO evaluation split, e.g. validation
+direction: TODO  # higher | lower (which is better)
+threshold: TODO  # the level, in the metric's unit
+baseline: {baseline}
+rules: TODO what counts: training data allowed, how runs on different hardware are grouped
+source:
+  title: TODO where the level is defined
+  url: https://TODO
+  locator: TODO section or table
+"""
+
+
+def level_skeleton(level: str, baseline: str) -> str:
+    """The skeleton text for a new level whose baseline entry is `baseline`."""
+    return LEVEL_TEMPLATE.format(level=level, baseline=baseline)

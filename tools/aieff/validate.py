@@ -242,9 +242,14 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         level = ds.level(bench_id)
         base = ds.entries.get(level.baseline)
         if base is None or not isinstance(base.model, Entry) or base.model.benchmark != bench_id:
-            ds.diagnostics.append(
-                bdoc.loaded.error("E024", ("baseline",), f"no entry {level.baseline!r} in entries/{bench_id}/")
-            )
+            candidate = ds.root / "entries" / bench_id / f"{level.baseline}.yaml"
+            if base is None and candidate.is_file():
+                why = f"entries/{bench_id}/{level.baseline}.yaml exists but is invalid (see its errors)"
+            elif base is not None and base.path != f"entries/{bench_id}/{level.baseline}.yaml":
+                why = f"{level.baseline!r} is an entry of another level ({base.path})"
+            else:
+                why = f"no entry {level.baseline!r} in entries/{bench_id}/ (aieff new {bench_id} {level.baseline})"
+            ds.diagnostics.append(bdoc.loaded.error("E024", ("baseline",), why))
         elif base.model.withdrawn:
             ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
 

@@ -1,0 +1,97 @@
+"""Offline: an artifact that cannot be fetched is `unreachable`, never a verdict; `aieff cache add` fixes that."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run
+
+torch = pytest.importorskip("torch")
+
+LOG = b"epoch\ttop1Accuracy\n1\t70\n2\t85\n3\t91\n4\t93\n"
+MACS = 64 * 32 + 32 * 10
+SAMPLES = 1347
+
+
+def _graph_only_mlp() -> bytes:
+    with torch.device("meta"):
+        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).eval()
+    buf = io.BytesIO()
+    torch.export.save(torch.export.export(model, (torch.empty(1, 64, device="meta"),)), buf)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    dest = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "e2e", dest)
+    arch = _graph_only_mlp()
+    (dest / "entries/test-digits/mlp.pt2").write_bytes(arch)
+    claim = 3 * 2 * MACS * 3 * SAMPLES
+    (dest / "entries/test-digits/mlp.yaml").write_text(
+        f"""# yaml-language-server: $schema=../../schema/entry.schema.json
+id: mlp
+benchmark: test-digits
+model: "MLP 64-32-10"
+publication:
+  title: "aieff offline test"
+  authors: ["aieff tests"]
+  url: https://example.org/aieff-offline
+  date: 2026-01-01
+claims:
+  - value: {claim}
+    unit: FLOP
+    method: counted
+    source:
+      title: "aieff offline test"
+      url: https://example.org/aieff-offline
+    confidence: high
+training:
+  epochs_to_target: 3
+  forward_cost: {{value: {MACS}, unit: multiply-adds}}
+artifacts:
+  architecture:
+    export: {{path: entries/test-digits/mlp.pt2, sha256: {hashlib.sha256(arch).hexdigest()}}}
+    input: vector
+    input_features: 64
+  training_log:
+    url: https://aieff-offline-test.invalid/log.tsv
+    sha256: {hashlib.sha256(LOG).hexdigest()}
+    format: dawnbench-tsv
+    columns: {{metric: top1Accuracy}}
+"""
+    )
+    return dest
+
+
+def test_unreachable_keeps_the_recorded_verdict_and_cache_add_verifies_offline(repo: Path, tmp_path: Path) -> None:
+    env = {"AIEFF_CACHE": str(tmp_path / "cache"), "AIEFF_FETCH_DEADLINE": "5"}
+    record = repo / "exports/verification.json"
+    record.parent.mkdir()
+    old = {"entries": {"mlp": {"level": "test-digits", "status": "verified", "compute_flop": 1.9e8, "messages": []}}}
+    record.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    before = record.read_bytes()
+    proc = run("estimate", "--all", "--record", "exports/verification.json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # offline is not a failure of the entry
+    assert "entries/test-digits/mlp.yaml: unreachable" in proc.stdout and "unreachable (" in proc.stdout
+    assert record.read_bytes() == before  # the last real verdict stays, byte for byte
+    # The PR check cannot pass on an artifact nobody can fetch.
+    other = tmp_path / "other.tsv"
+    other.write_bytes(b"epoch\ttop1Accuracy\n1\t99\n")
+    local = tmp_path / "log.tsv"
+    local.write_bytes(LOG)
+    proc = run("cache", "add", str(other), cwd=repo, env=env)
+    assert proc.returncode == 1 and "is pinned by no entry" in proc.stdout
+    assert not (tmp_path / "cache" / hashlib.sha256(other.read_bytes()).hexdigest()).exists()
+    proc = run("cache", "add", str(local), cwd=repo, env=env)
+    assert proc.returncode == 0 and "for mlp (training_log)" in proc.stdout, proc.stdout + proc.stderr
+    proc = run("estimate", "--all", "--record", "exports/verification.json", cwd=repo, env=env)
+    assert proc.returncode == 0 and "entries/test-digits/mlp.yaml: verified" in proc.stdout, proc.stdout
+    verdict = json.loads(record.read_text())["entries"]["mlp"]
+    assert verdict["status"] == "verified" and verdict["date"] == "2026-11-22" and verdict["aieff_version"]
