@@ -5,7 +5,12 @@
 2. Verifying a >= 1 GiB checkpoint (safetensors header; torch zip with weights_only+mmap) vs a
    plain torch.load. Each measurement runs in a fresh process; peak memory is VmHWM (reset after
    imports, so it is what the step itself adds on top of the interpreter and torch).
-Targets: counting under 5 s; peak memory while verifying under 10% of the checkpoint's size.
+3. A GPT-2-small-shaped model (12 layers, 768 wide, 12 heads, 50,257 tokens, 1,024 positions, causal
+   attention) as a graph-only .pt2 (weights on the meta device) and a 2,000-step llm.c-style log:
+   parse the log to the first evaluation at 3.28, load the archive through aieff's gate and count
+   one sequence on the meta device.
+Targets: counting under 5 s; peak memory while verifying under 10% of the checkpoint's size; case 3
+under 5 s after imports.
 """
 
 from __future__ import annotations
@@ -60,6 +65,68 @@ VERIFY = {
 }
 
 
+GPT = """
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc, self.out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, d)
+        x = x + self.proj(y)
+        return x + self.out(F.gelu(self.fc(self.ln2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab: int = 50257, positions: int = 1024, d: int = 768, layers: int = 12) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(positions, d)
+        self.blocks = nn.Sequential(*[Block(d, 12) for _ in range(layers)])
+        self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        return self.head(self.ln(self.blocks(self.wte(ids) + self.wpe(pos))))
+
+
+with torch.device("meta"):
+    model = GPT().eval()
+program = torch.export.export(model, (torch.zeros(1, 1024, dtype=torch.long, device="meta"),))
+torch.export.save(program, PATH)
+"""
+STEPS = """
+from pathlib import Path
+from aieff import logs
+from aieff.flops import count_forward, example_input, export_device, load_export
+from aieff.schema import Benchmark, TrainingLog
+level = Benchmark.model_validate({"id": "gpt2", "title": "t", "task": "t", "dataset": {"name": "d"},
+    "metric": {"name": "val loss", "unit": "loss", "split": "val"}, "direction": "lower", "threshold": 3.28,
+    "baseline": "b", "rules": "r", "source": {"title": "s", "url": "https://example.org/s"}})
+spec = TrainingLog.model_validate({"path": "entries/gpt2/x.log", "sha256": "a" * 64, "format": "step-log",
+    "pattern": "^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$"})
+t0 = time.perf_counter()
+reached = logs.first_reaching(logs.parse(Path(LOG).read_bytes(), spec, level), level)
+t1 = time.perf_counter()
+model = load_export(Path(PATH))
+t2 = time.perf_counter()
+count = count_forward(model, example_input("tokens", sequence_length=1024, device=export_device(model)), grad=False)
+t3 = time.perf_counter()
+result = {"step": reached.eval.steps, "log_s": t1 - t0, "load_s": t2 - t1, "count_s": t3 - t2,
+          "gmacs": count.multiply_adds / 1e9, "notes": count.notes, "device": export_device(model)}
+"""
+
+
 def measure(body: str, **names: object) -> dict:
     code = PRELUDE + "".join(f"{k} = {v!r}\n" for k, v in names.items()) + textwrap.dedent(body) + EPILOGUE
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -106,6 +173,27 @@ def main() -> int:
                 f"   {how:>36}: {r['seconds']:6.2f} s, peak +{r['added_mib']:7.0f} MiB "
                 f"({r['added_mib'] / size_mib:.1%} of the file; RSS peak {r['peak_mib']:.0f} MiB)"
             )
+    with tempfile.TemporaryDirectory() as tmp:
+        pt2, log = Path(tmp) / "gpt2.pt2", Path(tmp) / "main.log"
+        subprocess.run([sys.executable, "-c", GPT.replace("PATH", repr(str(pt2)))], check=True, capture_output=True)
+        lines = []
+        for step in range(2000):  # llm.c prints a train line every step, a val line every 250
+            lines.append(f"s:{step} trl:{4 - step / 1000:.4f} lr:0.0006 norm:0.3000 tokens:524288\n")
+            if step % 250 == 0 or step == 1999:
+                lines.append(f"s:{step} tel:{10.9 - 7.7 * min(step, 1500) / 1500:.4f}\n")
+        log.write_text("".join(lines))
+        r = measure(STEPS, PATH=str(pt2), LOG=str(log))
+        res = r["result"]
+        print(
+            f"3. GPT-2-small graph-only export ({pt2.stat().st_size / 1024:.0f} KiB) and a 2,000-step log "
+            f"({log.stat().st_size / 1024:.0f} KiB):"
+        )
+        print(
+            f"   {r['seconds']:.2f} s after imports (log {res['log_s']:.3f} s, gate + load {res['load_s']:.2f} s, "
+            f"count {res['count_s']:.2f} s on {res['device']}), peak +{r['added_mib']:.0f} MiB "
+            f"(RSS peak {r['peak_mib']:.0f} MiB); {res['gmacs']:.1f} G multiply-adds per 1,024-token sequence; "
+            f"first at the level: step {res['step']}"
+        )
     return 0
 
 
