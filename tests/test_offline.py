@@ -95,3 +95,79 @@ def test_unreachable_keeps_the_recorded_verdict_and_cache_add_verifies_offline(r
     assert proc.returncode == 0 and "entries/test-digits/mlp.yaml: verified" in proc.stdout, proc.stdout
     verdict = json.loads(record.read_text())["entries"]["mlp"]
     assert verdict["status"] == "verified" and verdict["date"] == "2026-11-22" and verdict["aieff_version"]
+
+
+class _TinyLM(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(100, 16)
+        self.qkv = torch.nn.Linear(16, 48)
+        self.out = torch.nn.Linear(16, 100, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(self.emb(ids)).unsqueeze(1).split(16, dim=-1)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(y.squeeze(1))
+
+
+def test_a_step_log_and_a_token_model_verify_through_the_cli(tmp_path: Path) -> None:
+    """llm.c-style lines as published, samples per step changing mid-run, a graph-only token model."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "valid/basic", repo)
+    bench = repo / "entries/toy-level/benchmark.yaml"
+    bench.write_text(
+        bench.read_text()
+        .replace('  name: "accuracy"\n  unit: percent', '  name: "validation loss"\n  unit: loss')
+        .replace("direction: higher\nthreshold: 90", "direction: lower\nthreshold: 3.28")
+    )
+    with torch.device("meta"):
+        model = _TinyLM().eval()
+    buf = io.BytesIO()
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 32, dtype=torch.long, device="meta"),)), buf)
+    (repo / "entries/toy-level/lm.pt2").write_bytes(buf.getvalue())
+    log = "".join(f"s:{s} trl:3.9\ns:{s} tel:{v}\n" for s, v in [(0, 10.9), (100, 3.5), (200, 3.27), (300, 3.2)])
+    (repo / "entries/toy-level/lm.log").write_text(log)
+    macs = 32 * (16 * 48 + 16 * 100) + (32 * 33 // 2) * (16 + 16)  # linears per token + causal attention
+    samples = 100 * 8 + 100 * 16  # sequences: 8 per step for 100 steps, then 16
+    claim = 3 * 2 * macs * samples
+    entry = repo / "entries/toy-level/better.yaml"
+    text = entry.read_text()
+    text = (
+        text[: text.index("claims:")]
+        + f"""claims:
+  - value: {claim}
+    unit: FLOP
+    method: counted
+    source:
+      title: "Better net paper"
+      url: https://arxiv.org/abs/1807.00002
+    confidence: high
+training:
+  steps_to_target: 200
+  samples_per_step_schedule:
+    - {{from_step: 0, samples: 8}}
+    - {{from_step: 100, samples: 16}}
+  forward_cost:
+    value: {macs}
+    unit: multiply-adds
+    sequence_length: 32
+artifacts:
+  architecture:
+    export:
+      path: entries/toy-level/lm.pt2
+      sha256: {hashlib.sha256(buf.getvalue()).hexdigest()}
+    input: tokens
+  training_log:
+    path: entries/toy-level/lm.log
+    sha256: {hashlib.sha256(log.encode()).hexdigest()}
+    format: step-log
+    pattern: '^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$'
+"""
+    )
+    entry.write_text(text)
+    assert run("validate", cwd=repo).returncode == 0, run("validate", cwd=repo).stdout
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "entries/toy-level/better.yaml: verified" in proc.stdout
+    assert "steps to target" in proc.stdout and "200 steps = 2,400 samples" in proc.stdout
+    assert "graph-only export: counted on the meta device" in proc.stdout

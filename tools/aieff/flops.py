@@ -102,7 +102,7 @@ def load_export(path: Path) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            object.__setattr__(self, "_graph", program.module())  # not a child: its eval() raises
+            object.__setattr__(self, "_graph", _fused_attention(program.module()))  # not a child: eval() raises
 
         def forward(self, *args: Any) -> Any:
             return self._graph(*args)
@@ -111,6 +111,43 @@ def load_export(path: Path) -> Any:
             return dict(program.state_dict)
 
     return Exported()
+
+
+def _sdpa_fused(
+    q: Any,
+    k: Any,
+    v: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    *,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
+    """Attention through the fused CPU kernel (which has a meta implementation), so both counters see
+    one attention op with its is_causal flag instead of the decomposed full-size matmuls."""
+    import torch
+
+    aten = torch.ops.aten
+    if attn_mask is None and not enable_gqa and q.dim() == 4 and q.shape[1] == k.shape[1]:
+        return aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, is_causal, scale=scale)[0]
+    return aten.scaled_dot_product_attention.default(
+        q, k, v, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
+    )
+
+
+def _fused_attention(graph_module: Any) -> Any:
+    """Point the graph's scaled_dot_product_attention nodes at _sdpa_fused (the graph is already checked)."""
+    import torch
+
+    changed = False
+    for node in graph_module.graph.nodes:
+        if node.op == "call_function" and node.target is torch.ops.aten.scaled_dot_product_attention.default:
+            node.target = _sdpa_fused
+            changed = True
+    if changed:
+        graph_module.recompile()
+    return graph_module
 
 
 BELOW_DESIGN = 3.0  # warn when an image model is counted at under a third of the side it was designed for
