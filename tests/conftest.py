@@ -59,6 +59,22 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def drip(handler: object, delay: float = 0.2, size: int = 1000) -> None:
+    """Answer a request with `size` bytes sent one every `delay` seconds: every read is quick, the whole is not."""
+    import time
+
+    handler.send_response(200)  # type: ignore[attr-defined]
+    handler.send_header("Content-Length", str(size))  # type: ignore[attr-defined]
+    handler.end_headers()  # type: ignore[attr-defined]
+    try:
+        for _ in range(size):
+            handler.wfile.write(b"x")  # type: ignore[attr-defined]
+            handler.wfile.flush()  # type: ignore[attr-defined]
+            time.sleep(delay)
+    except OSError:
+        pass
+
+
 @pytest.fixture
 def toy(tmp_path: Path) -> Path:
     """A writable copy of the small valid repository."""

@@ -99,8 +99,7 @@ def rewrite_zip(src: Path, dst: Path, change: Callable[[str, bytes], bytes]) -> 
             zout.writestr(info.filename, change(info.filename, zin.read(info)))
 
 
-def export_entry(repo: Path, archive: Path) -> list[str]:
-    data = archive.read_bytes()
+def export_entry(repo: Path, data: bytes) -> list[str]:
     (repo / LEVEL / "m.pt2").write_bytes(data)
     add_artifacts(
         repo,
@@ -108,6 +107,36 @@ def export_entry(repo: Path, archive: Path) -> list[str]:
         "    input: vector\n    input_features: 4\n",
     )
     return ["estimate", f"{LEVEL}/better.yaml"]
+
+
+def tampered_export(repo: Path, tamper: Callable[[Path], bytes]) -> list[str]:
+    """A real archive of the tiny model, changed by `tamper` (which reads it and returns new bytes)."""
+    src = repo.parent / "clean.pt2"
+    tiny_export(src)
+    data = tamper(src)
+    src.unlink()
+    return export_entry(repo, data)
+
+
+def with_model_json(change: Callable[[dict], None]) -> Callable[[Path], bytes]:
+    """A tamper function that edits the archive's model JSON."""
+
+    def tamper(src: Path) -> bytes:
+        out = src.with_name("tampered.pt2")
+
+        def edit(name: str, data: bytes) -> bytes:
+            if not name.endswith("models/model.json"):
+                return data
+            doc = json.loads(data)
+            change(doc)
+            return json.dumps(doc).encode()
+
+        rewrite_zip(src, out, edit)
+        data = out.read_bytes()
+        out.unlink()
+        return data
+
+    return tamper
 
 
 def checkpoint_entry(repo: Path, blob: bytes) -> list[str]:
@@ -182,16 +211,9 @@ MARKER_ENV = "AIEFF_TEST_MARKER"
 
 
 def _pt2_payload(repo: Path) -> list[str]:
-    marker = Path(os.environ[MARKER_ENV])
-    payload = f"zz=__import__('os').system('touch {marker}')"
-    src = repo / "clean.pt2"
-    tiny_export(src)
+    payload = f"zz=__import__('os').system('touch {os.environ[MARKER_ENV]}')"
 
-    def change(name: str, data: bytes) -> bytes:
-        if not name.endswith("models/model.json"):
-            return data
-        doc = json.loads(data)
-
+    def rename_input(doc: dict) -> None:
         def walk(node: object) -> None:
             if isinstance(node, dict):
                 for key, value in node.items():
@@ -206,14 +228,8 @@ def _pt2_payload(repo: Path) -> list[str]:
         walk(doc)
         values = doc["graph_module"]["graph"]["tensor_values"]
         values[payload] = values.pop("input")
-        return json.dumps(doc).encode()
 
-    evil = repo / "evil.pt2"
-    rewrite_zip(src, evil, change)
-    src.unlink()
-    args = export_entry(repo, evil)
-    evil.unlink()
-    return args
+    return tampered_export(repo, with_model_json(rename_input))
 
 
 def _pt2_expect(r: Result) -> str | None:
@@ -223,77 +239,46 @@ def _pt2_expect(r: Result) -> str | None:
 
 
 def _pt2_sympy(repo: Path) -> list[str]:
-    src = repo / "clean.pt2"
-    tiny_export(src)
-
-    def change(name: str, data: bytes) -> bytes:
-        if not name.endswith("models/model.json"):
-            return data
-        doc = json.loads(data)
+    def evil_size(doc: dict) -> None:
         size = doc["graph_module"]["graph"]["tensor_values"]["input"]["sizes"][0]
         size.clear()
         size["as_expr"] = {"expr_str": "__import__('os').getcwd()", "hint": {"as_int": 1}}
-        return json.dumps(doc).encode()
 
-    evil = repo / "evil.pt2"
-    rewrite_zip(src, evil, change)
-    src.unlink()
-    args = export_entry(repo, evil)
-    evil.unlink()
-    return args
+    return tampered_export(repo, with_model_json(evil_size))
 
 
-def _pt2_bad_crc(repo: Path) -> list[str]:
-    src = repo / "clean.pt2"
-    tiny_export(src)
+def _flip_payload_byte(src: Path) -> bytes:
+    """One payload byte changed: the stored CRC no longer matches."""
     data = bytearray(src.read_bytes())
     with zipfile.ZipFile(src) as zf:
         info = next(i for i in zf.infolist() if i.filename.endswith("weights/weight_0"))
-    src.unlink()
     head = info.header_offset
-    start = (
-        head
-        + 30
-        + int.from_bytes(data[head + 26 : head + 28], "little")
-        + int.from_bytes(data[head + 28 : head + 30], "little")
-    )
-    data[start] ^= 0xFF  # one payload byte: the stored CRC no longer matches
-    bad = repo / "bad.pt2"
-    bad.write_bytes(bytes(data))
-    args = export_entry(repo, bad)
-    bad.unlink()
-    return args
+    name_len = int.from_bytes(data[head + 26 : head + 28], "little")
+    extra_len = int.from_bytes(data[head + 28 : head + 30], "little")
+    data[head + 30 + name_len + extra_len] ^= 0xFF
+    return bytes(data)
+
+
+def _declare_2_5_gb(src: Path) -> bytes:
+    """Every central-directory record declares a 2.5 GB member."""
+    data = bytearray(src.read_bytes())
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at)) >= 0:
+        data[at + 24 : at + 28] = (2_500_000_000).to_bytes(4, "little")
+        at += 4
+    return bytes(data)
 
 
 def _pt2_bomb(repo: Path) -> list[str]:
     """300 MiB of zeros deflated into about 300 KiB."""
-    bomb = repo / "bomb.pt2"
+    bomb = repo.parent / "bomb.pt2"
     chunk = b"\0" * (1 << 20)
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for i in range(3):
             with zf.open(f"m/data/weights/weight_{i}", "w") as fh:
                 for _ in range(100):
                     fh.write(chunk)
-    args = export_entry(repo, bomb)
-    bomb.unlink()
-    return args
-
-
-def _pt2_lying_sizes(repo: Path) -> list[str]:
-    """A small archive whose central directory declares 2.5 GB members."""
-    src = repo / "clean.pt2"
-    tiny_export(src)
-    data = bytearray(src.read_bytes())
-    src.unlink()
-    at = 0
-    while (at := data.find(b"PK\x01\x02", at)) >= 0:  # every central-directory record
-        data[at + 24 : at + 28] = (2_500_000_000).to_bytes(4, "little")  # uncompressed size
-        at += 4
-    bad = repo / "lying.pt2"
-    bad.write_bytes(bytes(data))
-    args = export_entry(repo, bad)
-    bad.unlink()
-    return args
+    return export_entry(repo, bomb.read_bytes())
 
 
 def _deep_yaml(repo: Path) -> list[str]:
@@ -385,9 +370,19 @@ def _cases() -> list[Case]:
     return [
         Case("pt2-codegen-payload", _pt2_payload, _pt2_expect, needs_torch=True),
         Case("pt2-sympy-eval", _pt2_sympy, failed_with("not an allowed sympy function"), needs_torch=True),
-        Case("pt2-bad-crc", _pt2_bad_crc, failed_with("damaged member"), needs_torch=True),
+        Case(
+            "pt2-bad-crc",
+            lambda r: tampered_export(r, _flip_payload_byte),
+            failed_with("damaged member"),
+            needs_torch=True,
+        ),
         Case("pt2-zip-bomb", _pt2_bomb, failed_with("unpacks to over 100x its size"), needs_torch=True),
-        Case("pt2-declared-2.5-gb", _pt2_lying_sizes, failed_with("unpacks to more than"), needs_torch=True),
+        Case(
+            "pt2-declared-2.5-gb",
+            lambda r: tampered_export(r, _declare_2_5_gb),
+            failed_with("unpacks to more than"),
+            needs_torch=True,
+        ),
         Case(
             "readme-pipe-and-newline",
             lambda r: (edit(r, 'model: "Better net"', 'model: "x | y\\n### z <script>alert(1)</script>"'), ["build"])[
@@ -634,7 +629,7 @@ _DRIP: dict[str, str] = {}
 def drip_url(folder: Path) -> tuple[str, str]:
     """(url, CA bundle) of an HTTPS server on 127.0.0.1 that sends one byte every 0.2 s (started once)."""
     if not _DRIP:
-        from conftest import self_signed_cert
+        from conftest import drip, self_signed_cert
 
         tls = Path(tempfile.mkdtemp(prefix="aieff-drip-"))
         cert, key = self_signed_cert(tls)
@@ -644,16 +639,7 @@ def drip_url(folder: Path) -> tuple[str, str]:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Length", "1000")
-                self.end_headers()
-                try:
-                    for _ in range(1000):
-                        self.wfile.write(b"x")
-                        self.wfile.flush()
-                        time.sleep(0.2)
-                except OSError:
-                    pass
+                drip(self)
 
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
         httpd.daemon_threads = True

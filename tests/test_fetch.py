@@ -8,13 +8,12 @@ import ipaddress
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import self_signed_cert
+from conftest import drip, self_signed_cert
 
 pytest.importorskip("pooch")
 
@@ -43,17 +42,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 self._send(503, b"busy")
             elif self.path == "/big":
                 self._send(200, b"x" * 5000)
-            elif self.path == "/drip":  # one byte every 0.2 s: each read is quick, the whole is not
-                self.send_response(200)
-                self.send_header("Content-Length", "1000")
-                self.end_headers()
-                try:
-                    for _ in range(1000):
-                        self.wfile.write(b"x")
-                        self.wfile.flush()
-                        time.sleep(0.2)
-                except OSError:
-                    pass
+            elif self.path == "/drip":
+                drip(self)
             elif self.path == "/to-127-0-0-2":
                 self.send_response(302)
                 self.send_header("Location", f"https://127.0.0.2:{self.server.server_address[1]}/log.tsv")

@@ -63,14 +63,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if diags else 0
 
 
+def _slugs(**values: str) -> None:
+    for what, value in values.items():
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+            raise UsageError(f"{what} {value!r} must be a lower-case slug like 'efficientnet-b0'")
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     from aieff.repo import write_atomic
     from aieff.skeleton import skeleton
 
     root = _root(args)
-    for value, what in ((args.benchmark, "BENCHMARK"), (args.id, "ID")):
-        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
-            raise UsageError(f"{what} {value!r} must be a lower-case slug like 'efficientnet-b0'")
+    _slugs(BENCHMARK=args.benchmark, ID=args.id)
     folder = root / "entries" / args.benchmark
     if not (folder / "benchmark.yaml").is_file():
         raise UsageError(f"no level {args.benchmark!r}: entries/{args.benchmark}/benchmark.yaml is missing")
@@ -87,9 +91,7 @@ def cmd_new_level(args: argparse.Namespace) -> int:
     from aieff.skeleton import level_skeleton, skeleton
 
     root = _root(args)
-    for value, what in ((args.level, "LEVEL"), (args.baseline, "BASELINE")):
-        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
-            raise UsageError(f"{what} {value!r} must be a lower-case slug like 'cifar10-94'")
+    _slugs(LEVEL=args.level, BASELINE=args.baseline)
     folder = root / "entries" / args.level
     if folder.exists():
         raise UsageError(f"entries/{args.level} already exists")
