@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from aieff.cli import EXAMPLES, parser
 from conftest import ROOT, run
 
@@ -146,3 +148,36 @@ def test_estimate_goes_on_past_an_invalid_entry_and_fails_overall(toy: Path) -> 
     assert "entries/toy-level/broken.yaml:" in proc.stderr and "those files are not estimated" in proc.stderr
     assert "entries/toy-level/better.yaml: claimed" in proc.stdout
     assert run("estimate", "entries/toy-level/broken.yaml", cwd=toy).returncode == 2
+
+
+def test_messages_that_say_what_to_do(toy: Path) -> None:
+    """Misspelled key, unquoted arXiv id, missing file, unknown level: each message names the fix."""
+    entry = toy / "entries/toy-level/better.yaml"
+    text = entry.read_text()
+    entry.write_text(
+        text.replace('  title: "Better net paper"\n  authors', '  titel: "Better net paper"\n  authors', 1)
+    )
+    out = run("validate", cwd=toy).stdout
+    assert "E010 publication.titel: unknown field (not in the schema) (did you mean 'title'?)" in out
+    entry.write_text(text.replace('arxiv: "1807.00002"', "arxiv: 1807.00002"))
+    out = run("validate", cwd=toy).stdout
+    assert "E012 publication.arxiv" in out and 'quote it: arxiv: "2001.08210"' in out
+    proc = run("validate", "entries/toy-level/better.yml", cwd=toy)
+    assert proc.returncode == 2 and "no such file or folder: entries/toy-level/better.yml" in proc.stderr
+    entry.write_text(text)
+    proc = run("analyze", "--level", "toy", cwd=toy)
+    assert proc.returncode == 1 and "(did you mean 'toy-level'?); levels: toy-level" in proc.stderr
+
+
+def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+    import importlib.util
+
+    from aieff.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert main(["--root", str(ROOT), "estimate", "--all"]) == 2
+    assert (
+        "aieff estimate needs the 'compute' extra (torch missing): pip install -e '.[compute]'"
+        in capsys.readouterr().err
+    )

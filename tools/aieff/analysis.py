@@ -243,7 +243,13 @@ def analyze(ds: Dataset, levels: list[str] | None = None) -> Result:
     if levels:
         missing = sorted(set(levels) - {lv.id for lv in out})
         if missing:
-            raise AnalysisError(f"no such level: {', '.join(missing)}")
+            import difflib
+
+            close = [m for x in missing for m in difflib.get_close_matches(x, sorted(ds.benchmarks), n=1, cutoff=0.5)]
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise AnalysisError(
+                f"no such level: {', '.join(missing)}{hint}; levels: {', '.join(sorted(ds.benchmarks))}"
+            )
     return Result(out)
 
 

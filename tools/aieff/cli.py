@@ -44,6 +44,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     diags = ds.diagnostics
     scope: set[str] | None = None
     if args.paths:
+        missing = [p for p in args.paths if not Path(p).exists()]
+        if missing:
+            raise UsageError(f"no such file or folder: {', '.join(missing)}")
         scope = {inside(root, p).relative_to(root.resolve()).as_posix() for p in args.paths}
     if args.changed_since:
         changed = changed_files(root, args.changed_since)
@@ -130,6 +133,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    need_extra("publish", "build")
     from aieff.build import build
 
     root = _root(args)
@@ -137,6 +141,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    need_extra("compute", "estimate")
     from aieff.diagnostics import render
     from aieff.estimate import run_estimates
     from aieff.validate import validate
@@ -151,6 +156,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    need_extra("compute", "check")
     from aieff.estimate import run_estimates
     from aieff.repo import changed_files
 
@@ -178,6 +184,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _artifact_paths(entry: object) -> set[str]:
     arts = getattr(entry, "artifacts", None)
     return {art.path for _, art in arts.files() if art.path} if arts else set()
+
+
+EXTRAS = {"compute": ("torch", "torchvision", "ptflops", "pooch"), "publish": ("matplotlib",)}
+
+
+def need_extra(extra: str, command: str) -> None:
+    """A clear message, not a traceback, when a command's optional dependencies are not installed."""
+    import importlib.util
+
+    missing = [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"aieff {command} needs the '{extra}' extra ({', '.join(missing)} missing): pip install -e '.[{extra}]'"
+        )
 
 
 def _valid_dataset(root: Path):  # noqa: ANN202

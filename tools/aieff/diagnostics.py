@@ -35,6 +35,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E029": ("path-escapes-repo", "A path is absolute, climbs out of the repository or is missing."),
     "E030": ("stray-file", "A file under entries/ that is neither an entry nor a small artifact."),
     "E031": ("baseline-withdrawn", "The level's baseline entry is withdrawn."),
+    "E032": ("placeholder", "A value still holds a TODO placeholder from `aieff new` or `aieff new-level`."),
 }
 
 

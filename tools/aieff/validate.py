@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aieff.diagnostics import Diagnostic
 from aieff.repo import resolve_inside
@@ -98,7 +99,34 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def schema_errors(loaded: Loaded, exc: ValidationError) -> list[Diagnostic]:
+def _fields_at(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names the schema allows at a location (following nested models and lists)."""
+    cls: Any = model_cls
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field_info = cls.model_fields.get(part) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+        if field_info is None:
+            return []
+        cls = next((a for a in _model_args(field_info.annotation)), None)
+        if cls is None:
+            return []
+    return list(cls.model_fields) if isinstance(cls, type) and issubclass(cls, BaseModel) else []
+
+
+def _model_args(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in get_args(annotation) for m in _model_args(a)]
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """' (did you mean 'x'?)' when a close option exists, else ''."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def schema_errors(loaded: Loaded, exc: ValidationError, model_cls: type[BaseModel] = Entry) -> list[Diagnostic]:
     """Turn a pydantic ValidationError into positioned, coded diagnostics (one per place)."""
     out: dict[tuple[Any, str], Diagnostic] = {}
     for err in exc.errors(include_url=False):
@@ -107,12 +135,33 @@ def schema_errors(loaded: Loaded, exc: ValidationError) -> list[Diagnostic]:
         msg = err["msg"]
         if code == "E012":
             msg = f"{msg}, got {type(err['input']).__name__} {_short(err['input'])}"
+            if loc and loc[-1] == "arxiv" and isinstance(err["input"], float):
+                msg += '; quote it: arxiv: "2001.08210" (a bare number loses trailing zeros)'
         elif code == "E010":
-            msg = "unknown field (not in the schema)"
+            name = str(loc[-1]) if loc else ""
+            msg = "unknown field (not in the schema)" + did_you_mean(name, _fields_at(model_cls, loc))
         elif code == "E011":
             msg = "required field is missing"
         out.setdefault((loc, code), loaded.error(code, loc, msg, key=code in {"E010", "E011"}))
     return list(out.values())
+
+
+_PLACEHOLDER = re.compile(r"\bTODO\b")
+
+
+def placeholders(loaded: Loaded) -> list[Diagnostic]:
+    """E032 for every value (or key) that still says TODO."""
+    out = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), loaded.data)]
+    while stack:
+        loc, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((loc + (k,), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((loc + (i,), v) for i, v in enumerate(node))
+        elif isinstance(node, str) and _PLACEHOLDER.search(node):
+            out.append(loaded.error("E032", loc, "replace the TODO placeholder"))
+    return sorted(out)
 
 
 def _load_one(args: tuple[Path, str, bool]) -> Doc:
@@ -121,11 +170,14 @@ def _load_one(args: tuple[Path, str, bool]) -> Doc:
     doc = Doc(loaded)
     if loaded.errors or loaded.data is None:
         return doc
+    if todo := placeholders(loaded):
+        loaded.errors.extend(todo)
+        return doc  # a skeleton: its TODOs are the errors to fix first
     model_cls = Benchmark if is_benchmark else Entry
     try:
         doc.model = model_cls.model_validate(loaded.data)
     except ValidationError as exc:
-        loaded.errors.extend(schema_errors(loaded, exc))
+        loaded.errors.extend(schema_errors(loaded, exc, model_cls))
     return doc
 
 
@@ -248,7 +300,9 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
             elif base is not None and base.path != f"entries/{bench_id}/{level.baseline}.yaml":
                 why = f"{level.baseline!r} is an entry of another level ({base.path})"
             else:
-                why = f"no entry {level.baseline!r} in entries/{bench_id}/ (aieff new {bench_id} {level.baseline})"
+                ids = [e.id for e in ds.entries_of(bench_id, include_withdrawn=True)]
+                hint = did_you_mean(level.baseline, ids) or f" (aieff new {bench_id} {level.baseline})"
+                why = f"no entry {level.baseline!r} in entries/{bench_id}/{hint}"
             ds.diagnostics.append(bdoc.loaded.error("E024", ("baseline",), why))
         elif base.model.withdrawn:
             ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
