@@ -181,3 +181,15 @@ def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPat
         "aieff estimate needs the 'compute' extra (torch missing): pip install -e '.[compute]'"
         in capsys.readouterr().err
     )
+
+
+def test_a_forward_cost_typed_without_its_exponent_is_warned_not_failed(toy: Path) -> None:
+    """0.314 for 0.314e9: validates, but the PR check shows why the headline would be absurd."""
+    entry = toy / "entries/toy-level/better.yaml"
+    entry.write_text(entry.read_text().replace("value: 1.0e6", "value: 0.314").replace("value: 3e+10", "value: 1.0e10"))
+    proc = run("validate", cwd=toy, env={"GITHUB_ACTIONS": "true"})
+    assert proc.returncode == 0, proc.stdout  # a warning, not an error
+    assert "W001 training.forward_cost.value: training compute 1.88e+04 FLOP is outside 1e+09-1e+28" in proc.stdout
+    assert "W004 training.forward_cost.value: 12,738,854x less compute than the baseline: a unit typo?" in proc.stdout
+    assert "::warning file=entries/toy-level/better.yaml" in proc.stdout
+    assert "0 errors, 2 warning(s) in 3 files" in proc.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aieff.diagnostics import CODES
+from aieff.plausibility import warnings_for
 from aieff.validate import validate
 from conftest import FIXTURES, TOY, run
 
@@ -40,7 +41,8 @@ def test_valid_toy_is_clean() -> None:
 def test_invalid_fixture_raises_its_code_at_its_place(case: Path, tmp_path: Path) -> None:
     expect = _materialise(case, tmp_path / "repo")
     assert case.parent.name == expect["code"]
-    diags = validate(tmp_path / "repo").diagnostics
+    ds = validate(tmp_path / "repo")
+    diags = ds.diagnostics + warnings_for(ds)
     assert diags, "fixture produced no error"
     assert {d.code for d in diags} == {expect["code"]}, [d.text() for d in diags]
     first = diags[0]

@@ -41,7 +41,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     root = _root(args)
     ds = validate(root)
-    diags = ds.diagnostics
+    from aieff.plausibility import warnings_for
+
+    diags = ds.diagnostics + warnings_for(ds)
     scope: set[str] | None = None
     if args.paths:
         missing = [p for p in args.paths if not Path(p).exists()]
@@ -60,10 +62,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         diags = [d for d in diags if wanted(d.path)]
     sys.stdout.write(render(diags, args.format))
     github_report(diags, ds.n_files)
+    errors = sum(not d.is_warning for d in diags)
     if args.format == "text":
-        word = "error" if len(diags) == 1 else "errors"
-        print(f"{len(diags)} {word} in {ds.n_files} files", file=sys.stderr)
-    return 1 if diags else 0
+        word = "error" if errors == 1 else "errors"
+        warned = f", {len(diags) - errors} warning(s)" if len(diags) > errors else ""
+        print(f"{errors} {word}{warned} in {ds.n_files} files", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _slugs(**values: str) -> None:

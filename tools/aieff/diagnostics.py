@@ -36,6 +36,11 @@ CODES: dict[str, tuple[str, str]] = {
     "E030": ("stray-file", "A file under entries/ that is neither an entry nor a small artifact."),
     "E031": ("baseline-withdrawn", "The level's baseline entry is withdrawn."),
     "E032": ("placeholder", "A value still holds a TODO placeholder from `aieff new` or `aieff new-level`."),
+    # Warnings: reported, never a failure. Each flags a number that is probably a typo.
+    "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
+    "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),
+    "W003": ("before-baseline", "A result dated before its level's baseline."),
+    "W004": ("implausible-reduction", "More than 10,000x less compute than the level's baseline."),
 }
 
 
@@ -58,11 +63,16 @@ class Diagnostic:
         """One line, whatever the file name or message holds (control characters are escaped)."""
         return printable(f"{self.path}:{self.line}:{self.col}: {self.code} {self.field}: {self.message}")
 
+    @property
+    def is_warning(self) -> bool:
+        return self.code.startswith("W")
+
     def github(self) -> str:
-        """A workflow `::error` command; every value escaped so no text can start another command."""
+        """A workflow `::error` (or `::warning`) command; every value escaped so no text can start another."""
         props = {"file": self.path, "line": self.line, "col": self.col, "title": f"{self.code} {CODES[self.code][0]}"}
         head = ",".join(f"{k}={_escape_property(str(v))}" for k, v in props.items())
-        return f"::error {head}::{_escape_data(f'{self.code} {self.field}: {self.message}')}"
+        kind = "warning" if self.is_warning else "error"
+        return f"::{kind} {head}::{_escape_data(f'{self.code} {self.field}: {self.message}')}"
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]} | {0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"}
@@ -105,7 +115,8 @@ def render(diags: list[Diagnostic], fmt: str) -> str:
     """Render diagnostics as text lines or a JSON document."""
     ordered = sorted(diags)
     if fmt == "json":
-        doc = {"errors": [asdict(d) | {"name": CODES[d.code][0]} for d in ordered]}
+        rows = [asdict(d) | {"name": CODES[d.code][0]} for d in ordered]
+        doc = {"errors": [r for r in rows if r["code"][0] == "E"], "warnings": [r for r in rows if r["code"][0] == "W"]}
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
     return "".join(d.text() + "\n" for d in ordered)
 
@@ -119,7 +130,8 @@ def github_report(diags: list[Diagnostic], n_files: int) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return
-    lines = [f"### aieff validate: {len(diags)} error(s) in {n_files} file(s)", ""]
+    errors = sum(not d.is_warning for d in diags)
+    lines = [f"### aieff validate: {errors} error(s), {len(diags) - errors} warning(s) in {n_files} file(s)", ""]
     if diags:
         lines += ["| file | line | code | field | message |", "|---|---|---|---|---|"]
         for d in sorted(diags):

@@ -57,6 +57,8 @@ class Loaded:
         line, col = self.position(loc, key=key)
         return Diagnostic(self.path, line, col, code, dotted(loc), message)
 
+    warning = error  # the code (W...) makes it a warning
+
 
 def dotted(loc: Loc) -> str:
     """Render a field path the way a contributor reads it: `claims[0].value`."""
