@@ -15,10 +15,10 @@ MAX_EPOCHS = 10_000
 MAX_FACTOR = 10_000
 
 
-def _compute(entry: Entry, ds: Dataset) -> tuple[float | None, tuple]:
+def _compute(entry: Entry, ds: Dataset, everything: dict[str, Entry]) -> tuple[float | None, tuple]:
     """The entry's compute as the analysis takes it, and the field a typo there most likely sits in."""
     try:
-        d = derive(entry, ds.level(entry.benchmark), ds.all_entries())
+        d = derive(entry, ds.level(entry.benchmark), everything)
     except AnalysisError:
         return None, ()
     if d is not None:
@@ -32,8 +32,9 @@ def _compute(entry: Entry, ds: Dataset) -> tuple[float | None, tuple]:
 def warnings_for(ds: Dataset) -> list[Diagnostic]:
     """W-coded warnings for every valid entry whose level is valid."""
     out: list[Diagnostic] = []
-    entries = [e for e in ds.all_entries().values() if e.benchmark in ds.benchmarks]
-    computed = {e.id: _compute(e, ds) for e in entries}
+    everything = ds.all_entries()
+    entries = [e for e in everything.values() if e.benchmark in ds.benchmarks]
+    computed = {e.id: _compute(e, ds, everything) for e in entries}
     for e in entries:
         doc = ds.entries[e.id].loaded
         flop, where = computed[e.id]
@@ -50,7 +51,7 @@ def warnings_for(ds: Dataset) -> list[Diagnostic]:
                 )
             )
         level = ds.level(e.benchmark)
-        base = ds.all_entries().get(level.baseline)
+        base = everything.get(level.baseline)
         if base is None or base.id == e.id:
             continue
         if e.publication.date < base.publication.date:

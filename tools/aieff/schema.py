@@ -100,7 +100,7 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(description="ISO 
 class Model(BaseModel):
     """Strict base: unknown keys are errors, types are not coerced."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 # --- units ------------------------------------------------------------------------------------------
@@ -120,8 +120,7 @@ PerSampleUnit = Literal["FLOP", "multiply-adds"]
 class Source(Model):
     """A citable source for a number."""
 
-    title: Name
-    """The source's title."""
+    title: Name = Field(description="The source's title.")
     url: HttpsUrl
     locator: Name | None = Field(None, description="Where in the source: table, figure, section.")
 
@@ -129,22 +128,18 @@ class Source(Model):
 class Publication(Model):
     """The paper or post that introduced the result."""
 
-    title: Name
-    """The paper or post title."""
+    title: Name = Field(description="The paper or post title.")
     authors: list[Name] = Field(min_length=1, description="In order; a long list may end in 'et al.'.")
     url: HttpsUrl
     date: IsoDate = Field(description="First public date (arXiv v1 where one exists).")
-    arxiv: ArxivId | None = None
-    """The arXiv id, quoted (e.g. \"1905.11946\"), when there is one."""
-    venue: Name | None = None
-    """Where it was published, e.g. NeurIPS 2012."""
+    arxiv: ArxivId | None = Field(None, description='The arXiv id, quoted (e.g. "1905.11946"), when there is one.')
+    venue: Name | None = Field(None, description="Where it was published, e.g. NeurIPS 2012.")
 
 
 class ComputeClaim(Model):
     """Training compute to reach the level, exactly as one source states it."""
 
-    value: Positive
-    """The number, in `unit`."""
+    value: Positive = Field(description="The number, in `unit`.")
     unit: ComputeUnit = Field(
         description="The unit the source's number is in, convention included: 'multiply-adds' "
         "counts one per multiply-add (= 2 FLOP); '(multiply-adds)' days count 8.64e16 (tera) or "
@@ -157,41 +152,38 @@ class ComputeClaim(Model):
         description="counted: from architecture and epochs; reported: stated by the authors; "
         "hardware-time: from GPU-days times peak throughput."
     )
-    source: Source
-    """Where the number is stated (with a locator: table, section, figure)."""
-    confidence: Literal["high", "medium", "low"]
-    """How sure the entry is that the number means what this claim says."""
+    source: Source = Field(description="Where the number is stated (with a locator: table, section, figure).")
+    confidence: Literal["high", "medium", "low"] = Field(
+        description="How sure the entry is that the number means what this claim says."
+    )
     stated_reduction_factor: Positive | None = Field(
         None,
         description="The reduction factor against the level's baseline that this source prints. "
         "Recorded only to check the source; aieff always computes its own.",
     )
-    note: Text | None = None
-    """How the source got the number, and anything a reader needs to compare it."""
+    note: Text | None = Field(
+        None, description="How the source got the number, and anything a reader needs to compare it."
+    )
 
 
 class ForwardCost(Model):
     """Cost of one forward pass for one sample."""
 
-    value: Positive
-    """Cost of one forward pass of one sample, in `unit`."""
-    unit: PerSampleUnit
-    """FLOP, or multiply-adds (1 multiply-add = 2 FLOP)."""
+    value: Positive = Field(description="Cost of one forward pass of one sample, in `unit`.")
+    unit: PerSampleUnit = Field(description="FLOP, or multiply-adds (1 multiply-add = 2 FLOP).")
     resolution: Pixels | None = Field(None, description="Square input side in pixels (at most 16,384).")
     sequence_length: Tokens | None = Field(None, description="Tokens per sample (at most 4,194,304).")
-    source: Source | None = None
-    """Where the figure comes from (absent when counted by aieff)."""
+    source: Source | None = Field(None, description="Where the figure comes from (absent when counted by aieff).")
 
 
 class ResolutionPhase(Model):
     """One phase of a progressive-resizing schedule: epochs [start, end) at one resolution."""
 
-    start_epoch: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
-    """First epoch of the phase (epochs done when it starts)."""
-    end_epoch: Epochs
-    """Epochs done when the phase ends."""
-    forward_cost: ForwardCost
-    """Forward cost per sample at this phase's resolution."""
+    start_epoch: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = Field(
+        description="First epoch of the phase (epochs done when it starts)."
+    )
+    end_epoch: Epochs = Field(description="Epochs done when the phase ends.")
+    forward_cost: ForwardCost = Field(description="Forward cost per sample at this phase's resolution.")
 
     @model_validator(mode="after")
     def _order(self) -> ResolutionPhase:
@@ -203,14 +195,11 @@ class ResolutionPhase(Model):
 class RunCompute(Model):
     """Total compute of a whole training run, absolute or relative to another entry's run."""
 
-    value: Positive | None = None
-    """The whole run's compute, in `unit`."""
-    unit: ComputeUnit | None = None
-    """The unit of `value`."""
+    value: Positive | None = Field(None, description="The whole run's compute, in `unit`.")
+    unit: ComputeUnit | None = Field(None, description="The unit of `value`.")
     relative_to: Slug | None = Field(None, description="Entry id whose total run compute this divides.")
     fewer_by: Positive | None = Field(None, description="This run used `fewer_by` x less compute.")
-    source: Source
-    """Where the whole run's compute is stated."""
+    source: Source = Field(description="Where the whole run's compute is stated.")
 
     @model_validator(mode="after")
     def _one_form(self) -> RunCompute:
@@ -225,10 +214,10 @@ class RunCompute(Model):
 class StepBatch(Model):
     """From `from_step` on, each optimizer step trains on `samples` samples (a batch-size schedule)."""
 
-    from_step: Annotated[int, Field(ge=0, le=10**12)]
-    """The first optimizer step (0-based) trained with this many samples."""
-    samples: PositiveInt
-    """Samples per step from `from_step` on, in the level's sample unit."""
+    from_step: Annotated[int, Field(ge=0, le=10**12)] = Field(
+        description="The first optimizer step (0-based) trained with this many samples."
+    )
+    samples: PositiveInt = Field(description="Samples per step from `from_step` on, in the level's sample unit.")
 
 
 class Training(Model):
@@ -239,14 +228,18 @@ class Training(Model):
     samples_per_epoch: PositiveInt | None = Field(
         None, description="Override of the level's dataset size, when the run used another."
     )
-    forward_cost: ForwardCost | None = None
-    """Forward cost per sample, for the whole run."""
-    resolution_schedule: list[ResolutionPhase] | None = Field(None, min_length=1)
-    """Forward cost per phase, for progressive resizing (contiguous phases from epoch 0)."""
-    total_run_compute: RunCompute | None = None
-    """The whole run's compute, when the source gives that instead of per-sample facts."""
-    fraction_of_run_to_target: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
-    """The part of the run (0 to 1] done when the level was reached, with total_run_compute."""
+    forward_cost: ForwardCost | None = Field(None, description="Forward cost per sample, for the whole run.")
+    resolution_schedule: list[ResolutionPhase] | None = Field(
+        None,
+        min_length=1,
+        description="Forward cost per phase, for progressive resizing (contiguous phases from epoch 0).",
+    )
+    total_run_compute: RunCompute | None = Field(
+        None, description="The whole run's compute, when the source gives that instead of per-sample facts."
+    )
+    fraction_of_run_to_target: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = Field(
+        None, description="The part of the run (0 to 1] done when the level was reached, with total_run_compute."
+    )
     steps_to_target: PositiveInt | None = Field(
         None,
         description="Optimizer steps until the level was reached: with samples_per_step (or its schedule), "
@@ -261,8 +254,7 @@ class Training(Model):
     samples_per_step_schedule: list[StepBatch] | None = Field(
         None, min_length=1, max_length=1000, description="Samples per step when the batch size changes."
     )
-    source: Source | None = None
-    """Where the training facts come from."""
+    source: Source | None = Field(None, description="Where the training facts come from.")
 
     def samples_after(self, steps: int) -> int:
         """Samples trained on in the first `steps` optimizer steps (the batch-size schedule summed)."""
@@ -335,13 +327,16 @@ def _check_schedule(phases: list[ResolutionPhase], epochs: float | None) -> None
 class Artifact(Model):
     """A file the estimate reads: a URL with pinned sha256, or a path inside this repository."""
 
-    url: HttpsUrl | None = None
-    """An https URL on a public host, pinned to a commit where the host allows it (a raw-file URL)."""
-    path: RepoPath | None = None
-    """A path under entries/<level>/ in this repository (files there are at most 1 MiB)."""
+    url: HttpsUrl | None = Field(
+        None, description="An https URL on a public host, pinned to a commit where the host allows it (a raw-file URL)."
+    )
+    path: RepoPath | None = Field(
+        None, description="A path under entries/<level>/ in this repository (files there are at most 1 MiB)."
+    )
     sha256: Sha256
-    size_bytes: PositiveInt | None = None
-    """The file's size in bytes, for readers (the sha256 is what is checked)."""
+    size_bytes: PositiveInt | None = Field(
+        None, description="The file's size in bytes, for readers (the sha256 is what is checked)."
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> Artifact:
@@ -356,28 +351,29 @@ Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 class TorchvisionKwargs(Model):
     """Constructor arguments a torchvision builder may receive: an allow-list (no weights, no downloads)."""
 
-    num_classes: Annotated[int, Field(gt=0, le=100_000)] | None = None
-    """Output classes (1 to 100,000)."""
-    width_mult: Annotated[float, Field(gt=0, le=16, allow_inf_nan=False)] | None = None
-    """Width multiplier (MobileNet, MNASNet)."""
-    dropout: Fraction | None = None
-    """Dropout probability (no effect on the count)."""
-    stochastic_depth_prob: Fraction | None = None
-    """Stochastic depth probability (no effect on the count)."""
-    attention_dropout: Fraction | None = None
-    """Attention dropout probability (no effect on the count)."""
-    aux_logits: bool | None = None
-    """Build the auxiliary classifiers (GoogLeNet, Inception v3)."""
-    transform_input: bool | None = None
-    """Inception-style input transform."""
-    init_weights: bool | None = None
-    """Initialise weights (no effect on the count)."""
-    zero_init_residual: bool | None = None
-    """Zero-initialise the last BatchNorm of each residual block (no effect on the count)."""
-    groups: Annotated[int, Field(gt=0, le=1024)] | None = None
-    """Convolution groups (ResNeXt)."""
-    width_per_group: Annotated[int, Field(gt=0, le=4096)] | None = None
-    """Channels per group (ResNeXt, Wide ResNet)."""
+    num_classes: Annotated[int, Field(gt=0, le=100_000)] | None = Field(
+        None, description="Output classes (1 to 100,000)."
+    )
+    width_mult: Annotated[float, Field(gt=0, le=16, allow_inf_nan=False)] | None = Field(
+        None, description="Width multiplier (MobileNet, MNASNet)."
+    )
+    dropout: Fraction | None = Field(None, description="Dropout probability (no effect on the count).")
+    stochastic_depth_prob: Fraction | None = Field(
+        None, description="Stochastic depth probability (no effect on the count)."
+    )
+    attention_dropout: Fraction | None = Field(
+        None, description="Attention dropout probability (no effect on the count)."
+    )
+    aux_logits: bool | None = Field(None, description="Build the auxiliary classifiers (GoogLeNet, Inception v3).")
+    transform_input: bool | None = Field(None, description="Inception-style input transform.")
+    init_weights: bool | None = Field(None, description="Initialise weights (no effect on the count).")
+    zero_init_residual: bool | None = Field(
+        None, description="Zero-initialise the last BatchNorm of each residual block (no effect on the count)."
+    )
+    groups: Annotated[int, Field(gt=0, le=1024)] | None = Field(None, description="Convolution groups (ResNeXt).")
+    width_per_group: Annotated[int, Field(gt=0, le=4096)] | None = Field(
+        None, description="Channels per group (ResNeXt, Wide ResNet)."
+    )
     image_size: Pixels | None = Field(None, description="Input side for models that fix it (ViT).")
 
     def given(self) -> dict[str, object]:
@@ -388,16 +384,24 @@ class TorchvisionKwargs(Model):
 class Architecture(Model):
     """The network: a torchvision constructor, or a torch.export archive (.pt2)."""
 
-    torchvision: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)] | None = None
-    """A torchvision model builder name, e.g. `resnet50` (built without weights on the meta device)."""
+    torchvision: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)] | None = Field(
+        None,
+        description="A torchvision model builder name, e.g. `resnet50` (built without weights on the meta device).",
+    )
     kwargs: TorchvisionKwargs = Field(
         default_factory=TorchvisionKwargs,
         description="Arguments for the torchvision builder (allow-listed; weights never).",
     )
-    export: Artifact | None = None
-    """A `torch.export` archive (.pt2), best graph-only (weights on the meta device): see docs/graph-only-exports.md."""
-    input: Literal["image", "tokens", "vector"] = "image"
-    """What one sample is: an image (3 x resolution x resolution), tokens (sequence_length ids) or a vector."""
+    export: Artifact | None = Field(
+        None,
+        description="A `torch.export` archive (.pt2), best graph-only (weights on the meta device): "
+        "see docs/graph-only-exports.md.",
+    )
+    input: Literal["image", "tokens", "vector"] = Field(
+        "image",
+        description="What one sample is: an image (3 x resolution x resolution), tokens (sequence_length ids) "
+        "or a vector.",
+    )
     input_features: Annotated[int, Field(gt=0, le=1 << 24)] | None = Field(
         None, description="Features per sample for 'vector' inputs."
     )
@@ -437,8 +441,7 @@ def _check_pattern(pattern: str) -> None:
 class TrainingLog(Artifact):
     """A training log and how to read it."""
 
-    format: LogFormat
-    """How to read the log; each format is a module under tools/aieff/logs/."""
+    format: LogFormat = Field(description="How to read the log; each format is a module under tools/aieff/logs/.")
     columns: dict[Literal["epoch", "samples", "metric"], Name] | None = Field(
         None, description="For csv and jsonl: which column holds epoch, samples and the metric."
     )
@@ -480,12 +483,17 @@ class TrainingLog(Artifact):
 class Artifacts(Model):
     """What CI re-estimates the compute from."""
 
-    architecture: Architecture | None = None
-    """The network, counted for forward multiply-adds per sample."""
-    checkpoint: Artifact | None = None
-    """Trained weights (safetensors or a torch zip): their names and shapes must be the architecture's."""
-    training_log: TrainingLog | None = None
-    """The run's evaluation log: the first evaluation at the level gives the epochs, samples or steps."""
+    architecture: Architecture | None = Field(
+        None, description="The network, counted for forward multiply-adds per sample."
+    )
+    checkpoint: Artifact | None = Field(
+        None,
+        description="Trained weights (safetensors or a torch zip): their names and shapes must be the architecture's.",
+    )
+    training_log: TrainingLog | None = Field(
+        None,
+        description="The run's evaluation log: the first evaluation at the level gives the epochs, samples or steps.",
+    )
 
     def files(self) -> list[tuple[tuple[str, ...], Artifact]]:
         """Every referenced file with its field path under `artifacts`."""
@@ -501,8 +509,7 @@ class Withdrawn(Model):
     """Marks an entry as withdrawn instead of deleting it."""
 
     date: IsoDate
-    reason: Text
-    """Why the entry no longer counts."""
+    reason: Text = Field(description="Why the entry no longer counts.")
 
 
 class Entry(Model):
@@ -510,24 +517,28 @@ class Entry(Model):
 
     id: Slug
     benchmark: Slug
-    model: Name
-    """The model's name as the paper writes it."""
-    publication: Publication
-    """Where the result was first made public."""
+    model: Name = Field(description="The model's name as the paper writes it.")
+    publication: Publication = Field(description="Where the result was first made public.")
     claims: list[ComputeClaim] = Field(
         [],
         description="Compute to reach the level as sources state it. May be empty only when "
         "`training` holds the facts to derive it (a source that gives only a ratio).",
     )
-    training: Training | None = None
-    """The facts compute is derived from: epochs, samples or steps, forward cost, or a whole run's compute."""
-    artifacts: Artifacts | None = None
-    """What CI re-estimates the compute from: architecture, checkpoint, training log."""
+    training: Training | None = Field(
+        None,
+        description="The facts compute is derived from: epochs, samples or steps, forward cost, "
+        "or a whole run's compute.",
+    )
+    artifacts: Artifacts | None = Field(
+        None, description="What CI re-estimates the compute from: architecture, checkpoint, training log."
+    )
     analysis: Source | None = Field(None, description="The analysis this entry's figures come from.")
-    notes: Text | None = None
-    """Anything a reader needs: corrections, caveats, how the sources were read."""
-    withdrawn: Withdrawn | None = None
-    """Set instead of deleting an entry that should no longer count."""
+    notes: Text | None = Field(
+        None, description="Anything a reader needs: corrections, caveats, how the sources were read."
+    )
+    withdrawn: Withdrawn | None = Field(
+        None, description="Set instead of deleting an entry that should no longer count."
+    )
 
     @model_validator(mode="after")
     def _has_compute(self) -> Entry:
@@ -539,50 +550,46 @@ class Entry(Model):
 class Dataset(Model):
     """The training data of a level."""
 
-    name: Name
-    """The training data, precisely enough to tell versions apart."""
-    train_samples_per_epoch: PositiveInt | None = None
-    """Training samples in one epoch (e.g. 1,281,167 for ImageNet-1k); absent for step-based levels."""
-    version: Name | None = None
-    """A version or split identifier, where the data has several."""
+    name: Name = Field(description="The training data, precisely enough to tell versions apart.")
+    train_samples_per_epoch: PositiveInt | None = Field(
+        None,
+        description="Training samples in one epoch (e.g. 1,281,167 for ImageNet-1k); absent for step-based levels.",
+    )
+    version: Name | None = Field(None, description="A version or split identifier, where the data has several.")
 
 
 class Metric(Model):
     """What is measured."""
 
-    name: Name
-    """The metric as sources name it, e.g. top-5 accuracy."""
-    unit: Literal["percent", "fraction", "BLEU", "loss", "elo", "win-rate"]
-    """The metric's unit; logs on another scale are converted (metric_scale)."""
-    split: Name
-    """The evaluation split."""
+    name: Name = Field(description="The metric as sources name it, e.g. top-5 accuracy.")
+    unit: Literal["percent", "fraction", "BLEU", "loss", "elo", "win-rate"] = Field(
+        description="The metric's unit; logs on another scale are converted (metric_scale)."
+    )
+    split: Name = Field(description="The evaluation split.")
 
 
 class Benchmark(Model):
     """A capability level that entries race to reach with less compute."""
 
     id: Slug
-    title: Name
-    """The level's name as the README shows it."""
-    task: Name
-    """The task, e.g. image classification."""
-    dataset: Dataset
-    """The training data every entry must use."""
-    metric: Metric
-    """What is measured, on which split."""
-    direction: Literal["higher", "lower"]
-    """Whether a higher or a lower metric is better."""
-    threshold: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    """The level, in the metric's unit: the first evaluation at or beyond it counts."""
+    title: Name = Field(description="The level's name as the README shows it.")
+    task: Name = Field(description="The task, e.g. image classification.")
+    dataset: Dataset = Field(description="The training data every entry must use.")
+    metric: Metric = Field(description="What is measured, on which split.")
+    direction: Literal["higher", "lower"] = Field(description="Whether a higher or a lower metric is better.")
+    threshold: Annotated[float, Field(allow_inf_nan=False)] | None = Field(
+        None, description="The level, in the metric's unit: the first evaluation at or beyond it counts."
+    )
     criterion: Text | None = Field(None, description="A textual criterion where there is no threshold.")
     baseline: Slug
     tolerance_percent: Annotated[float, Field(gt=0, le=100)] = Field(
         10.0, description="How far a re-estimate may differ from the claim and still verify."
     )
-    rules: Text
-    """What counts: training data, what is compared, how runs of one recipe on other hardware are treated."""
-    source: Source
-    """Where the level is defined."""
+    rules: Text = Field(
+        description="What counts: training data, what is compared, "
+        "how runs of one recipe on other hardware are treated."
+    )
+    source: Source = Field(description="Where the level is defined.")
 
     def agrees(self, value: float, reference: float) -> bool:
         """Whether value is within this level's tolerance of reference (relative)."""
