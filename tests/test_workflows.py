@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -47,3 +49,28 @@ def test_actions_are_pinned_to_commits() -> None:
                 if "uses" in step:
                     ref = step["uses"].split("@", 1)[1]
                     assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), step["uses"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    proc = _run(str(Path(sys.executable).with_name("zizmor")), "--offline", ".github/workflows")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_issue_forms_and_dependabot_pass_their_schemas() -> None:
+    forms = sorted(str(p) for p in (ROOT / ".github/ISSUE_TEMPLATE").glob("*.yml"))
+    assert len(forms) == 2
+    for schema, files in (("vendor.github-issue-forms", forms), ("vendor.dependabot", [".github/dependabot.yml"])):
+        proc = _run(sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *files)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_workflow_installs_torch_from_the_cpu_index_with_a_pip_cache() -> None:
+    for path in WORKFLOWS:
+        text = path.read_text()
+        if "pip install" in text or "make test" in text:
+            assert "PIP_EXTRA_INDEX_URL: https://download.pytorch.org/whl/cpu" in text, path.name
+            assert "cache: pip" in text, path.name
