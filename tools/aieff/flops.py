@@ -8,6 +8,7 @@ counts leave out by convention).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -57,6 +58,30 @@ class ForwardCount:
         return abs(self.flop - self.torch_flop) / max(self.torch_flop, 1.0)
 
 
+@contextlib.contextmanager
+def _parameters_on_meta() -> Any:
+    """Build with ordinary tensors for the builder's own arithmetic, but move each parameter and buffer
+    to the meta device as it is registered, so no weight stays allocated or is initialised for real."""
+    import torch
+
+    module = torch.nn.Module
+    register_parameter, register_buffer = module.register_parameter, module.register_buffer
+
+    def parameter(self: Any, name: str, param: Any) -> None:
+        if param is not None and param.device.type != "meta":
+            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(self, name, param)
+
+    def buffer(self: Any, name: str, tensor: Any, persistent: bool = True) -> None:
+        register_buffer(self, name, None if tensor is None else tensor.to("meta"), persistent)
+
+    module.register_parameter, module.register_buffer = parameter, buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        module.register_parameter, module.register_buffer = register_parameter, register_buffer  # type: ignore[method-assign]
+
+
 def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
     """A torchvision model without weights on the meta device (CPU fallback for builders that need data)."""
     import warnings
@@ -74,7 +99,8 @@ def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
             with torch.device("meta"):
                 model = models.get_model(name, weights=None, **kwargs)
         except NotImplementedError:  # e.g. RegNet computes widths with real tensors while building
-            model = models.get_model(name, weights=None, **kwargs).to("meta")
+            with _parameters_on_meta():
+                model = models.get_model(name, weights=None, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise DataError(f"torchvision {name}: bad constructor arguments: {type(exc).__name__}: {first}") from exc
