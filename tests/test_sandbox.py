@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 from aieff.sandbox import Limits, Sandbox  # noqa: E402
 
@@ -32,10 +32,13 @@ def test_jobs_see_no_credentials_and_run_elsewhere(monkeypatch: pytest.MonkeyPat
     assert isinstance(seen["network_isolated"], bool)
 
 
-def test_memory_and_time_limits_end_a_job_not_the_run() -> None:
-    regnet = {**RESNET, "arch": {"torchvision": "regnet_y_8gf", "kwargs": {}}}  # built with real weights (150 MB)
+def test_memory_and_time_limits_end_a_job_not_the_run(tmp_path: Path) -> None:
+    wide = torch.nn.Linear(4096, 8192).eval()  # 128 MiB of real weights in the archive
+    archive = tmp_path / "wide.pt2"
+    torch.export.save(torch.export.export(wide, (torch.zeros(1, 4096),)), str(archive))
+    job = {"arch": {"export": str(archive)}, "input": "vector", "features": 4096, "phases": [{}]}
     with Sandbox(Limits(memory_bytes=64 << 20)) as box:
-        starved = box.run(regnet)
+        starved = box.run(job)
     assert not starved["ok"] and "memory" in starved["error"].lower(), starved
     with Sandbox(Limits(wall_seconds=0.05)) as box:
         slow = box.run(RESNET)

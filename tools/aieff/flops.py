@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,18 @@ def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
     return model.eval()
 
 
+class _LastLogLine(logging.Handler):
+    """Keeps the last line of the last record: torch.export.load logs the real cause, then raises a generic error."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.line = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = [ln.strip() for ln in self.format(record).splitlines() if ln.strip()]
+        self.line = lines[-1] if lines else self.line
+
+
 def load_export(path: Path) -> Any:
     """A torch.export archive (.pt2) as a module the counters can run, loaded from its checked copy."""
     import tempfile
@@ -117,11 +130,16 @@ def load_export(path: Path) -> Any:
 
     with tempfile.TemporaryDirectory(prefix="aieff-pt2-") as tmp:
         clean = sanitized_copy(path, Path(tmp) / "checked.pt2")
+        caught = _LastLogLine()
+        logger = logging.getLogger("torch.export")
+        logger.addHandler(caught)
         try:
             program = torch.export.load(str(clean))
-        except Exception as exc:  # a corrupt archive: one clean message
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise DataError(f"{path.name}: not a loadable torch.export archive: {type(exc).__name__}: {first}") from exc
+        except Exception as exc:  # a corrupt archive: one clean message, with the cause torch only logged
+            first = caught.line or (str(exc).strip().splitlines() or [""])[0]
+            raise DataError(f"{path.name}: not a loadable torch.export archive: {first[:200]}") from exc
+        finally:
+            logger.removeHandler(caught)
 
     class Exported(torch.nn.Module):
         """Runs the exported graph; eval()/train() are no-ops for it (export fixes the mode)."""
