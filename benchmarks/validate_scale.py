@@ -49,13 +49,22 @@ def timed(args: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProces
     return time.perf_counter() - start, proc
 
 
+def cpu_timed(args: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds and CPU seconds (user + system, children included) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, proc = timed(args, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, proc
+
+
 def main() -> int:
     aieff = [sys.executable, "-m", "aieff"]
     with tempfile.TemporaryDirectory() as tmp:
         big, one = Path(tmp) / "big", Path(tmp) / "one"
         n = make_repo(big, N_LEVELS, PER_LEVEL)
         shutil.copytree(TOY.parent.parent, one)
-        seconds, proc = timed([*aieff, "validate"], big)
+        seconds, cpu, proc = cpu_timed([*aieff, "validate"], big)
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if proc.returncode != 0:
             print(proc.stdout[:2000], proc.stderr[:2000])
@@ -63,6 +72,19 @@ def main() -> int:
         print(
             f"validate {n} entries: {seconds:.2f} s, {n / seconds:,.0f} entries/s, "
             f"peak RSS {peak_mib:.0f} MiB (target < 10 s)"
+        )
+        # The peer: check-jsonschema with the project's own JSON Schema on the same files (schema only;
+        # aieff also checks cross-entry rules, positions and plausibility).
+        files = sorted(str(p) for p in (big / "entries").glob("*/*.yaml") if p.name != "benchmark.yaml")
+        checker = [str(Path(sys.executable).with_name("check-jsonschema")), "--schemafile"]
+        peer_s, peer_cpu, peer = cpu_timed([*checker, str(ROOT / "schema/entry.schema.json"), *files], big)
+        if peer.returncode != 0:
+            print(peer.stdout[:2000], peer.stderr[:2000])
+            return 1
+        print(
+            f"per entry, wall / CPU: aieff {seconds / n * 1e3:.3f} / {cpu / n * 1e3:.3f} ms; "
+            f"check-jsonschema {peer_s / len(files) * 1e3:.3f} / {peer_cpu / len(files) * 1e3:.3f} ms "
+            f"({len(files)} entry files, the same JSON Schema aieff generates)"
         )
         startup = []
         for _ in range(5):
