@@ -193,3 +193,25 @@ def test_a_forward_cost_typed_without_its_exponent_is_warned_not_failed(toy: Pat
     assert "W004 training.forward_cost.value: 12,738,854x less compute than the baseline: a unit typo?" in proc.stdout
     assert "::warning file=entries/toy-level/better.yaml" in proc.stdout
     assert "0 errors, 2 warning(s) in 3 files" in proc.stderr
+
+
+def test_every_help_example_runs(tmp_path: Path) -> None:
+    """Each command's `example:` line runs in a copy of the repository and ends in a clean exit (0, or 1 with
+    a verdict), never a usage error or a traceback."""
+    import shlex
+    import shutil
+
+    repo = tmp_path / "repo"
+    for name in ("entries", "README.md", "charts", "exports", "schema", "docs", "efficiency_sota.csv"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, repo / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "copy"]):
+        subprocess.run([*git, *args], cwd=repo, check=True)
+    subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=repo, check=True)
+    (repo / "log.tsv").write_text("epoch\ttop5Accuracy\n1\t80\n")
+    for command, example in EXAMPLES.items():
+        words = shlex.split(example)
+        assert words[:2] == ["aieff", command], example
+        proc = run(*words[1:], cwd=repo)
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (example, proc.stdout, proc.stderr)

@@ -20,7 +20,7 @@ EXAMPLES = {
     "estimate": "aieff estimate entries/alexnet-imagenet/alexnet.yaml",
     "check": "aieff check --changed-since origin/main",
     "new-level": "aieff new-level cifar10-94 resnet18-baseline",
-    "cache": "aieff cache add ~/Downloads/log.tsv",
+    "cache": "aieff cache add log.tsv",
 }
 
 
