@@ -110,3 +110,10 @@ def test_far_below_design_resolution_is_warned() -> None:
     assert "designed for 224 px and counted at 32 px" in resolution_warning("resnet18", 32)
     assert resolution_warning("resnet18", 128) is None  # progressive resizing stays quiet
     assert resolution_warning("inception_v3", 299) is None
+
+
+def test_the_torch_free_table_of_torchvision_costs_is_current() -> None:
+    """tools/aieff/data/torchvision_ops.json is what the pinned torchvision says (python -m aieff.torchvision_table)."""
+    from aieff.torchvision_table import TABLE, generate
+
+    assert TABLE.read_text() == generate()

@@ -41,6 +41,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),
     "W003": ("before-baseline", "A result dated before its level's baseline."),
     "W004": ("implausible-reduction", "More than 10,000x less compute than the level's baseline."),
+    "W005": ("forward-cost-vs-torchvision", "A forward cost over 2x off torchvision's figure for the named model."),
 }
 
 

@@ -13,6 +13,7 @@ from aieff.validate import Dataset
 MIN_FLOP, MAX_FLOP = 1e9, 1e28
 MAX_EPOCHS = 10_000
 MAX_FACTOR = 10_000
+FORWARD_SLACK = 2.0  # a typo is off by far more; real variants (e.g. GoogLeNet 2.00 vs 1.50 G) stay quiet
 
 
 def _compute(entry: Entry, ds: Dataset, everything: dict[str, Entry]) -> tuple[float | None, tuple]:
@@ -50,6 +51,7 @@ def warnings_for(ds: Dataset) -> list[Diagnostic]:
                     f"{e.training.epochs_to_target:g} epochs is over {MAX_EPOCHS:,}",
                 )
             )
+        out += _forward_cost_vs_torchvision(e, doc)
         level = ds.level(e.benchmark)
         base = everything.get(level.baseline)
         if base is None or base.id == e.id:
@@ -68,3 +70,34 @@ def warnings_for(ds: Dataset) -> list[Diagnostic]:
                 doc.warning("W004", where, f"{base_flop / flop:,.0f}x less compute than the baseline: a unit typo?")
             )
     return sorted(out)
+
+
+def _forward_cost_vs_torchvision(e: Entry, doc: object) -> list[Diagnostic]:
+    """W005 where an entry names a torchvision architecture and types a forward cost far from its figure."""
+    from aieff.torchvision_table import expected_multiply_adds
+
+    arch = e.artifacts.architecture if e.artifacts else None
+    t = e.training
+    if arch is None or not arch.torchvision or t is None or arch.input != "image":
+        return []
+    typed = [(("training", "forward_cost", "value"), t.forward_cost)] if t.forward_cost else []
+    typed += [
+        (("training", "resolution_schedule", i, "forward_cost", "value"), p.forward_cost)
+        for i, p in enumerate(t.resolution_schedule or [])
+    ]
+    out = []
+    for where, fc in typed:
+        expected = expected_multiply_adds(arch.torchvision, fc.resolution)
+        if expected is None:
+            continue
+        macs = to_flop(fc.value, fc.unit) / 2
+        if not expected / FORWARD_SLACK <= macs <= expected * FORWARD_SLACK:
+            out.append(
+                doc.warning(  # type: ignore[attr-defined]
+                    "W005",
+                    where,
+                    f"{macs:.4g} multiply-adds, but torchvision's {arch.torchvision} is {expected:.4g} "
+                    f"at {fc.resolution or 'its own'} px",
+                )
+            )
+    return out
