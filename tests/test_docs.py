@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from aieff.cli import EXAMPLES
@@ -47,15 +48,27 @@ def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_pat
     (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(block)
     workflow = (ROOT / ".github/workflows/pr.yml").read_text()
     assert "aieff check --changed-since" in workflow
-    commands = [["validate"], ["analyze"], ["build", "--dry-run"]]
-    assert all(f"aieff {' '.join(c)}" in workflow for c in commands)
-    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()}
-    for c in commands:
+    assert all(f"aieff {c}" in workflow for c in ("validate", "analyze", 'build --edits-since "origin/$BASE_REF"'))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    (repo / "entries/alexnet-imagenet/my-model.yaml").unlink()
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
+        subprocess.run([*git, *args], cwd=repo, check=True)
+    (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(block)
+    before = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+    for c in (["validate"], ["analyze"], ["build", "--edits-since", "main"]):
         proc = run(*c, cwd=repo)
         assert proc.returncode == 0, proc.stderr
-    assert "would write README.md" in proc.stdout  # the dry run generated the new row, in memory
-    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file()} == before  # and wrote nothing
-    assert run("build", "--check", cwd=repo).returncode == 1  # stale, and the PR does not care
+    assert {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts} == before
+    assert "would write README.md" in run("build", "--dry-run", cwd=repo).stdout  # the new row, in memory
+    # A hand edit to a generated file fails the PR; regenerating it is fine.
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text().replace("| 1 |", "| 1 (best!) |", 1))
+    proc = run("build", "--edits-since", "main", cwd=repo)
+    assert proc.returncode == 1 and "hand-edited: README.md changed since main" in proc.stderr
+    assert run("build", cwd=repo).returncode == 0
+    assert run("build", "--edits-since", "main", cwd=repo).returncode == 0
+    subprocess.run(["git", "checkout", "--", "."], cwd=repo, check=True)
+    assert run("build", "--check", cwd=repo).returncode == 1  # stale against the new entry, and the PR does not care
 
 
 def test_contributing_artifacts_example_validates(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from aieff.analysis import analyze
@@ -39,13 +40,36 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     return files
 
 
-def build(root: Path, ds: Dataset, *, check: bool, dry_run: bool = False) -> int:
+def hand_edits(root: Path, files: dict[Path, str | bytes], ref: str) -> list[str]:
+    """Generated files a branch changed since ref to something the generator would not write.
+
+    A pull request may leave generated files alone (the nightly rebuilds them) or regenerate them; an
+    edit by hand to the README tables, charts or exports is neither.
+    """
+    from aieff.outputs import stale
+    from aieff.repo import changed_files
+
+    rel = {p.relative_to(root).as_posix(): p for p in files}
+    tops = tuple(sorted({name.split("/", 1)[0] for name in rel}))
+    touched = changed_files(root, ref, tops) & set(rel)
+    wrong = {p.relative_to(root).as_posix() for p in stale({rel[t]: files[rel[t]] for t in touched})}
+    return sorted(wrong)
+
+
+def build(root: Path, ds: Dataset, *, check: bool, dry_run: bool = False, edits_since: str | None = None) -> int:
     """Write what changed (each file atomically), or with check name what is stale and return 1.
 
     dry_run generates every file in memory (so an entry that breaks any writer fails here), names
     what would change and writes nothing: the PR check, which must not commit generated files.
     """
     files = expected_files(root, ds)
+    if edits_since:
+        wrong = hand_edits(root, files, edits_since)
+        for name in wrong:
+            print(
+                f"hand-edited: {name} changed since {edits_since} but is not what `aieff build` writes", file=sys.stderr
+            )
+        return 1 if wrong else 0
     if dry_run:
         from aieff.outputs import stale
 

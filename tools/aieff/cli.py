@@ -141,7 +141,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from aieff.build import build
 
     root = _root(args)
-    return build(root, _valid_dataset(root), check=args.check, dry_run=args.dry_run)
+    return build(root, _valid_dataset(root), check=args.check, dry_run=args.dry_run, edits_since=args.edits_since)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -267,6 +267,11 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
     mode.add_argument(
         "--dry-run", action="store_true", help="generate everything in memory, name what would change, write nothing"
+    )
+    mode.add_argument(
+        "--edits-since",
+        metavar="REF",
+        help="exit 1 naming generated files changed since REF by hand (untouched or regenerated is fine)",
     )
 
     p = add("estimate", cmd_estimate, "Re-estimate training compute from architecture, checkpoint and log.")

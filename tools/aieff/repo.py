@@ -45,8 +45,8 @@ def resolve_inside(root: Path, rel: str) -> Path | None:
     return target if target.is_relative_to(root.resolve()) else None
 
 
-def changed_files(root: Path, ref: str) -> set[str]:
-    """Repository-relative paths changed since ref (committed, staged, unstaged or untracked)."""
+def changed_files(root: Path, ref: str, under: tuple[str, ...] = ("entries",)) -> set[str]:
+    """Repository-relative paths under `under` changed since ref (committed, staged, unstaged or untracked)."""
 
     def git(*args: str) -> str:
         try:
@@ -59,8 +59,8 @@ def changed_files(root: Path, ref: str) -> set[str]:
 
     if ref.startswith("-"):
         raise UsageError(f"--changed-since {ref}: not a revision")
-    out = git("diff", "--name-only", "--no-renames", ref, "--", "entries")
-    out += git("ls-files", "--others", "--exclude-standard", "--", "entries")
+    out = git("diff", "--name-only", "--no-renames", ref, "--", *under)
+    out += git("ls-files", "--others", "--exclude-standard", "--", *under)
     return {line for line in out.splitlines() if line}
 
 
