@@ -62,6 +62,10 @@ def test_check_names_stale_files(repo: Path) -> None:
     proc = run("build", "--check", cwd=repo)
     assert proc.returncode == 1
     assert "stale: README.md" in proc.stderr and "stale: exports/aieff.csv" in proc.stderr
+    before = _snapshot(repo)
+    proc = run("build", "--dry-run", cwd=repo)  # generates everything in memory, writes nothing
+    assert proc.returncode == 0 and "would write README.md" in proc.stdout
+    assert _snapshot(repo) == before
 
 
 def test_a_corrupt_entry_leaves_previous_outputs_intact(repo: Path) -> None:

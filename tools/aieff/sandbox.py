@@ -230,7 +230,6 @@ def serve() -> None:
     os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the protocol
     import ptflops  # noqa: F401 - imported once here, shared by every forked child
     import torch  # noqa: F401
-    import torchvision  # noqa: F401
 
     import aieff.checkpoint  # noqa: F401
     import aieff.flops  # noqa: F401
@@ -240,8 +239,10 @@ def serve() -> None:
     for line in sys.stdin:
         try:
             request = json.loads(line)
+            if "torchvision" in request["job"].get("arch", {}):
+                import torchvision  # noqa: F401 - first torchvision job: once, here, not in every child
             result = _fork_job(request["job"], request["limits"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             result = {"ok": False, "error": "malformed sandbox request"}
         proto.write(json.dumps(result) + "\n")
         proto.flush()
