@@ -112,7 +112,7 @@ from aieff.flops import count_forward, example_input, export_device, load_export
 from aieff.schema import Benchmark, TrainingLog
 level = Benchmark.model_validate({"id": "gpt2", "title": "t", "task": "t", "dataset": {"name": "d"},
     "metric": {"name": "val loss", "unit": "loss", "split": "val"}, "direction": "lower", "threshold": 3.28,
-    "baseline": "b", "rules": "r", "source": {"title": "s", "url": "https://example.org/s"}})
+    "baseline": "b", "rules": "r", "source": {"title": "s", "url": "https://example.org/s", "locator": "p. 1"}})
 spec = TrainingLog.model_validate({"path": "entries/gpt2/x.log", "sha256": "a" * 64, "format": "step-log",
     "pattern": "^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$"})
 t0 = time.perf_counter()

@@ -64,6 +64,7 @@ def test_new_writes_a_skeleton_that_fails_until_filled(toy: Path) -> None:
         .replace("method: TODO ", "method: counted ")
         .replace("title: TODO source title", 'title: "My paper"')
         .replace("url: https://TODO", "url: https://arxiv.org/abs/1905.11947")
+        .replace("locator: TODO table, section or figure where the number stands", 'locator: "Table 2"')
         .replace("confidence: TODO ", "confidence: high ")
         .replace("epochs_to_target: TODO ", "epochs_to_target: 1 ")
         .replace("value: TODO ", "value: 1.0e6 ")
@@ -103,8 +104,8 @@ def test_github_actions_annotations_and_summary(toy: Path, tmp_path: Path) -> No
     summary = tmp_path / "summary.md"
     proc = run("validate", cwd=toy, env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert proc.returncode == 1
-    assert "::error file=entries/toy-level/better.yaml,line=20,col=21,title=E013 invalid-value::" in proc.stdout
-    assert "| entries/toy-level/better.yaml | 20:21 | E013 | training.epochs_to_target |" in summary.read_text()
+    assert "::error file=entries/toy-level/better.yaml,line=21,col=21,title=E013 invalid-value::" in proc.stdout
+    assert "| entries/toy-level/better.yaml | 21:21 | E013 | training.epochs_to_target |" in summary.read_text()
 
 
 def test_validate_does_not_import_torch() -> None:
@@ -215,3 +216,11 @@ def test_every_help_example_runs(tmp_path: Path) -> None:
         assert words[:2] == ["aieff", command], example
         proc = run(*words[1:], cwd=repo)
         assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (example, proc.stdout, proc.stderr)
+
+
+def test_every_numeric_source_needs_a_locator(toy: Path) -> None:
+    """CONTRIBUTING and the PR template ask where in the source each number stands: the schema requires it."""
+    entry = toy / "entries/toy-level/better.yaml"
+    entry.write_text(entry.read_text().replace('      locator: "Table 1"\n', "", 1))
+    out = run("validate", cwd=toy).stdout
+    assert "E011 claims[0].source.locator: required field is missing" in out

@@ -35,6 +35,7 @@ claims:
     source:
       title: "Better net paper"
       url: https://arxiv.org/abs/1807.00002
+      locator: "Table 1"
     confidence: high
 training:
   epochs_to_target: 3

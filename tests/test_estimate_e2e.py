@@ -149,6 +149,7 @@ claims:
     source:
       title: "aieff end-to-end test run"
       url: https://example.org/aieff-e2e
+      locator: "Table 1"
     confidence: high
 training:
   epochs_to_target: {epochs}

@@ -21,7 +21,7 @@ LEVEL = Benchmark.model_validate(
         "threshold": 79.1,
         "baseline": "b",
         "rules": "r",
-        "source": {"title": "s", "url": "https://example.org/s"},
+        "source": {"title": "s", "url": "https://example.org/s", "locator": "p. 1"},
     }
 )
 SHA = "a" * 64

@@ -51,6 +51,7 @@ claims:
     source:
       title: "aieff offline test"
       url: https://example.org/aieff-offline
+      locator: "Table 1"
     confidence: high
 training:
   epochs_to_target: 3
@@ -141,6 +142,7 @@ def test_a_step_log_and_a_token_model_verify_through_the_cli(tmp_path: Path) -> 
     source:
       title: "Better net paper"
       url: https://arxiv.org/abs/1807.00002
+      locator: "Table 1"
     confidence: high
 training:
   steps_to_target: 200

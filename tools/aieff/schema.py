@@ -125,6 +125,12 @@ class Source(Model):
     locator: Name | None = Field(None, description="Where in the source: table, figure, section.")
 
 
+class CitedSource(Source):
+    """A source for a number: where in it the number stands is required."""
+
+    locator: Name = Field(description="Where in the source the number stands: table, figure, section, log line.")
+
+
 class Publication(Model):
     """The paper or post that introduced the result."""
 
@@ -152,7 +158,7 @@ class ComputeClaim(Model):
         description="counted: from architecture and epochs; reported: stated by the authors; "
         "hardware-time: from GPU-days times peak throughput."
     )
-    source: Source = Field(description="Where the number is stated (with a locator: table, section, figure).")
+    source: CitedSource = Field(description="Where the number is stated, with its locator.")
     confidence: Literal["high", "medium", "low"] = Field(
         description="How sure the entry is that the number means what this claim says."
     )
@@ -173,7 +179,7 @@ class ForwardCost(Model):
     unit: PerSampleUnit = Field(description="FLOP, or multiply-adds (1 multiply-add = 2 FLOP).")
     resolution: Pixels | None = Field(None, description="Square input side in pixels (at most 16,384).")
     sequence_length: Tokens | None = Field(None, description="Tokens per sample (at most 4,194,304).")
-    source: Source | None = Field(None, description="Where the figure comes from (absent when counted by aieff).")
+    source: CitedSource | None = Field(None, description="Where the figure comes from (absent when counted by aieff).")
 
 
 class ResolutionPhase(Model):
@@ -199,7 +205,7 @@ class RunCompute(Model):
     unit: ComputeUnit | None = Field(None, description="The unit of `value`.")
     relative_to: Slug | None = Field(None, description="Entry id whose total run compute this divides.")
     fewer_by: Positive | None = Field(None, description="This run used `fewer_by` x less compute.")
-    source: Source = Field(description="Where the whole run's compute is stated.")
+    source: CitedSource = Field(description="Where the whole run's compute is stated.")
 
     @model_validator(mode="after")
     def _one_form(self) -> RunCompute:
@@ -254,7 +260,7 @@ class Training(Model):
     samples_per_step_schedule: list[StepBatch] | None = Field(
         None, min_length=1, max_length=1000, description="Samples per step when the batch size changes."
     )
-    source: Source | None = Field(None, description="Where the training facts come from.")
+    source: CitedSource | None = Field(None, description="Where the training facts come from.")
 
     def samples_after(self, steps: int) -> int:
         """Samples trained on in the first `steps` optimizer steps (the batch-size schedule summed)."""
@@ -589,7 +595,7 @@ class Benchmark(Model):
         description="What counts: training data, what is compared, "
         "how runs of one recipe on other hardware are treated."
     )
-    source: Source = Field(description="Where the level is defined.")
+    source: CitedSource = Field(description="Where the level is defined.")
 
     def agrees(self, value: float, reference: float) -> bool:
         """Whether value is within this level's tolerance of reference (relative)."""

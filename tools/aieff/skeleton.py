@@ -23,6 +23,7 @@ claims:
     source:
       title: TODO source title
       url: https://TODO
+      locator: TODO table, section or figure where the number stands
     confidence: TODO  # high | medium | low
 # The facts compute is derived from. Never type the derived compute or a reduction factor.
 training:
