@@ -58,6 +58,13 @@ def cpu_timed(args: list[str], cwd: Path) -> tuple[float, float, subprocess.Comp
     return seconds, cpu, proc
 
 
+def _failed(proc: subprocess.CompletedProcess[str]) -> bool:
+    """Print what a failed run said; True when it failed."""
+    if proc.returncode != 0:
+        print(proc.stdout[:2000], proc.stderr[:2000])
+    return proc.returncode != 0
+
+
 def main() -> int:
     aieff = [sys.executable, "-m", "aieff"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,8 +73,7 @@ def main() -> int:
         shutil.copytree(TOY.parent.parent, one)
         seconds, cpu, proc = cpu_timed([*aieff, "validate"], big)
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if proc.returncode != 0:
-            print(proc.stdout[:2000], proc.stderr[:2000])
+        if _failed(proc):
             return 1
         print(
             f"validate {n} entries: {seconds:.2f} s, {n / seconds:,.0f} entries/s, "
@@ -78,8 +84,7 @@ def main() -> int:
         files = sorted(str(p) for p in (big / "entries").glob("*/*.yaml") if p.name != "benchmark.yaml")
         checker = [str(Path(sys.executable).with_name("check-jsonschema")), "--schemafile"]
         peer_s, peer_cpu, peer = cpu_timed([*checker, str(ROOT / "schema/entry.schema.json"), *files], big)
-        if peer.returncode != 0:
-            print(peer.stdout[:2000], peer.stderr[:2000])
+        if _failed(peer):
             return 1
         print(
             f"per entry, wall / CPU: aieff {seconds / n * 1e3:.3f} / {cpu / n * 1e3:.3f} ms; "
