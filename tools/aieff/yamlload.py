@@ -108,10 +108,10 @@ def _scalar(ev: Any) -> Any:
 class _Open:
     """A mapping or sequence being filled from the event stream."""
 
-    __slots__ = ("value", "loc", "key", "key_mark")
+    __slots__ = ("value", "loc", "key")
 
     def __init__(self, value: Any, loc: Loc) -> None:
-        self.value, self.loc, self.key, self.key_mark = value, loc, None, None
+        self.value, self.loc, self.key = value, loc, _NO_KEY  # key: the mapping key awaiting its value
 
 
 _NO_KEY = object()
@@ -138,10 +138,7 @@ def _build_events(doc: Loaded, events: Any) -> Any:
         if kind == "AliasEvent":
             raise _Fail("E007", ev.start_mark, "YAML alias: anchors and aliases are not allowed")
         if kind in ("MappingEndEvent", "SequenceEndEvent"):
-            done = stack.pop()
-            value = done.value
-            if not stack:
-                root = value
+            stack.pop()
             continue
         parent = stack[-1] if stack else None
         # Where does this node go: a key slot, a value slot or a sequence item?
@@ -186,10 +183,8 @@ def _build_events(doc: Loaded, events: Any) -> Any:
             parent.key = _NO_KEY
         else:
             parent.value.append(value)
-        if isinstance(value, dict | list) and kind != "ScalarEvent":
-            opened = _Open(value, loc)
-            opened.key = _NO_KEY
-            stack.append(opened)
+        if kind != "ScalarEvent":
+            stack.append(_Open(value, loc))
     if documents == 0:
         return _EMPTY
     return root
@@ -246,7 +241,7 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
         code = "E003" if "special characters" in problem or "unacceptable" in problem else "E001"
         doc.errors.append(Diagnostic(path, line, col, code, "-", problem.strip()))
         return doc
-    except (YAMLError, RecursionError, ValueError) as exc:
+    except (YAMLError, ValueError) as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, col = _pos(mark)
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
