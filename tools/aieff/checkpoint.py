@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aieff.diagnostics import excerpt
+from aieff.diagnostics import excerpt, first_line
 from aieff.repo import DataError
 
 MAX_HEADER = 100 << 20
@@ -128,7 +128,7 @@ def read_torch_zip(path: Path) -> dict[str, tuple[int, ...]]:
         first = str(exc).strip().splitlines()[0][:300]
         raise DataError(f"{path.name}: refused: the pickle asks for more than tensors ({first})") from exc
     except Exception as exc:  # corrupt archives raise many types; report one clean line
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = first_line(exc)
         raise DataError(f"{path.name}: cannot read the checkpoint: {type(exc).__name__}: {excerpt(first)}") from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

@@ -92,6 +92,11 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def first_line(error: object) -> str:
+    """The first non-empty line of an exception's (or any object's) text, or ''."""
+    return (str(error).strip().splitlines() or [""])[0]
+
+
 def excerpt(text: str, limit: int = 80) -> str:
     """A short, escaped quotation of untrusted text for a message: repr-escaped, cut at limit characters."""
     text = str(text)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aieff.checkpoint import CheckpointReport
-from aieff.diagnostics import excerpt, markdown_cell
+from aieff.diagnostics import excerpt, first_line, markdown_cell
 from aieff.flops import ForwardCount
 from aieff.repo import DataError, Unreachable, UsageError, inside
 from aieff.sandbox import Sandbox
@@ -104,7 +104,7 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | Non
     except DataError as exc:
         return est.fail(str(exc))
     except Exception as exc:  # a bug or a hostile artifact must not stop the other entries
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = first_line(exc)
         return est.fail(f"internal error on this entry: {type(exc).__name__}: {excerpt(first, 200)}")
     finally:
         if own:
@@ -153,17 +153,18 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
     if arts is None or arts.architecture is None:
         est.messages.append("no architecture referenced: nothing to re-estimate")
         return est
-    phases = _phases(entry)
+    phases: list[tuple[float, float, ForwardCost | None]] = list(_phases(entry))
     if not phases and arts.architecture.input != "vector":
         est.messages.append("no training.forward_cost (with resolution or sequence length): nothing to count at")
         return est
+    phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
     # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
     reached = _read_log(root, entry, level) if arts.training_log else None
-    result = box.run(_job(entry, root, phases or [(0.0, float("inf"), None)]))
+    result = box.run(_job(entry, root, phases))
     if not result.get("ok"):
         raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
     counted: list[tuple[float, float, float]] = []  # (start, end, forward FLOP) per phase
-    for (start, end, fc), raw in zip(phases or [(0.0, float("inf"), None)], result["counts"], strict=True):
+    for (start, end, fc), raw in zip(phases, result["counts"], strict=True):
         count = ForwardCount(**raw)
         est.messages += count.notes
         counted.append((start, end, count.flop))

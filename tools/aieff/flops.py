@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aieff.diagnostics import first_line
 from aieff.repo import DataError
 
 DISAGREEMENT = 0.02
@@ -103,7 +104,7 @@ def build_torchvision(name: str, kwargs: dict[str, Any]) -> Any:
             with _parameters_on_meta():
                 model = models.get_model(name, weights=None, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        first = first_line(exc)[:200]
         raise DataError(f"torchvision {name}: bad constructor arguments: {type(exc).__name__}: {first}") from exc
     return model.eval()
 
@@ -136,7 +137,7 @@ def load_export(path: Path) -> Any:
         try:
             program = torch.export.load(str(clean))
         except Exception as exc:  # a corrupt archive: one clean message, with the cause torch only logged
-            first = caught.line or (str(exc).strip().splitlines() or [""])[0]
+            first = caught.line or first_line(exc)
             raise DataError(f"{path.name}: not a loadable torch.export archive: {first[:200]}") from exc
         finally:
             logger.removeHandler(caught)
@@ -270,17 +271,20 @@ def attention_pairs(lq: int, lk: int, causal: bool) -> int:
     return partial * (partial + 1) // 2 + full_rows * lk
 
 
+def attention_macs(q: Any, k: Any, v: Any, causal: bool) -> int:
+    """Q @ K^T and weights @ V for shapes q, k, v: batch x heads x pairs x (E + Ev) multiply-adds."""
+    batch_heads = 1
+    for d in q[:-2]:
+        batch_heads *= d
+    return int(batch_heads * attention_pairs(q[-2], k[-2], causal) * (q[-1] + v[-1]))
+
+
 def _sdpa_macs_for(name: str) -> Any:
     where = CAUSAL_ARG[name]
 
     def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
-        """Q @ K^T and weights @ V: batch x heads x pairs x (E + Ev) multiply-adds."""
-        q, k, v = args[0].shape, args[1].shape, args[2].shape
         causal = len(args) > where and bool(args[where])
-        batch_heads = 1
-        for d in q[:-2]:
-            batch_heads *= d
-        return int(batch_heads * attention_pairs(q[-2], k[-2], causal) * (q[-1] + v[-1]))
+        return attention_macs(args[0].shape, args[1].shape, args[2].shape, causal)
 
     return macs
 
@@ -301,11 +305,7 @@ def _sdpa_flop_for(name: str) -> Any:
     where = CAUSAL_ARG[name] - 3  # FlopCounterMode passes the shapes of q, k, v, then the other arguments
 
     def flop(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> int:  # noqa: ARG001
-        causal = len(args) > where and bool(args[where])
-        batch_heads = 1
-        for d in q[:-2]:
-            batch_heads *= d
-        return 2 * batch_heads * attention_pairs(q[-2], k[-2], causal) * (q[-1] + v[-1])
+        return 2 * attention_macs(q, k, v, len(args) > where and bool(args[where]))
 
     return flop
 
@@ -321,8 +321,6 @@ def count_forward(model: Any, sample: Any, *, grad: bool = True) -> ForwardCount
     grad=True (modules) keeps attention off fused fast paths; exported graphs are already aten ops
     and count with gradients off (their frozen buffers cannot require grad).
     """
-    import contextlib
-
     import torch
     from ptflops import get_model_complexity_info
     from torch.utils.flop_counter import FlopCounterMode
@@ -354,7 +352,7 @@ def count_forward(model: Any, sample: Any, *, grad: bool = True) -> ForwardCount
         with mode(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
             model(sample)
     except Exception as exc:  # the cross-check's own failure, with its cause
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = first_line(exc)[:300]
         raise DataError(f"torch FlopCounterMode could not run the model: {type(exc).__name__}: {first}") from exc
     n_params = sum(int(v.numel()) for v in model.state_dict().values()) if not params else int(params)
     result = ForwardCount(float(macs), float(counter.get_total_flops()), n_params, unsupported)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from aieff.diagnostics import excerpt
+from aieff.diagnostics import excerpt, first_line
 from aieff.repo import DataError
 
 
@@ -23,7 +23,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except MemoryError:
         return {"ok": False, "error": "ran out of memory within the sandbox's limit"}
     except Exception as exc:  # any library failure on hostile input is a verdict, not a crash
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = first_line(exc)
         return {"ok": False, "error": f"{type(exc).__name__}: {excerpt(first, 200)}"}
 
 

@@ -13,7 +13,7 @@ import importlib
 import math
 from dataclasses import dataclass
 
-from aieff.diagnostics import excerpt
+from aieff.diagnostics import excerpt, first_line
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
@@ -84,7 +84,7 @@ def parse(raw: str | bytes, spec: TrainingLog, level: Benchmark) -> Evals:
     try:
         evals = module.parse(data, spec, level)
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError, csv.Error) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = first_line(exc)
         raise DataError(f"training log ({spec.format}): unreadable value: {excerpt(first)}") from exc
     if not evals:
         raise DataError(f"training log ({spec.format}): no evaluations found")
