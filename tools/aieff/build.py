@@ -17,15 +17,15 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     from aieff.schemagen import generated
 
     result = analyze(ds)
-    status = record.statuses(root)
+    verdicts = record.load(root / record.RECORD_PATH)  # read and validated once
     readme_path = root / "README.md"
     if not readme_path.is_file():
         raise DataError("README.md is missing")
     try:
-        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, record.labels(root))
+        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, record.labels(verdicts))
     except tables.ReadmeError as exc:
         raise DataError(str(exc)) from exc
-    rows = export.records(ds, result, status)
+    rows = export.records(ds, result, record.statuses(verdicts))
     files: dict[Path, str | bytes] = dict(generated(root))
     files[readme_path] = readme
     files[root / "exports" / "aieff.csv"] = export.to_csv(rows)
@@ -60,7 +60,8 @@ def build(root: Path, ds: Dataset, *, check: bool, dry_run: bool = False, edits_
     """Write what changed (each file atomically), or with check name what is stale and return 1.
 
     dry_run generates every file in memory (so an entry that breaks any writer fails here), names
-    what would change and writes nothing: the PR check, which must not commit generated files.
+    what would change and writes nothing. edits_since does the same generation and fails only on
+    generated files changed by hand since that ref (the PR check).
     """
     files = expected_files(root, ds)
     if edits_since:

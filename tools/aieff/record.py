@@ -54,14 +54,14 @@ def load(path: Path) -> Record:
         raise DataError(f"{path}: verification record is not JSON") from exc
 
 
-def statuses(root: Path) -> dict[str, str]:
-    """Entry id -> recorded status, from the validated record."""
-    return {k: v.status for k, v in load(root / RECORD_PATH).entries.items()}
+def statuses(record: Record) -> dict[str, str]:
+    """Entry id -> recorded status."""
+    return {k: v.status for k, v in record.entries.items()}
 
 
-def labels(root: Path) -> dict[str, str]:
+def labels(record: Record) -> dict[str, str]:
     """Entry id -> status as the README shows it, with the date it was reached ("verified 2026-11-23")."""
-    return {k: f"{v.status} {v.date}" if v.date else v.status for k, v in load(root / RECORD_PATH).entries.items()}
+    return {k: f"{v.status} {v.date}" if v.date else v.status for k, v in record.entries.items()}
 
 
 def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[str] | None) -> Record:

@@ -22,15 +22,17 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
     ei, mi = lower[epoch_col.lower()], lower[metric.lower()]
     hi = lower.get("hours")
     rows = []
+    first_hours = None
     for n, ln in lines[1:]:
         cells = [c.strip() for c in ln.split("\t")]
         if max(ei, mi) >= len(cells):
             raise DataError(f"dawnbench-tsv line {n}: too few columns: {excerpt(ln)}")
+        if not rows and hi is not None and hi < len(cells):
+            first_hours = cells[hi]
         where = f"dawnbench-tsv line {n}"
         rows.append((n, number(cells[ei], f"{where}: {epoch_col}"), number(cells[mi], f"{where}: {metric}")))
     # A row labelled 0 at 0 hours was evaluated before any training (chance accuracy in real logs).
-    first_cells = [c.strip() for c in lines[1][1].split("\t")] if len(lines) > 1 else []
-    pre = bool(rows) and rows[0][1] == 0 and hi is not None and hi < len(first_cells) and _zero(first_cells[hi])
+    pre = bool(rows) and rows[0][1] == 0 and first_hours is not None and _zero(first_hours)
     evals = [(n, v, e, None) for n, e, v in rows]
     return to_evals(evals, spec, level, pretraining_first=pre, why_pretraining="label 0 at 0 hours")
 
