@@ -84,6 +84,8 @@ class Row:
     rank: int = 0
     frontier: bool = False
     derivation: list[str] = field(default_factory=list)
+    same_recipe_as: str | None = None
+    hardware: str | None = None
 
 
 @dataclass
@@ -278,6 +280,8 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
                 source_unit=claim.unit if claim else None,
                 source_title=claim.source.title if claim else None,
                 derivation=steps,
+                same_recipe_as=e.same_recipe_as,
+                hardware=e.hardware,
             )
         )
         warnings += _claim_warnings(e, flop, level)
@@ -285,10 +289,15 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
     base = by_id.get(level.baseline)
     for r in rows:
         r.reduction_factor = base.flop / r.flop if base else math.nan
-    for i, r in enumerate(sorted(rows, key=lambda r: (r.flop, r.id)), start=1):
+    ranked = [r for r in rows if r.same_recipe_as is None]  # a recipe counts once, not once per machine
+    for i, r in enumerate(sorted(ranked, key=lambda r: (r.flop, r.id)), start=1):
         r.rank = i
+    ranks = {r.id: r.rank for r in ranked}
+    for r in rows:
+        if r.same_recipe_as is not None:
+            r.rank = ranks.get(r.same_recipe_as, 0)
     best = math.inf
-    for _date, group in _by_date(rows):
+    for _date, group in _by_date(ranked):
         low = min(r.flop for r in group)
         if low < best:
             best = low
@@ -299,7 +308,7 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
     warnings += _label_warnings(level, entries)
     if base:
         warnings += _stated_factor_warnings(entries, by_id, base, all_entries)
-    rows.sort(key=lambda r: (r.rank, r.id))
+    rows.sort(key=lambda r: (r.rank, r.same_recipe_as is not None, r.date, r.id))
     return Level(
         id=level.id,
         title=level.title,

@@ -36,6 +36,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E030": ("stray-file", "A file under entries/ that is neither an entry nor a small artifact."),
     "E031": ("baseline-withdrawn", "The level's baseline entry is withdrawn."),
     "E032": ("placeholder", "A value still holds a TODO placeholder from `aieff new` or `aieff new-level`."),
+    "E033": (
+        "unknown-recipe",
+        "same_recipe_as names no earlier, ranked entry of the same level.",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),

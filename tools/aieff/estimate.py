@@ -23,7 +23,7 @@ from typing import Any
 from aieff.checkpoint import CheckpointReport
 from aieff.diagnostics import excerpt, first_line, markdown_cell
 from aieff.flops import ForwardCount
-from aieff.repo import DataError, Unreachable, UsageError, inside
+from aieff.repo import DataError, RunAborted, Unreachable, UsageError, inside
 from aieff.sandbox import Sandbox
 from aieff.schema import Benchmark, Entry, ForwardCost
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
@@ -119,15 +119,60 @@ class LogReading:
     epochs: float | None
     samples: float
     conventions: list[str]
+    runs: list[list[str]] = field(default_factory=list)  # one table row per run, for several runs
 
 
-def _read_log(root: Path, entry: Entry, level: Benchmark) -> LogReading:
-    """Fetch and parse the training log and find the first evaluation at the level (cheap: no torch)."""
+def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
+    """One run's reading, or the median over several runs' readings (aborted runs listed, not counted)."""
+    specs = entry.artifacts.logs()  # type: ignore[union-attr]
+    if len(specs) == 1:
+        return _read_log(root, entry, level, specs[0])
+    readings: list[LogReading] = []
+    rows: list[list[str]] = []
+    for i, spec in enumerate(specs):
+        name = f"run {i} ({_file_name(spec)})"
+        try:
+            r = _read_log(root, entry, level, spec, what=f"training log of {name}")
+        except RunAborted as exc:
+            rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
+            continue
+        except DataError as exc:
+            raise DataError(f"{name}: {exc}") from exc
+        readings.append(r)
+        ev = r.reached.eval
+        at = f"{r.epochs:g} epochs" if r.epochs is not None else f"{r.samples:,.0f} samples"
+        rows.append([name, "", f"{at} (line {ev.line}, {ev.value:g})", ""])
+    if not readings:
+        raise DataError(f"none of the {len(specs)} runs reached the level (every run aborted)")
+    ordered = sorted(readings, key=lambda r: r.samples)
+    n = len(ordered)
+    mid = ordered[(n - 1) // 2]
+    samples = (ordered[(n - 1) // 2].samples + ordered[n // 2].samples) / 2
+    per_epoch = _per_epoch(entry, level)
+    epochs = samples / per_epoch if per_epoch else None
+    notes = sorted({c for r in readings for c in r.conventions})
+    notes.append(
+        f"median over {n} of {len(specs)} runs that reached the level: {samples:,.0f} samples"
+        + (f" = {epochs:g} epochs" if epochs is not None else "")
+    )
+    return LogReading(mid.reached, epochs, samples, notes, rows)
+
+
+def _file_name(spec: Any) -> str:
+    return (spec.url or spec.path or "").rsplit("/", 1)[-1][:60]
+
+
+def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
+    t = entry.training
+    return (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
+
+
+def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
+    """Fetch and parse one training log and find the first evaluation at the level (cheap: no torch)."""
     from aieff import logs
     from aieff.fetch import fetch
 
-    spec = entry.artifacts.training_log  # type: ignore[union-attr]
-    evals = logs.parse(fetch(spec, root, what="training log", kind="log").read_bytes(), spec, level)
+    evals = logs.parse(fetch(spec, root, what=what, kind="log").read_bytes(), spec, level)
     reached = logs.first_reaching(evals, level)
     ev, t = reached.eval, entry.training
     per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
@@ -159,7 +204,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         return est
     phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
     # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
-    reached = _read_log(root, entry, level) if arts.training_log else None
+    reached = _read_logs(root, entry, level) if arts.logs() else None
     result = box.run(_job(entry, root, phases))
     if not result.get("ok"):
         raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
@@ -213,6 +258,7 @@ def _judge_log(
 ) -> Estimate:
     reached, epochs, samples = reading.reached, reading.epochs, reading.samples
     ev = reached.eval
+    est.rows += reading.runs
     t = entry.training
     per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
     if t and t.steps_to_target is not None and t.total_run_compute is None:
@@ -230,7 +276,7 @@ def _judge_log(
             [
                 "epochs to target",
                 f"{t.epochs_to_target:g}",
-                f"{epochs:g} (log line {ev.line})",
+                f"{epochs:g} ({'median of the runs' if reading.runs else f'log line {ev.line}'})",
                 "ok" if ok else "differs",
             ]
         )

@@ -26,8 +26,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "source_value": ("float64", "The primary source's own number, empty when no claim is recorded."),
     "source_unit": ("string", "The unit of source_value, convention included."),
     "reduction_factor": ("float64", "Baseline compute / this entry's compute."),
-    "rank": ("int64", "Rank by compute within the level (1 = least)."),
+    "rank": ("int64", "Rank by compute within the level (1 = least); a same-recipe run shares its recipe's rank."),
     "frontier": ("bool", "True when no earlier or same-day entry needed less compute."),
+    "same_recipe_as": ("string", "Entry id of the ranked run of the same recipe on other hardware; empty if ranked."),
+    "hardware": ("string", "What the run trained on, as its submission states it; empty when not recorded."),
     "verification": ("string", "verified, claimed or failed (re-estimation by CI)."),
     "dataset_version": ("string", "sha256 prefix of every entry file: identifies the data cited."),
 }
@@ -64,6 +66,8 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "reduction_factor": float(f"{r.reduction_factor:.6g}"),
                     "rank": r.rank,
                     "frontier": r.frontier,
+                    "same_recipe_as": r.same_recipe_as or "",
+                    "hardware": r.hardware or "",
                     "verification": status.get(r.id, "claimed"),
                     "dataset_version": version,
                 }

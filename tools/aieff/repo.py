@@ -16,6 +16,10 @@ class DataError(Exception):
     """The data cannot be processed: exit code 1, one clean message."""
 
 
+class RunAborted(DataError):
+    """The log records a run that stopped without success (MLPerf run_stop status aborted): not a result."""
+
+
 class Unreachable(DataError):
     """An artifact could not be fetched (offline, timeout, server error): not a verdict on the entry."""
 

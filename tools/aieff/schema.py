@@ -500,15 +500,32 @@ class Artifacts(Model):
         None,
         description="The run's evaluation log: the first evaluation at the level gives the epochs, samples or steps.",
     )
+    training_logs: Annotated[list[TrainingLog], Field(min_length=2, max_length=100)] | None = Field(
+        None,
+        description="Instead of training_log, one log per run when a result is several runs of one submission "
+        "(MLPerf's 5 or 10): the median over the runs that reached the level counts, aborted runs are listed "
+        "as aborted.",
+    )
 
     def files(self) -> list[tuple[tuple[str, ...], Artifact]]:
         """Every referenced file with its field path under `artifacts`."""
-        found = [
+        found: list[tuple[tuple[str, ...], Artifact | None]] = [
             (("checkpoint",), self.checkpoint),
             (("training_log",), self.training_log),
+            *((("training_logs", str(i)), log) for i, log in enumerate(self.training_logs or [])),
             (("architecture", "export"), self.architecture.export if self.architecture else None),
         ]
         return [(where, art) for where, art in found if art is not None]
+
+    def logs(self) -> list[TrainingLog]:
+        """The run logs: one, several, or none."""
+        return [self.training_log] if self.training_log else list(self.training_logs or [])
+
+    @model_validator(mode="after")
+    def _one_log_field(self) -> Artifacts:
+        if self.training_log is not None and self.training_logs is not None:
+            raise PydanticCustomError("aieff_E013", "give training_log (one run) or training_logs (runs), not both")
+        return self
 
 
 class Withdrawn(Model):
@@ -539,6 +556,14 @@ class Entry(Model):
         None, description="What CI re-estimates the compute from: architecture, checkpoint, training log."
     )
     analysis: Source | None = Field(None, description="The analysis this entry's figures come from.")
+    hardware: Name | None = Field(
+        None, description="What the run trained on, as its submission states it (does not change the compute)."
+    )
+    same_recipe_as: Slug | None = Field(
+        None,
+        description="Entry id of the first public run of this very recipe (same code, hyperparameters and "
+        "training to the level) on other hardware: shown beside it, not ranked and never on the frontier.",
+    )
     notes: Text | None = Field(
         None, description="Anything a reader needs: corrections, caveats, how the sources were read."
     )

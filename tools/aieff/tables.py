@@ -36,8 +36,10 @@ def level_table(level: Level, status: dict[str, str]) -> str:
         "|---:|---|---|---:|---:|---:|:---:|---|",
     ]
     for r in level.rows:
+        rank = f"={r.rank}" if r.same_recipe_as else str(r.rank)
+        model = link(r.model, r.url) + (f" (same recipe as `{r.same_recipe_as}`)" if r.same_recipe_as else "")
         lines.append(
-            f"| {r.rank} | {link(r.model, r.url)} | {r.date} | {_sig(r.pfs_days)} | {r.flop:.3e} | "
+            f"| {rank} | {model} | {r.date} | {_sig(r.pfs_days)} | {r.flop:.3e} | "
             f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'claimed'))} |"
         )
     lines += ["", f"<!-- leaderboard:{level.id} end -->"]
@@ -54,7 +56,8 @@ def leaderboards(result: Result, status: dict[str, str]) -> str:
         "",
         "Compute: training compute to first reach the level; FLOP counts a multiply-add as 2 FLOP; "
         "1 petaflop/s-day = 8.64e19 FLOP. Reduction: baseline compute / entry compute. "
-        "★: lowest compute of any entry published by that date. " + STATUS_LEGEND,
+        "★: lowest compute of any entry published by that date. =N: the same recipe as a ranked entry, run on "
+        "other hardware (not ranked, never ★). " + STATUS_LEGEND,
         END,
     ]
     return "\n".join(parts)

@@ -306,6 +306,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         _check_dates(ds, doc, entry, now)
         _check_links(ds, doc, entry, seen_links)
         _check_paths(ds, doc, entry)
+    _check_recipes(ds)
     for bench_id, bdoc in sorted(ds.benchmarks.items()):
         level = ds.level(bench_id)
         base = ds.entries.get(level.baseline)
@@ -322,6 +323,26 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
             ds.diagnostics.append(bdoc.loaded.error("E024", ("baseline",), why))
         elif base.model.withdrawn:
             ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
+
+
+def _check_recipes(ds: Dataset) -> None:
+    """same_recipe_as names a ranked entry of the same level, published no later."""
+    for doc in list(ds.entries.values()):
+        entry = doc.model
+        if not isinstance(entry, Entry) or entry.same_recipe_as is None:
+            continue
+        first = ds.entries.get(entry.same_recipe_as)
+        ref = first.model if first is not None else None
+        why = None
+        if not isinstance(ref, Entry) or ref.benchmark != entry.benchmark or ref.id == entry.id:
+            ids = [e.id for e in ds.entries_of(entry.benchmark, include_withdrawn=True) if e.id != entry.id]
+            why = f"no other entry {entry.same_recipe_as!r} in this level{did_you_mean(entry.same_recipe_as, ids)}"
+        elif ref.same_recipe_as is not None:
+            why = f"{ref.id} is itself a run of {ref.same_recipe_as}: name {ref.same_recipe_as}"
+        elif ref.publication.date > entry.publication.date:
+            why = f"{ref.id} was public on {ref.publication.date}, after this entry: name the first public run"
+        if why:
+            ds.diagnostics.append(doc.loaded.error("E033", ("same_recipe_as",), why))
 
 
 def _check_dates(ds: Dataset, doc: Doc, entry: Entry, now: dt.date) -> None:

@@ -1,4 +1,5 @@
-"""MLPerf MLLOG: `:::MLLOG {json}` lines, possibly rank-prefixed and repeated once per rank.
+"""MLPerf MLLOG: `:::MLLOG {json}` lines (v0.6: `:::MLL <time> <key>: {json}`), possibly rank-prefixed and
+repeated once per rank.
 
 Tokenised like the official `mlperf_logging` parser (everything before the token is dropped, the rest
 is JSON), which the tests use as an oracle. It is not called here: it needs pandas and scipy, numbers
@@ -11,7 +12,7 @@ import json
 
 from aieff.diagnostics import excerpt
 from aieff.logs import Eval, Evals, count, number, scale, to_evals
-from aieff.repo import DataError
+from aieff.repo import DataError, RunAborted
 from aieff.schema import Benchmark, TrainingLog
 
 MARK = ":::MLLOG "
@@ -19,7 +20,7 @@ MARK = ":::MLLOG "
 
 def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
     """Every `eval_accuracy` event once, with the epochs done (blocks, epoch_num) or samples_count."""
-    if V05 in text and MARK not in text:
+    if V05 in text and MARK not in text and V06 not in text:
         return _parse_v05(text, spec, level)
     seen: set[str] = set()
     rows: list[tuple[int, float, float | None, int | None]] = []
@@ -28,19 +29,13 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
     from_blocks: set[int] = set()
     stopped = None
     for n, line in enumerate(text.splitlines(), 1):
-        at = line.find(MARK)
-        if at < 0:
+        event = _event(line, n)
+        if event is None:
             continue
-        payload = line[at + len(MARK) :].strip()
+        payload = json.dumps(event, sort_keys=True)
         if payload in seen:  # the same event logged by every rank
             continue
         seen.add(payload)
-        try:
-            event = json.loads(payload)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise DataError(f"mlperf-mllog line {n}: not JSON after {MARK.strip()}") from exc
-        if not isinstance(event, dict):
-            continue
         meta = event.get("metadata") or {}
         where = f"mlperf-mllog line {n}"
         if not isinstance(meta, dict):
@@ -66,7 +61,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
         else:
             rows.append((n, value, number(epoch, f"{where}: epoch_num"), None))
     if stopped not in (None, "success"):
-        raise DataError(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
+        raise RunAborted(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
     if from_blocks:
         evals = [
             Eval(n, scale(v, spec, level), epochs=e, samples=s) for n, v, e, s in rows
@@ -83,6 +78,29 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
 
 
 V05 = ":::MLPv0.5.0 "
+V06 = ":::MLL "
+
+
+def _event(line: str, n: int) -> dict[str, object] | None:
+    """The event of one line: `:::MLLOG {json}` (v0.7 on), or v0.6's `:::MLL <time> <key>: {json}`."""
+    at = line.find(MARK)
+    if at >= 0:
+        payload, what = line[at + len(MARK) :].strip(), MARK.strip()
+    elif (at := line.find(V06)) >= 0:
+        _time, _, rest = line[at + len(V06) :].strip().partition(" ")
+        key, sep, payload = rest.partition(": ")
+        if not sep or not key.isidentifier():
+            return None
+        what = f"{V06.strip()} {key}"
+    else:
+        return None
+    try:
+        event = json.loads(payload)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise DataError(f"mlperf-mllog line {n}: not JSON after {what}") from exc
+    if not isinstance(event, dict):
+        return None
+    return event if at == line.find(MARK) else {"key": key, **event}
 
 
 def _parse_v05(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
