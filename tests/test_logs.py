@@ -196,17 +196,32 @@ def _mllog(key: str, value: object = None, **meta: object) -> str:
     return "0: :::MLLOG " + json.dumps({"key": key, "value": value, "metadata": meta}) + "\n"
 
 
-def test_mllog_blocks_give_the_epochs_done() -> None:
+def test_mllog_blocks_give_the_epochs_done_when_evals_carry_no_epoch() -> None:
+    # As real logs order them: the evaluation comes before its block's block_stop.
     text = "".join(
         _mllog("block_start", first_epoch_num=1 + 4 * b, epoch_count=4)
-        + _mllog("block_stop", first_epoch_num=1 + 4 * b, epoch_count=4)
-        + _mllog("eval_accuracy", acc, epoch_num=4 * b + 4)
+        + _mllog("eval_accuracy", acc)
+        + _mllog("block_stop", first_epoch_num=1 + 4 * b)
         for b, acc in enumerate([0.40, 0.70, 0.80])
     ) + _mllog("run_stop", status="success")
     evals = logs.parse(text * 2, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)  # every rank logs it
     assert [e.epochs for e in evals] == [4, 8, 12]
-    assert "block_stop" in evals.conventions[0]
+    assert "block around each evaluation" in evals.conventions[0]
     assert logs.first_reaching(evals, LEVEL).eval.epochs == 12
+
+
+def test_mllog_epoch_num_wins_over_the_last_stopped_block() -> None:
+    # Habana and NVIDIA order: block_start(1, 3), eval(epoch_num 3), block_stop, block_start(4, 4), eval(7), ...
+    # Reading the last block_stop would lag one block behind (31 instead of 35 in the v1.1 logs).
+    blocks = [(1, 3, 0.30), (4, 4, 0.60), (8, 4, 0.80)]
+    text = "".join(
+        _mllog("block_start", first_epoch_num=f, epoch_count=c)
+        + _mllog("eval_accuracy", acc, epoch_num=f + c - 1)
+        + _mllog("block_stop", first_epoch_num=f, epoch_count=c)
+        for f, c, acc in blocks
+    ) + _mllog("run_stop", status="success")
+    evals = logs.parse(text, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)
+    assert [e.epochs for e in evals] == [3, 7, 11]
 
 
 def test_mllog_aborted_run_is_reported_as_aborted() -> None:

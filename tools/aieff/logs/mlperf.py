@@ -24,8 +24,9 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
         return _parse_v05(text, spec, level)
     seen: set[str] = set()
     rows: list[tuple[int, float, float | None, int | None]] = []
-    block_done: float | None = None  # epochs done at the end of the last block_stop
-    first_block: float | None = None
+    first_block: float | None = None  # first_epoch_num of the run's first block
+    open_done: float | None = None  # epochs done at the end of the block now running
+    last_done: float | None = None  # epochs done at the end of the last block that stopped
     from_blocks: set[int] = set()
     stopped = None
     for n, line in enumerate(text.splitlines(), 1):
@@ -43,32 +44,37 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
         key = event.get("key")
         if key == "run_stop":
             stopped = meta.get("status")
-        elif key == "block_stop" and "first_epoch_num" in meta and "epoch_count" in meta:
+        elif key == "block_start" and "first_epoch_num" in meta and "epoch_count" in meta:
             start = number(meta["first_epoch_num"], f"{where}: first_epoch_num")
             first_block = start if first_block is None else first_block
-            block_done = start - first_block + number(meta["epoch_count"], f"{where}: epoch_count")
+            open_done = start - first_block + number(meta["epoch_count"], f"{where}: epoch_count")
+        elif key == "block_stop":
+            last_done, open_done = (open_done if open_done is not None else last_done), None
         if key != "eval_accuracy":
             continue
         value = number(event.get("value"), f"{where}: eval_accuracy value")
         epoch, samples = meta.get("epoch_num"), meta.get("samples_count")
-        if epoch is None and samples is None and block_done is None:
-            raise DataError(f"{where}: eval_accuracy without epoch_num, samples_count or a preceding block")
+        block_done = open_done if open_done is not None else last_done
         if samples is not None:
             rows.append((n, value, None, count(samples, f"{where}: samples_count")))
+        elif epoch is not None:  # the last epoch of the block just trained, counted from 1 in real logs
+            rows.append((n, value, number(epoch, f"{where}: epoch_num"), None))
         elif block_done is not None:
             rows.append((n, value, block_done, None))
             from_blocks.add(n)
         else:
-            rows.append((n, value, number(epoch, f"{where}: epoch_num"), None))
+            raise DataError(f"{where}: eval_accuracy without epoch_num, samples_count or a block around it")
     if stopped not in (None, "success"):
         raise RunAborted(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
     if from_blocks:
+        if len(from_blocks) != len(rows):
+            raise DataError("mlperf-mllog: some evaluations carry epoch_num and some do not: cannot read both")
         evals = [
             Eval(n, scale(v, spec, level), epochs=e, samples=s) for n, v, e, s in rows
         ]  # block counts are epochs done already
         notes = [
-            "epochs done from block_stop: first_epoch_num - the first block's + epoch_count "
-            f"(first block starts at {first_block:g})"
+            "epochs done from the block around each evaluation: first_epoch_num - the first block's + "
+            f"epoch_count (first block starts at {first_block:g})"
         ]
         return Evals(evals, notes)
     evals = to_evals(rows, spec, level)
