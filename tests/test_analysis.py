@@ -112,3 +112,37 @@ def test_analyze_cli_json_is_deterministic_and_names_units() -> None:
     row = data["levels"][0]["rows"][0]
     assert {"flop", "pfs_days", "multiply_add_tfs_days", "source_value", "source_unit"} <= set(row)
     assert run("analyze", "--level", "nope").returncode == 1
+
+
+def test_modern_levels_headlines_from_the_logs(result: Result) -> None:
+    dawn = result.level("dawnbench-imagenet-93")
+    assert len(dawn.rows) == 22 and dawn.fit.points == 10
+    assert dawn.fit.doubling_months == pytest.approx(6.1, abs=0.05)
+    mlperf = result.level("mlperf-resnet50-v1-5")
+    # v0.6 (60 epochs) then v0.7 (35 epochs); every later round ties v0.7: two distinct frontier points.
+    assert mlperf.fit.points == 2 and mlperf.fit.ci95_months is None
+    assert "no entry since 2020-07-29 needed less compute" in mlperf.headline
+
+
+def test_same_day_ties_are_one_frontier_point_and_same_recipe_runs_are_not_ranked(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "entries", repo / "entries")
+    level = repo / "entries/mlperf-resnet50-v1-5"
+    before = analyze(validate(repo)).level("mlperf-resnet50-v1-5")
+    ties = [r for r in before.rows if r.date == "2020-07-29"]
+    assert len(ties) == 3 and all(r.frontier for r in ties)  # three submissions, one point for the fit
+    twin = "mlperf-v0-7-inspur-nf5488-mxnet"
+    first = "mlperf-v0-7-dellemc-dss8440"
+    f = level / f"{twin}.yaml"
+    f.write_text(f.read_text().replace("\nhardware:", f"\nsame_recipe_as: {first}\nhardware:", 1))
+    ds = validate(repo)
+    assert ds.diagnostics == []
+    after = analyze(ds).level("mlperf-resnet50-v1-5")
+    row = next(r for r in after.rows if r.id == twin)
+    assert not row.frontier and row.rank == next(r.rank for r in after.rows if r.id == first)
+    assert len({r.rank for r in after.rows}) == len(after.rows) - 1  # the twin shares its recipe's rank
+    # Naming a twin, or an entry of another level, is refused.
+    g = level / "mlperf-v0-7-fujitsu-gx-v100x8-ngc20-06-mxnet.yaml"
+    g.write_text(g.read_text().replace("\nhardware:", f"\nsame_recipe_as: {twin}\nhardware:", 1))
+    codes = {(d.code, d.path.rsplit("/", 1)[-1]) for d in validate(repo).diagnostics}
+    assert codes == {("E033", g.name)}

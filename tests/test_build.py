@@ -13,6 +13,7 @@ import pytest
 
 from aieff.analysis import analyze
 from aieff.build import expected_files
+from aieff.escape import link
 from aieff.export import COLUMNS
 from aieff.tables import parse_tables
 from aieff.validate import validate
@@ -84,9 +85,9 @@ def test_readme_tables_match_the_analysis() -> None:
     assert set(tables) == {lv.id for lv in result.levels}
     for lv in result.levels:
         rows = tables[lv.id]
-        assert [r["rank"] for r in rows] == [str(r.rank) for r in lv.rows]
+        assert [r["rank"] for r in rows] == [f"={r.rank}" if r.same_recipe_as else str(r.rank) for r in lv.rows]
         for cell, row in zip(rows, lv.rows, strict=True):
-            assert cell["model"] == f"[{row.model}]({row.url})"
+            assert cell["model"].startswith(link(row.model, row.url))
             assert float(cell["compute (FLOP)"]) == pytest.approx(row.flop, rel=1e-3)
             assert float(cell["compute (petaflop/s-days)"]) == pytest.approx(row.pfs_days, rel=5e-3)
             assert cell["reduction"] == f"{row.reduction_factor:.1f}x"

@@ -200,3 +200,80 @@ def test_graph_only_export_doc_script_makes_an_accepted_archive(tmp_path: Path) 
     archive = tmp_path / "net.pt2"
     assert archive.stat().st_size < 100_000
     sanitized_copy(archive, tmp_path / "checked.pt2")
+
+
+def _mllog_run(accuracies: list[float], status: str) -> str:
+    lines = [
+        ":::MLLOG " + json.dumps({"key": "eval_accuracy", "value": acc, "metadata": {"epoch_num": 2 * (i + 1)}})
+        for i, acc in enumerate(accuracies)
+    ]
+    lines.append(":::MLLOG " + json.dumps({"key": "run_stop", "value": None, "metadata": {"status": status}}))
+    return "\n".join(lines) + "\n"
+
+
+def _runs_entry(epochs: float, f32: float, logs: list[tuple[str, str]]) -> str:
+    listed = "".join(
+        f"    - path: entries/toy-level/{name}\n      sha256: {sha}\n      format: mlperf-mllog\n"
+        "      metric_scale: fraction\n"
+        for name, sha in logs
+    )
+    return f"""# yaml-language-server: $schema=../../schema/entry.schema.json
+id: better
+benchmark: toy-level
+model: "ResNet-18, five runs"
+publication:
+  title: "Better net paper"
+  authors: ["A. Author"]
+  url: https://arxiv.org/abs/1807.00002
+  date: 2018-07-09
+  arxiv: "1807.00002"
+training:
+  epochs_to_target: {epochs:g}
+  forward_cost:
+    value: {f32 / 2:.8g}
+    unit: multiply-adds
+    resolution: 32
+artifacts:
+  architecture:
+    torchvision: resnet18
+  training_logs:
+{listed}"""
+
+
+def test_several_runs_count_their_median_and_list_aborted_runs(toy: Path) -> None:
+    f32 = count_forward(build_torchvision("resnet18", {}), example_input("image", resolution=32)).flop
+    runs = {
+        "run0.txt": _mllog_run([0.5, 0.8, 0.91], "success"),  # reaches 90% after 6 epochs
+        "run1.txt": _mllog_run([0.5, 0.92], "success"),  # after 4
+        "run2.txt": _mllog_run([0.5, 0.8, 0.85, 0.95], "success"),  # after 8
+        "run3.txt": _mllog_run([0.5, 0.6], "aborted"),
+    }
+    logs = []
+    for name, text in runs.items():
+        (toy / "entries/toy-level" / name).write_text(text)
+        logs.append((name, hashlib.sha256(text.encode()).hexdigest()))
+    entry = toy / "entries/toy-level/better.yaml"
+    entry.write_text(_runs_entry(6, f32, logs))
+    assert run("validate", cwd=toy).returncode == 0
+    proc = run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [est] = json.loads(proc.stdout)
+    assert est["status"] == "verified", est
+    assert est["compute_flop"] == pytest.approx(3 * f32 * 6 * 1000, rel=1e-9)  # median of 4, 6 and 8 epochs
+    cells = {r[0]: r[2] for r in est["rows"]}
+    assert cells["run 3 (run3.txt)"] == "aborted: not counted"
+    assert cells["run 1 (run1.txt)"].startswith("4 epochs")
+    assert any("median over 3 of 4 runs" in m for m in est["messages"])
+    # An even number of counted runs: the median is the mean of the middle two (4 and 6 -> 5).
+    entry.write_text(_runs_entry(5, f32, logs[:2] + logs[3:]))
+    [est] = json.loads(run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy).stdout)
+    assert est["status"] == "verified" and est["compute_flop"] == pytest.approx(3 * f32 * 5 * 1000, rel=1e-9)
+    # Every run aborted: nothing to count, the entry fails.
+    entry.write_text(_runs_entry(5, f32, logs[3:] * 2))
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
+    assert proc.returncode == 1 and "every run aborted" in proc.stdout, proc.stdout
+    # A run whose log does not read is the entry's failure, named by its run.
+    (toy / "entries/toy-level/run1.txt").write_text("garbage\n")
+    entry.write_text(_runs_entry(5, f32, [logs[0], ("run1.txt", hashlib.sha256(b"garbage\n").hexdigest())]))
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
+    assert proc.returncode == 1 and "run 1 (run1.txt): training log" in proc.stdout, proc.stdout

@@ -309,3 +309,22 @@ def test_tensorboard_event_file_written_by_a_real_writer(tmp_path) -> None:  # n
     assert logs.first_reaching(evals, LEVEL).eval.epochs == 2
     with pytest.raises(DataError, match="no scalar tagged 'val/acc1'"):
         logs.parse(event_file.read_bytes(), spec("tensorboard", tag="val/acc1"), LEVEL)
+
+
+def test_mlperf_v06_mll_lines_are_read_once_across_ranks() -> None:
+    # v0.6 wrote `:::MLL <time> <key>: {json}`; every rank logs each event, keys in any order.
+    def mll(t: float, key: str, payload: str) -> str:
+        return f":::MLL {t:.3f} {key}: {payload}\n"
+
+    text = (
+        "2019-06-18 01:19:42,562 Node[0] start with arguments Namespace(accuracy_threshold=0.759)\n"
+        + mll(1.0, "block_start", '{"value": null, "metadata": {"first_epoch_num": 1, "epoch_count": 4}}')
+        + mll(2.0, "eval_accuracy", '{"value": 0.5, "metadata": {"epoch_num": 4}}')
+        + mll(2.1, "eval_accuracy", '{"metadata": {"epoch_num": 4}, "value": 0.5}')  # another rank
+        + mll(3.0, "eval_accuracy", '{"value": 0.95, "metadata": {"epoch_num": 8}}')
+        + mll(3.1, "run_stop", '{"value": null, "metadata": {"status": "success"}}')
+    )
+    evals = logs.parse(text, spec("mlperf-mllog", metric_scale="fraction"), LEVEL)
+    assert [(e.epochs, e.value) for e in evals] == [(4, 50.0), (8, 95.0)]
+    with pytest.raises(DataError, match=r"line 1: not JSON after :::MLL eval_accuracy"):
+        logs.parse(mll(1.0, "eval_accuracy", "{oops"), spec("mlperf-mllog", metric_scale="fraction"), LEVEL)

@@ -303,8 +303,10 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
             best = low
             for r in group:
                 r.frontier = r.flop == low
-    frontier = sorted((r for r in rows if r.frontier), key=lambda r: r.date)
-    fit = fit_doubling([(dt.date.fromisoformat(r.date), r.flop) for r in frontier])
+    # One point per date: entries tied on the same day are one frontier point, not several (the fit
+    # would otherwise see repeated points and report a falsely narrow interval).
+    lows = {r.date: r.flop for r in sorted(rows, key=lambda r: r.date) if r.frontier}
+    fit = fit_doubling([(dt.date.fromisoformat(d), flop) for d, flop in lows.items()])
     warnings += _label_warnings(level, entries)
     if base:
         warnings += _stated_factor_warnings(entries, by_id, base, all_entries)
@@ -389,7 +391,7 @@ def _stated_factor_warnings(
 def _headline(level: Benchmark, rows: list[Row], fit: Fit) -> str:
     if not rows:
         return "no entries yet"
-    best = min(rows, key=lambda r: (r.flop, r.id))
+    best = min((r for r in rows if r.same_recipe_as is None), key=lambda r: (r.flop, r.id))
     base = next((r for r in rows if r.id == level.baseline), None)
     if base is None or best.id == base.id:
         return f"{base.model if base else level.baseline} is the only result so far"
@@ -399,6 +401,10 @@ def _headline(level: Benchmark, rows: list[Row], fit: Fit) -> str:
         if fit.ci95_months:
             lo, hi = fit.ci95_months
             text += f" (95% CI {lo:.1f}-{hi:.1f}, {fit.points} frontier points)"
+    last_move = max(r.date for r in rows if r.frontier)
+    latest = max(r.date for r in rows)
+    if latest > last_move:
+        text += f"; no entry since {last_move} needed less compute (latest {latest})"
     return text
 
 

@@ -136,6 +136,8 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         except RunAborted as exc:
             rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
             continue
+        except Unreachable:
+            raise  # not a verdict on the entry: the recorded one stays
         except DataError as exc:
             raise DataError(f"{name}: {exc}") from exc
         readings.append(r)
