@@ -17,18 +17,25 @@ from aieff.flops import build_torchvision, count_forward, example_input  # noqa:
 LOG = "epoch\ttop1Accuracy\n1\t60\n2\t85\n3\t91\n4\t93\n"
 
 
-def _entry(schedule: str, claim: float, log_sha: str) -> str:
+def _head(model: str) -> str:
+    """The toy entry's id, level, model and publication: what every entry written here shares."""
     return f"""# yaml-language-server: $schema=../../schema/entry.schema.json
 id: better
 benchmark: toy-level
-model: "ResNet-18, progressive resizing"
+model: "{model}"
 publication:
   title: "Better net paper"
   authors: ["A. Author"]
   url: https://arxiv.org/abs/1807.00002
   date: 2018-07-09
   arxiv: "1807.00002"
-claims:
+"""
+
+
+def _entry(schedule: str, claim: float, log_sha: str) -> str:
+    return (
+        _head("ResNet-18, progressive resizing")
+        + f"""claims:
   - value: {claim:.8g}
     unit: FLOP
     method: counted
@@ -48,6 +55,7 @@ training:
     format: dawnbench-tsv
     columns: {{metric: top1Accuracy}}
 """
+    )
 
 
 def _phase(start: int, end: int, res: int, macs: float) -> str:
@@ -217,17 +225,9 @@ def _runs_entry(epochs: float, f32: float, logs: list[tuple[str, str]]) -> str:
         "      metric_scale: fraction\n"
         for name, sha in logs
     )
-    return f"""# yaml-language-server: $schema=../../schema/entry.schema.json
-id: better
-benchmark: toy-level
-model: "ResNet-18, five runs"
-publication:
-  title: "Better net paper"
-  authors: ["A. Author"]
-  url: https://arxiv.org/abs/1807.00002
-  date: 2018-07-09
-  arxiv: "1807.00002"
-training:
+    return (
+        _head("ResNet-18, five runs")
+        + f"""training:
   epochs_to_target: {epochs:g}
   forward_cost:
     value: {f32 / 2:.8g}
@@ -238,6 +238,7 @@ artifacts:
     torchvision: resnet18
   training_logs:
 {listed}"""
+    )
 
 
 def test_several_runs_count_their_median_and_list_aborted_runs(toy: Path) -> None:

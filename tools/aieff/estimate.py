@@ -149,7 +149,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     ordered = sorted(readings, key=lambda r: r.samples)
     n = len(ordered)
     mid = ordered[(n - 1) // 2]
-    samples = (ordered[(n - 1) // 2].samples + ordered[n // 2].samples) / 2
+    samples = (mid.samples + ordered[n // 2].samples) / 2
     per_epoch = _per_epoch(entry, level)
     epochs = samples / per_epoch if per_epoch else None
     notes = sorted({c for r in readings for c in r.conventions})
@@ -177,7 +177,7 @@ def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str =
     evals = logs.parse(fetch(spec, root, what=what, kind="log").read_bytes(), spec, level)
     reached = logs.first_reaching(evals, level)
     ev, t = reached.eval, entry.training
-    per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
+    per_epoch = _per_epoch(entry, level)
     notes = list(evals.conventions)
     if ev.samples is not None:
         samples = float(ev.samples)
@@ -262,7 +262,7 @@ def _judge_log(
     ev = reached.eval
     est.rows += reading.runs
     t = entry.training
-    per_epoch = (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
+    per_epoch = _per_epoch(entry, level)
     if t and t.steps_to_target is not None and t.total_run_compute is None:
         est.rows.append(
             [

@@ -327,7 +327,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
 
 def _check_recipes(ds: Dataset) -> None:
     """same_recipe_as names a ranked entry of the same level, published no later."""
-    for doc in list(ds.entries.values()):
+    for doc in ds.entries.values():
         entry = doc.model
         if not isinstance(entry, Entry) or entry.same_recipe_as is None:
             continue

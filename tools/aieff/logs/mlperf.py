@@ -89,8 +89,8 @@ V06 = ":::MLL "
 
 def _event(line: str, n: int) -> dict[str, object] | None:
     """The event of one line: `:::MLLOG {json}` (v0.7 on), or v0.6's `:::MLL <time> <key>: {json}`."""
-    at = line.find(MARK)
-    if at >= 0:
+    key = None  # v0.6 names the key before the JSON; MLLOG puts it inside
+    if (at := line.find(MARK)) >= 0:
         payload, what = line[at + len(MARK) :].strip(), MARK.strip()
     elif (at := line.find(V06)) >= 0:
         _time, _, rest = line[at + len(V06) :].strip().partition(" ")
@@ -106,7 +106,7 @@ def _event(line: str, n: int) -> dict[str, object] | None:
         raise DataError(f"mlperf-mllog line {n}: not JSON after {what}") from exc
     if not isinstance(event, dict):
         return None
-    return event if at == line.find(MARK) else {"key": key, **event}
+    return event if key is None else {"key": key, **event}
 
 
 def _parse_v05(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
