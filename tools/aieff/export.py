@@ -28,7 +28,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "reduction_factor": ("float64", "Baseline compute / this entry's compute."),
     "rank": ("int64", "Rank by compute within the level (1 = least); a same-recipe run shares its recipe's rank."),
     "frontier": ("bool", "True when no earlier or same-day entry needed less compute."),
-    "same_recipe_as": ("string", "Entry id of the ranked run of the same recipe on other hardware; empty if ranked."),
+    "same_recipe_as": (
+        "string",
+        "Entry id of the ranked run whose computation it repeats (other hardware, faster software); empty if ranked.",
+    ),
     "hardware": ("string", "What the run trained on, as its submission states it; empty when not recorded."),
     "verification": ("string", "verified, claimed or failed (re-estimation by CI)."),
     "dataset_version": ("string", "sha256 prefix of every entry file: identifies the data cited."),

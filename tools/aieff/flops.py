@@ -34,7 +34,7 @@ KNOWN_ZERO_MAC = frozenset(
     native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training native_layer_norm
     native_group_norm linalg_vector_norm norm dropout native_dropout bernoulli_ stochastic_depth _to_copy
     lift_fresh_copy zero_ sort topk argmax any all logical_not bitwise_not cos sin embedding rms_norm
-    _fused_rms_norm scaled_dot_product_attention triu tril bitwise_and logical_and rsub square reciprocal
+    _fused_rms_norm scaled_dot_product_attention triu tril bitwise_and logical_and rsub square reciprocal unfold
     """.split()
 )
 

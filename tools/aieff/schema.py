@@ -561,8 +561,9 @@ class Entry(Model):
     )
     same_recipe_as: Slug | None = Field(
         None,
-        description="Entry id of the first public run of this very recipe (same code, hyperparameters and "
-        "training to the level) on other hardware: shown beside it, not ranked and never on the frontier.",
+        description="Entry id of the first public run of this very computation (same model, hyperparameters "
+        "and training to the level), repeated on other hardware or only made faster (kernels, communication, "
+        "compilers): shown beside it, not ranked and never on the frontier.",
     )
     notes: Text | None = Field(
         None, description="Anything a reader needs: corrections, caveats, how the sources were read."

@@ -1,0 +1,139 @@
+"""Write the graph-only exports (.pt2) of the GPT-2-small-level records, one per distinct forward graph.
+
+Run from the repository root with the `compute` extra installed:
+
+    .venv/bin/python entries/gpt2-fineweb-3-28/exports/make_exports.py [--out DIR] [NAME.pt2 ...]
+
+Run it as a script: the graph records its classes' module, `__main__`, so importing it and calling
+export() writes different bytes. Stack traces are dropped, so the bytes do not depend on where the
+repository is checked out.
+
+Each model is written from the record's own training script (the code each modded-nanogpt log
+starts with; for llm.c and the 2024-06 AdamW run, the GPT-2 architecture they trained). An export
+keeps what costs multiply-adds: the query/key/value and output projections, the MLP, the attention
+products and the LM head, layer by layer as the record has them. Left out, because they cost no
+multiply-adds or under 0.1% of them: norms, rotary and YaRN rotations, activation functions, softcaps,
+residual, U-net and value-embedding mixing (table look-ups and scalar weights), and attention masks
+(a mask decides which products are kept, not how many the kernel computes). Attention is counted as
+the record's kernel computes it:
+
+- dense causal attention over a 1,024-token sequence (SDPA, is_causal): every key at or before
+  the query, L(L+1)/2 pairs;
+- FlexAttention with a block mask over a 65,536-token sequence: 128-token blocks, each query block
+  computing every key block its window touches (partial blocks in full). Document boundaries, which
+  let the kernel skip blocks, depend on the data and are not modelled: an upper bound. Where the
+  window grows during training, the export's window is the mean, over the steps to the level, of
+  the blocks the schedule gives, rounded to the nearest block (each record's entry gives the mean).
+
+The sha256 of each file is pinned in the entries that use it; torch writes the same bytes for the
+same graph, so rerunning this script is a no-op unless a model here changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
+BLOCK = 128  # FlexAttention's block size in every record that uses it
+DENSE = "causal"  # dense causal attention (SDPA)
+
+
+class Attention(nn.Module):
+    """Projections and attention products of one layer; `window` is DENSE or a number of 128-token blocks."""
+
+    def __init__(self, dim: int, heads: int, window: str | int) -> None:
+        super().__init__()
+        self.heads, self.window = heads, window
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in self.qkv(x).split(d, dim=2))
+        if self.window == DENSE:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            n = int(self.window)
+            blocks, hd = t // BLOCK, d // self.heads
+            pad = (0, 0, (n - 1) * BLOCK, 0)  # keys before the first block: the window's left edge
+            keys = F.pad(k, pad).unfold(2, n * BLOCK, BLOCK)  # b, h, blocks, hd, n*BLOCK
+            values = F.pad(v, pad).unfold(2, n * BLOCK, BLOCK).transpose(-1, -2)  # b, h, blocks, n*BLOCK, hd
+            scores = q.reshape(b, self.heads, blocks, BLOCK, hd) @ keys
+            y = (scores.softmax(-1) @ values).reshape(b, self.heads, t, hd)
+        return self.out(y.transpose(1, 2).reshape(b, t, d))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc, self.proj = nn.Linear(dim, hidden, bias=False), nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(F.relu(self.fc(x)))
+
+
+class GPT(nn.Module):
+    """Token embedding, layers (attention where `windows` has one, an MLP in each), LM head."""
+
+    def __init__(self, vocab: int, dim: int, heads: int, windows: list[str | int | None], hidden: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.attn = nn.ModuleList([Attention(dim, heads, w) if w is not None else nn.Identity() for w in windows])
+        self.mlp = nn.ModuleList([MLP(dim, hidden) for _ in windows])
+        self.head = nn.Linear(dim, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids)
+        for attn, mlp in zip(self.attn, self.mlp, strict=True):
+            x = x + attn(F.rms_norm(x, (x.shape[-1],)))
+            x = x + mlp(F.rms_norm(x, (x.shape[-1],)))
+        return self.head(F.rms_norm(x, (x.shape[-1],)))
+
+
+# name: (vocab rows the LM head computes, heads, per-layer attention, sequence length)
+MODELS: dict[str, tuple[int, int, list[str | int | None], int]] = {
+    # llm.c GPT-2 124M (12 heads of 64; its matmuls use the vocabulary padded to 50,304 rows)
+    "gpt2_12h_dense_1024.pt2": (50304, 12, [DENSE] * 12, 1024),
+    # record 4 (Muon): 12 heads, vocabulary 50,257
+    "gpt2_12h_v50257_dense_1024.pt2": (50257, 12, [DENSE] * 12, 1024),
+    # records 5-11: 6 heads of 128, ReLU squared, vocabulary padded to 50,304
+    "gpt2_6h_dense_1024.pt2": (50304, 6, [DENSE] * 12, 1024),
+    # record 12: a 1,024-token window touches 9 key blocks per query block
+    "nanogpt_flex_9.pt2": (50304, 6, [9] * 12, 65536),
+    # records 13-14: window warm-up 64 -> 1,792 tokens, mean 8.3 and 8.1 blocks
+    "nanogpt_flex_8.pt2": (50304, 6, [8] * 12, 65536),
+    # records 15-16: window warm-up counted in blocks, mean 7.3
+    "nanogpt_flex_7.pt2": (50304, 6, [7] * 12, 65536),
+    # records 17-19: no attention in layer 8 (index 7), mean 7.3, 7.2 and 7.3 blocks
+    "nanogpt_flex_7_no_attn7.pt2": (50304, 6, [7] * 7 + [None] + [7] * 4, 65536),
+    # record 20: long windows (mean 7.3 blocks) in layers 1, 5 and 12, short (half: mean 3.4) elsewhere
+    "nanogpt_long7_short3_no_attn7.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 65536),
+}
+
+
+def export(name: str, out: Path = HERE) -> Path:
+    """Build one model on the meta device and save its graph into `out`."""
+    vocab, heads, windows, length = MODELS[name]
+    with torch.device("meta"):
+        model = GPT(vocab, 768, heads, windows, 4 * 768).eval()
+    ids = torch.zeros(1, length, dtype=torch.long, device="meta")
+    path = out / name
+    program = torch.export.export(model, (ids,))
+    for node in program.graph.nodes:  # source paths and line numbers: the bytes would depend on the checkout
+        node.meta.pop("stack_trace", None)
+    torch.export.save(program, path)
+    return path
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    out = HERE
+    if args[:1] == ["--out"]:  # --out DIR: write elsewhere (the tests do)
+        out, args = Path(args[1]), args[2:]
+    for name in args or MODELS:
+        print(export(name, out))
