@@ -28,13 +28,18 @@ def _script():
     return module
 
 
-def per_token_formula(vocab: int, windows: list[str | int | None], length: int) -> float:
-    """The level's rules: 12 x 8d^2 + sum over attention layers of (4d^2 + 2d x keys per query) + d x vocab."""
-    total = 8 * D * D * len(windows) + D * vocab
+def per_token_formula(vocab: int, windows: list, length: int, mlps: list[bool] | None = None) -> float:
+    """The level's rules: MLP layers x 8d^2 + sum over attention layers of (4d^2 + 2d x keys per query) + d x vocab."""
+    total = 8 * D * D * (len(windows) if mlps is None else sum(mlps)) + D * vocab
     for w in windows:
         if w is None:
             continue
-        keys = (length + 1) / 2 if w == "causal" else 128 * int(w)
+        if w == "causal":
+            keys = (length + 1) / 2  # dense causal: L(L+1)/2 pairs
+        elif isinstance(w, tuple):
+            keys = w[1]  # ("keys", K)
+        else:
+            keys = 128 * int(w)  # FlexAttention blocks
         total += 4 * D * D + 2 * D * keys
     return total
 
@@ -42,17 +47,17 @@ def per_token_formula(vocab: int, windows: list[str | int | None], length: int) 
 def test_every_export_counts_as_the_formula_and_as_its_entries_say() -> None:
     models = _script().MODELS
     entries = [e for e in validate(ROOT, jobs=1).all_entries().values() if e.benchmark == "gpt2-fineweb-3-28"]
-    assert len(entries) >= 19
+    assert len(entries) >= 25
     used = {Path(e.artifacts.architecture.export.path).name for e in entries}
     assert used == set(models), "every export is used, and every entry's export is written by the script"
-    for name, (vocab, _heads, windows, length) in models.items():
+    for name, (vocab, _heads, windows, length, *mlps) in models.items():
         path = LEVEL / "exports" / name
         model = load_export(path)
         count = count_forward(
             model, example_input("tokens", sequence_length=length, device=export_device(model)), grad=False
         )
         assert not count.unsupported, count.notes
-        assert count.multiply_adds == pytest.approx(per_token_formula(vocab, windows, length) * length, rel=1e-9)
+        assert count.multiply_adds == pytest.approx(per_token_formula(vocab, windows, length, *mlps) * length, rel=1e-9)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         for e in entries:
             if Path(e.artifacts.architecture.export.path).name == name:
@@ -73,3 +78,5 @@ def test_the_formula_sees_a_window_and_a_missing_layer() -> None:
     assert dense == 133_014_528  # GPT-2 small at 1,024 tokens, counted by hand in the level's rules
     assert per_token_formula(50304, [7] * 12, 65536) - per_token_formula(50304, [6] * 12, 65536) == 12 * 2 * D * 128
     assert per_token_formula(50304, [7] * 11 + [None], 65536) < per_token_formula(50304, [7] * 12, 65536)
+    keyed = per_token_formula(50304, [("keys", 400)] * 12, 2048, [False] + [True] * 11)
+    assert keyed == per_token_formula(50304, [("keys", 400)] * 12, 2048) - 8 * D * D

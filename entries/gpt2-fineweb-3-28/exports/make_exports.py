@@ -41,12 +41,13 @@ from torch.nn import functional as F
 HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
 BLOCK = 128  # FlexAttention's block size in every record that uses it
 DENSE = "causal"  # dense causal attention (SDPA)
+Window = str | int | tuple[str, int]  # DENSE, a number of 128-token blocks, or ("keys", K): K keys per query
 
 
 class Attention(nn.Module):
-    """Projections and attention products of one layer; `window` is DENSE or a number of 128-token blocks."""
+    """Projections and attention products of one layer, over the keys `window` gives each query."""
 
-    def __init__(self, dim: int, heads: int, window: str | int) -> None:
+    def __init__(self, dim: int, heads: int, window: Window) -> None:
         super().__init__()
         self.heads, self.window = heads, window
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
@@ -57,6 +58,12 @@ class Attention(nn.Module):
         q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in self.qkv(x).split(d, dim=2))
         if self.window == DENSE:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif isinstance(self.window, tuple):  # every query with the same number of keys, K (zeros before the start)
+            span, hd = self.window[1], d // self.heads
+            keys = F.pad(k, (0, 0, span - 1, 0)).unfold(2, span, 1)  # b, h, t, hd, K
+            values = F.pad(v, (0, 0, span - 1, 0)).unfold(2, span, 1).transpose(-1, -2)  # b, h, t, K, hd
+            scores = q.reshape(b, self.heads, t, 1, hd) @ keys
+            y = (scores.softmax(-1) @ values).reshape(b, self.heads, t, hd)
         else:
             n = int(self.window)
             blocks, hd = t // BLOCK, d // self.heads
@@ -78,25 +85,29 @@ class MLP(nn.Module):
 
 
 class GPT(nn.Module):
-    """Token embedding, layers (attention where `windows` has one, an MLP in each), LM head."""
+    """Token embedding, layers (attention where `windows` has one, an MLP where `mlps` says), LM head."""
 
-    def __init__(self, vocab: int, dim: int, heads: int, windows: list[str | int | None], hidden: int) -> None:
+    def __init__(
+        self, vocab: int, dim: int, heads: int, windows: list[Window | None], hidden: int, mlps: list[bool]
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, dim)
         self.attn = nn.ModuleList([Attention(dim, heads, w) if w is not None else nn.Identity() for w in windows])
-        self.mlp = nn.ModuleList([MLP(dim, hidden) for _ in windows])
+        self.mlp = nn.ModuleList([MLP(dim, hidden) if m else nn.Identity() for m in mlps])
+        self.has_mlp = mlps
         self.head = nn.Linear(dim, vocab, bias=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids)
-        for attn, mlp in zip(self.attn, self.mlp, strict=True):
+        for attn, mlp, has_mlp in zip(self.attn, self.mlp, self.has_mlp, strict=True):
             x = x + attn(F.rms_norm(x, (x.shape[-1],)))
-            x = x + mlp(F.rms_norm(x, (x.shape[-1],)))
+            if has_mlp:
+                x = x + mlp(F.rms_norm(x, (x.shape[-1],)))
         return self.head(F.rms_norm(x, (x.shape[-1],)))
 
 
-# name: (vocab rows the LM head computes, heads, per-layer attention, sequence length)
-MODELS: dict[str, tuple[int, int, list[str | int | None], int]] = {
+# name: (vocab rows the LM head computes, heads, per-layer attention (None: none), sequence length[, MLP layers])
+MODELS: dict[str, tuple] = {
     # llm.c GPT-2 124M (12 heads of 64; its matmuls use the vocabulary padded to 50,304 rows)
     "gpt2_12h_dense_1024.pt2": (50304, 12, [DENSE] * 12, 1024),
     # record 4 (Muon): 12 heads, vocabulary 50,257
@@ -113,14 +124,88 @@ MODELS: dict[str, tuple[int, int, list[str | int | None], int]] = {
     "nanogpt_flex_7_no_attn7.pt2": (50304, 6, [7] * 7 + [None] + [7] * 4, 65536),
     # record 20: long windows (mean 7.3 blocks) in layers 1, 5 and 12, short (half: mean 3.4) elsewhere
     "nanogpt_long7_short3_no_attn7.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 65536),
+    # record 21 (re-timed 2025-02-01): record 20's layers over 49,152-token sequences
+    "nanogpt_long7_short3_no_attn7_48k.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 49152),
+    # From record 29 (FlashAttention 3, varlen) on, attention stays inside sequences of at most 2,048 tokens
+    # that start at a document: ("keys", K) is the mean keys per query over the steps to the level, each
+    # sequence counted as 2,048 tokens long (an upper bound), window_size=(W, 0) giving min(p + 1, W + 1)
+    # keys at position p, weighted by the tokens of each step. The entries give each layer's mean.
+    "nanogpt_r29_varlen.pt2": (
+        50304,
+        6,
+        [
+            ("keys", 658),
+            *[("keys", 338)] * 3,
+            ("keys", 658),
+            *[("keys", 338)] * 2,
+            None,
+            *[("keys", 338)] * 3,
+            ("keys", 658),
+        ],
+        2048,
+    ),
+    # records 39 and 46: no attention and no MLP in layer 1, no attention in layer 8
+    "nanogpt_r39_varlen.pt2": (
+        50304,
+        6,
+        [None, *[("keys", 341)] * 3, ("keys", 662), *[("keys", 341)] * 2, None, *[("keys", 341)] * 3, ("keys", 662)],
+        2048,
+        [False] + [True] * 11,
+    ),
+    "nanogpt_r46_varlen.pt2": (
+        50304,
+        6,
+        [None, *[("keys", 413)] * 3, ("keys", 760), *[("keys", 413)] * 2, None, *[("keys", 413)] * 3, ("keys", 760)],
+        2048,
+        [False] + [True] * 11,
+    ),
+    # records 62 and 85: 11 layers, no attention in layer 7; paired-head layers 1, 3, 6, 10 attend over the
+    # doubled sequence; record 85 adds the DC-MHA correction's 112-key window in layer 11
+    "nanogpt_r62_varlen.pt2": (
+        50304,
+        6,
+        [
+            ("keys", 449),
+            ("keys", 416),
+            ("keys", 449),
+            ("keys", 763),
+            ("keys", 416),
+            ("keys", 449),
+            None,
+            ("keys", 416),
+            ("keys", 416),
+            ("keys", 449),
+            ("keys", 763),
+        ],
+        2048,
+    ),
+    "nanogpt_r85_varlen.pt2": (
+        50304,
+        6,
+        [
+            ("keys", 444),
+            ("keys", 412),
+            ("keys", 444),
+            ("keys", 752),
+            ("keys", 412),
+            ("keys", 444),
+            None,
+            ("keys", 412),
+            ("keys", 412),
+            ("keys", 444),
+            ("keys", 861),
+        ],
+        2048,
+    ),
 }
 
 
 def export(name: str, out: Path = HERE) -> Path:
     """Build one model on the meta device and save its graph into `out`."""
-    vocab, heads, windows, length = MODELS[name]
+    vocab, heads, windows, length, *rest = MODELS[name]
+    mlps = rest[0] if rest else [True] * len(windows)
     with torch.device("meta"):
-        model = GPT(vocab, 768, heads, windows, 4 * 768).eval()
+        model = GPT(vocab, 768, heads, windows, 4 * 768, mlps).eval()
     ids = torch.zeros(1, length, dtype=torch.long, device="meta")
     path = out / name
     program = torch.export.export(model, (ids,))
