@@ -19,7 +19,7 @@ EXAMPLES = {
     "build": "aieff build --check",
     "estimate": "aieff estimate entries/alexnet-imagenet/alexnet.yaml",
     "check": "aieff check --changed-since origin/main",
-    "new-level": "aieff new-level cifar10-94 resnet18-baseline",
+    "new-level": "aieff new-level svhn-96 resnet18-baseline",
     "cache": "aieff cache add log.tsv",
 }
 

@@ -1,0 +1,197 @@
+"""Write the graph-only exports (.pt2) of the CIFAR-10 94% level's architectures.
+
+Run from the repository root with the `compute` extra installed:
+
+    .venv/bin/python entries/cifar10-94/exports/make_exports.py [--out DIR] [NAME.pt2 ...]
+
+Each network is written here from its entry's published code (the commit each entry's note names):
+layer by layer, with its convolutions, poolings and linear layers at the training resolution, so
+aieff counts the multiply-adds the training run computed per image. Batch norms, activations and
+scaling constants are kept where they sit (they cost no multiply-adds), except the ResNet-164s'
+batch norms (see Norm below). Weights are not saved: the
+model is built on the meta device. Run it as a script (the graph records `__main__` as the classes'
+module); stack traces are dropped so the bytes do not depend on where the repository lives.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
+
+
+def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1, padding: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+    )
+
+
+class Residual(nn.Module):
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+# The 164-layer networks leave their batch norms out (nn.Identity in their place): they cost no
+# multiply-adds, and with them the graph would pass the 1 MiB limit on files under entries/.
+Norm = nn.Identity
+
+
+class PreActBottleneck(nn.Module):
+    """Stanford DAWN's pre-activation bottleneck (dawn-bench-models, pytorch/CIFAR10 models/resnet.py)."""
+
+    def __init__(self, c_in: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = Norm(c_in), nn.Conv2d(c_in, planes, 1, bias=False)
+        self.bn2, self.conv2 = Norm(planes), nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn3, self.conv3 = Norm(planes), nn.Conv2d(planes, 4 * planes, 1, bias=False)
+        self.increasing = stride != 1 or c_in != 4 * planes
+        self.shortcut = nn.Conv2d(c_in, 4 * planes, 1, stride, bias=False) if self.increasing else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(x))
+        skip = h if self.increasing else x
+        h = self.conv1(h)
+        h = self.conv2(F.relu(self.bn2(h)))
+        h = self.conv3(F.relu(self.bn3(h)))
+        return h + self.shortcut(skip)
+
+
+class PreActBasic(nn.Module):
+    """Stanford DAWN's pre-activation basic block (two 3x3 convolutions)."""
+
+    def __init__(self, c_in: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = Norm(c_in), nn.Conv2d(c_in, planes, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = Norm(planes), nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.increasing = stride != 1 or c_in != planes
+        self.shortcut = nn.Conv2d(c_in, planes, 1, stride, bias=False) if self.increasing else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(x))
+        skip = h if self.increasing else x
+        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        return h + self.shortcut(skip)
+
+
+class PreActResNet(nn.Module):
+    """3 sections of `blocks` blocks, 16/32/64 planes, stride 2 at the start of sections 2 and 3."""
+
+    def __init__(self, block: type[nn.Module], blocks: int, expansion: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        layers, c_in = [], 16
+        for section, planes in enumerate((16, 32, 64)):
+            for i in range(blocks):
+                layers.append(block(c_in, planes, 2 if section and i == 0 else 1))
+                c_in = planes * expansion
+        self.sections = nn.Sequential(*layers)
+        self.bn = Norm(c_in)
+        self.fc = nn.Linear(c_in, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn(self.sections(self.conv1(x))))
+        return self.fc(h.mean((2, 3)))
+
+
+def page_resnet9() -> nn.Module:
+    """David Page's ResNet-9 (cifar10-fast, dawn.py): 64-128-256-512, residuals after layers 1 and 3."""
+    return nn.Sequential(
+        conv_bn(3, 64),
+        conv_bn(64, 128),
+        nn.MaxPool2d(2),
+        Residual(conv_bn(128, 128), conv_bn(128, 128)),
+        conv_bn(128, 256),
+        nn.MaxPool2d(2),
+        conv_bn(256, 512),
+        nn.MaxPool2d(2),
+        Residual(conv_bn(512, 512), conv_bn(512, 512)),
+        nn.MaxPool2d(4),
+        nn.Flatten(),
+        nn.Linear(512, 10, bias=False),
+    )
+
+
+def kakao_resnet9(last: int) -> nn.Module:
+    """Kakao Brain's ResNet-9 (torchskeleton bin/dawnbench/cifar10.py; cifar10_multigpu.py ends at 256 wide)."""
+    return nn.Sequential(
+        conv_bn(3, 64),
+        conv_bn(64, 128, kernel=5, stride=2, padding=2),
+        Residual(conv_bn(128, 128), conv_bn(128, 128)),
+        conv_bn(128, 256),
+        nn.MaxPool2d(2),
+        Residual(conv_bn(256, 256), conv_bn(256, 256)),
+        conv_bn(256, last, padding=0),
+        nn.AdaptiveMaxPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Linear(last, 10, bias=False),
+    )
+
+
+class ConvGroup(nn.Module):
+    """airbench: conv, 2x2 max-pool, BN, GELU, conv, BN, GELU."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv1, self.pool = nn.Conv2d(c_in, c_out, 3, padding="same", bias=False), nn.MaxPool2d(2)
+        self.norm1, self.conv2 = nn.BatchNorm2d(c_out), nn.Conv2d(c_out, c_out, 3, padding="same", bias=False)
+        self.norm2 = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.norm1(self.pool(self.conv1(x))))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+def airbench94() -> nn.Module:
+    """Keller Jordan's airbench94 network: a 2x2 whitening convolution to 24 channels, then 64-256-256."""
+    return nn.Sequential(
+        nn.Conv2d(3, 24, 2, padding=0, bias=True),
+        nn.GELU(),
+        ConvGroup(24, 64),
+        ConvGroup(64, 256),
+        ConvGroup(256, 256),
+        nn.MaxPool2d(3),
+        nn.Flatten(),
+        nn.Linear(256, 10, bias=False),
+    )
+
+
+# name: (builder, training resolution in pixels)
+MODELS = {
+    "preact_resnet164_bottleneck.pt2": (lambda: PreActResNet(PreActBottleneck, 18, 4), 32),
+    "preact_resnet164_basic.pt2": (lambda: PreActResNet(PreActBasic, 27, 1), 32),
+    "page_resnet9.pt2": (page_resnet9, 32),
+    "kakao_resnet9.pt2": (lambda: kakao_resnet9(128), 30),
+    "kakao_resnet9_multigpu.pt2": (lambda: kakao_resnet9(256), 30),
+    "airbench94.pt2": (airbench94, 32),
+}
+
+
+def export(name: str, out: Path = HERE) -> Path:
+    """Build one network on the meta device and save its graph into `out`."""
+    build, side = MODELS[name]
+    with torch.device("meta"):
+        model = build().eval()
+    program = torch.export.export(model, (torch.empty(1, 3, side, side, device="meta"),))
+    for node in program.graph.nodes:  # source paths and line numbers: the bytes would depend on the checkout
+        node.meta.pop("stack_trace", None)
+    path = out / name
+    torch.export.save(program, path)
+    return path
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    out = HERE
+    if args[:1] == ["--out"]:  # --out DIR: write elsewhere (the tests do)
+        out, args = Path(args[1]), args[2:]
+    for name in args or MODELS:
+        print(export(name, out))

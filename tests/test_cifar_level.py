@@ -1,0 +1,53 @@
+"""The CIFAR-10 level's exports: pinned, written by their script, and counted as the entries say."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from aieff.flops import count_forward, example_input, export_device, load_export  # noqa: E402
+from aieff.validate import validate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LEVEL = ROOT / "entries" / "cifar10-94"
+
+
+def _count(path: Path, side: int) -> float:
+    model = load_export(path)
+    count = count_forward(model, example_input("image", resolution=side, device=export_device(model)), grad=False)
+    assert not count.unsupported, count.notes
+    return count.multiply_adds
+
+
+def test_every_entry_pins_its_export_and_states_its_count() -> None:
+    entries = [e for e in validate(ROOT, jobs=1).all_entries().values() if e.benchmark == "cifar10-94"]
+    assert len(entries) >= 13
+    counted: dict[tuple[str, int], float] = {}
+    for e in entries:
+        ref, fc = e.artifacts.architecture.export, e.training.forward_cost
+        path = ROOT / ref.path
+        assert ref.sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), e.id
+        key = (ref.path, fc.resolution)
+        counted.setdefault(key, _count(path, fc.resolution))
+        assert fc.value == pytest.approx(counted[key], rel=1e-9), e.id
+
+
+def test_page_resnet9_counts_as_by_hand() -> None:
+    # prep 3->64 at 32 px, then 64->128 (32 px), 2 x 128->128 (16), 128->256 (16), 256->512 (8), 2 x 512->512 (4)
+    by_hand = 9 * (32 * 32 * 3 * 64 + 32 * 32 * 64 * 128 + 2 * 16 * 16 * 128 * 128 + 16 * 16 * 128 * 256)
+    by_hand += 9 * (8 * 8 * 256 * 512 + 2 * 4 * 4 * 512 * 512) + 512 * 10
+    assert by_hand == 379_261_952
+    assert _count(LEVEL / "exports" / "page_resnet9.pt2", 32) == by_hand
+
+
+def test_the_script_writes_the_committed_bytes(tmp_path: Path) -> None:
+    name = "kakao_resnet9.pt2"
+    script = LEVEL / "exports" / "make_exports.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path), name], check=True, capture_output=True)
+    assert (tmp_path / name).read_bytes() == (LEVEL / "exports" / name).read_bytes()
