@@ -161,6 +161,32 @@ MODELS: dict[str, tuple] = {
     ),
     # records 62 and 85: 11 layers, no attention in layer 7; paired-head layers 1, 3, 6, 10 attend over the
     # doubled sequence; record 85 adds the DC-MHA correction's 112-key window in layer 11
+    # record 53: 11 layers, no attention in layer 7, long windows in layers 4 and 11, no paired heads yet
+    "nanogpt_r53_varlen.pt2": (
+        50304,
+        6,
+        [*[("keys", 414)] * 3, ("keys", 761), *[("keys", 414)] * 2, None, *[("keys", 414)] * 3, ("keys", 761)],
+        2048,
+    ),
+    # record 81: record 85's layers and stage schedule (1,405 + 10 steps) without DC-MHA
+    "nanogpt_r81_varlen.pt2": (
+        50304,
+        6,
+        [
+            ("keys", 441),
+            ("keys", 409),
+            ("keys", 441),
+            ("keys", 749),
+            ("keys", 409),
+            ("keys", 441),
+            None,
+            ("keys", 409),
+            ("keys", 409),
+            ("keys", 441),
+            ("keys", 749),
+        ],
+        2048,
+    ),
     "nanogpt_r62_varlen.pt2": (
         50304,
         6,
