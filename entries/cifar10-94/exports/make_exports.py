@@ -82,6 +82,44 @@ class PreActBasic(nn.Module):
         return h + self.shortcut(skip)
 
 
+class TFBottleneck(nn.Module):
+    """The TensorFlow version (dawn-bench-models tensorflow/CIFAR10 resnet_model.py): the stride is on the
+    first 1x1 convolution, and a 1x1 projection joins the shortcut wherever the width changes."""
+
+    def __init__(self, c_in: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = Norm(c_in), nn.Conv2d(c_in, planes, 1, stride, bias=False)
+        self.bn2, self.conv2 = Norm(planes), nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn3, self.conv3 = Norm(planes), nn.Conv2d(planes, 4 * planes, 1, bias=False)
+        self.project = nn.Conv2d(c_in, 4 * planes, 1, stride, bias=False) if c_in != 4 * planes else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(x))
+        skip = x if self.project is None else self.project(h)
+        h = self.conv1(h)
+        h = self.conv2(F.relu(self.bn2(h)))
+        return self.conv3(F.relu(self.bn3(h))) + skip
+
+
+class TFBasic(nn.Module):
+    """The TensorFlow basic unit: where the width changes the shortcut is average-pooled and zero-padded
+    (no multiply-adds), not projected."""
+
+    def __init__(self, c_in: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = Norm(c_in), nn.Conv2d(c_in, planes, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = Norm(planes), nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.stride, self.extra = stride, planes - c_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(x))
+        skip = h if self.extra else x
+        if self.extra:
+            skip = F.avg_pool2d(skip, self.stride, self.stride) if self.stride > 1 else skip
+            skip = F.pad(skip, (0, 0, 0, 0, self.extra // 2, self.extra // 2))
+        return self.conv2(F.relu(self.bn2(self.conv1(h)))) + skip
+
+
 class PreActResNet(nn.Module):
     """3 sections of `blocks` blocks, 16/32/64 planes, stride 2 at the start of sections 2 and 3."""
 
@@ -100,6 +138,33 @@ class PreActResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.bn(self.sections(self.conv1(x))))
         return self.fc(h.mean((2, 3)))
+
+
+class WideBasic(nn.Module):
+    """fast.ai's wide ResNet block (imagenet-fast e93593c, cifar10/models/wideresnet.py, from Cutout's code)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(c_out), nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1, stride, bias=False) if c_in != c_out else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        return out + (x if self.shortcut is None else self.shortcut(h))
+
+
+def wrn_22() -> nn.Module:
+    """wrn_22: depth 22, widen factor 6 (16, 96, 192, 384 channels), 3 blocks per group, no dropout."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 16, 3, padding=1, bias=False)]
+    c_in = 16
+    for group, width in enumerate((96, 192, 384)):
+        for i in range(3):
+            layers.append(WideBasic(c_in, width, 2 if group and i == 0 else 1))
+            c_in = width
+    layers += [nn.BatchNorm2d(384), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(384, 10)]
+    return nn.Sequential(*layers)
 
 
 def page_resnet9() -> nn.Module:
@@ -168,7 +233,10 @@ def airbench94() -> nn.Module:
 MODELS = {
     "preact_resnet164_bottleneck.pt2": (lambda: PreActResNet(PreActBottleneck, 18, 4), 32),
     "preact_resnet164_basic.pt2": (lambda: PreActResNet(PreActBasic, 27, 1), 32),
+    "tf_resnet164_bottleneck.pt2": (lambda: PreActResNet(TFBottleneck, 18, 4), 32),
+    "tf_resnet164_basic.pt2": (lambda: PreActResNet(TFBasic, 27, 1), 32),
     "page_resnet9.pt2": (page_resnet9, 32),
+    "fastai_wrn_22.pt2": (wrn_22, 32),
     "kakao_resnet9.pt2": (lambda: kakao_resnet9(128), 30),
     "kakao_resnet9_multigpu.pt2": (lambda: kakao_resnet9(256), 30),
     "airbench94.pt2": (airbench94, 32),
