@@ -116,12 +116,24 @@ def test_analyze_cli_json_is_deterministic_and_names_units() -> None:
 
 def test_modern_levels_headlines_from_the_logs(result: Result) -> None:
     dawn = result.level("dawnbench-imagenet-93")
-    assert len(dawn.rows) == 22 and dawn.fit.points == 10
+    assert len(dawn.rows) == 27 and dawn.fit.points == 10
     assert dawn.fit.doubling_months == pytest.approx(6.1, abs=0.05)
+    # AmoebaNet-D's hardware-time upper bounds sit above the frontier of their day
+    assert not any(r.frontier for r in dawn.rows if r.id.startswith("google-amoebanet"))
     mlperf = result.level("mlperf-resnet50-v1-5")
     # v0.6 (60 epochs) then v0.7 (35 epochs); every later round ties v0.7: two distinct frontier points.
     assert mlperf.fit.points == 2 and mlperf.fit.ci95_months is None
     assert "no entry since 2020-07-29 needed less compute" in mlperf.headline
+    gpt = result.level("gpt2-fineweb-3-28")
+    assert gpt.fit.points == 22 and gpt.fit.doubling_months == pytest.approx(6.7, abs=0.05)
+    assert _row(result, "gpt2-fineweb-3-28", "nanogpt-r85-mudd-gates-dc-mha").reduction_factor == pytest.approx(
+        28.0, abs=0.05
+    )
+    faster = [_row(result, "gpt2-fineweb-3-28", f"nanogpt-r0{n}") for n in ("6-distributed-muon", "7-pytorch-2-5")]
+    recipe = _row(result, "gpt2-fineweb-3-28", "nanogpt-r05-modern-arch")
+    assert all(r.rank == recipe.rank and not r.frontier for r in faster)  # speed-only records keep record 5's place
+    cifar = result.level("cifar10-94")
+    assert cifar.fit.points == 6 and cifar.fit.ci95_months is not None
 
 
 def test_same_day_ties_are_one_frontier_point_and_same_recipe_runs_are_not_ranked(tmp_path: Path) -> None:

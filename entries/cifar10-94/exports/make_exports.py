@@ -229,6 +229,21 @@ def airbench94() -> nn.Module:
     )
 
 
+def hlb_cifar10() -> nn.Module:
+    """tysam-code's hlb-CIFAR10 v0.7.0 (main.py): the whitening convolution's 12 filters are concatenated with
+    their negatives (24 channels), then conv groups of 64, 256 and 512, global max-pool, linear 512 to 10."""
+    return nn.Sequential(
+        nn.Conv2d(3, 24, 2, padding=0, bias=False),
+        nn.GELU(),
+        ConvGroup(24, 64),
+        ConvGroup(64, 256),
+        ConvGroup(256, 512),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Linear(512, 10, bias=False),
+    )
+
+
 # name: (builder, training resolution in pixels)
 MODELS = {
     "preact_resnet164_bottleneck.pt2": (lambda: PreActResNet(PreActBottleneck, 18, 4), 32),
@@ -240,6 +255,7 @@ MODELS = {
     "kakao_resnet9.pt2": (lambda: kakao_resnet9(128), 30),
     "kakao_resnet9_multigpu.pt2": (lambda: kakao_resnet9(256), 30),
     "airbench94.pt2": (airbench94, 32),
+    "hlb_cifar10.pt2": (hlb_cifar10, 32),
 }
 
 
