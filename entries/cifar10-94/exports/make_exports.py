@@ -185,6 +185,26 @@ def page_resnet9() -> nn.Module:
     )
 
 
+def whitened_resnet9() -> nn.Module:
+    """Apple's ml-cifar-10-faster ResNet-9 (also Ajay's 4-GPU fork): a frozen 3x3 whitening convolution to 27
+    channels and a 1x1 convolution to 64 replace the prep layer; then Page's layers (conv, pool, norm)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 27, 3, padding=1, bias=False),
+        conv_bn(27, 64, kernel=1, padding=0),
+        conv_bn(64, 128),
+        nn.MaxPool2d(2),
+        Residual(conv_bn(128, 128), conv_bn(128, 128)),
+        conv_bn(128, 256),
+        nn.MaxPool2d(2),
+        conv_bn(256, 512),
+        nn.MaxPool2d(2),
+        Residual(conv_bn(512, 512), conv_bn(512, 512)),
+        nn.MaxPool2d(4),
+        nn.Flatten(),
+        nn.Linear(512, 10, bias=False),
+    )
+
+
 def kakao_resnet9(last: int) -> nn.Module:
     """Kakao Brain's ResNet-9 (torchskeleton bin/dawnbench/cifar10.py; cifar10_multigpu.py ends at 256 wide)."""
     return nn.Sequential(
@@ -251,6 +271,7 @@ MODELS = {
     "tf_resnet164_bottleneck.pt2": (lambda: PreActResNet(TFBottleneck, 18, 4), 32),
     "tf_resnet164_basic.pt2": (lambda: PreActResNet(TFBasic, 27, 1), 32),
     "page_resnet9.pt2": (page_resnet9, 32),
+    "whitened_resnet9.pt2": (whitened_resnet9, 32),
     "fastai_wrn_22.pt2": (wrn_22, 32),
     "kakao_resnet9.pt2": (lambda: kakao_resnet9(128), 30),
     "kakao_resnet9_multigpu.pt2": (lambda: kakao_resnet9(256), 30),
