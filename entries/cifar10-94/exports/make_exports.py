@@ -167,6 +167,30 @@ def wrn_22() -> nn.Module:
     return nn.Sequential(*layers)
 
 
+def basenet_resnet18() -> nn.Module:
+    """bkj's basenet ResNet-18 (basenet 49b2b61, examples/cifar10.py): a 64-wide prep convolution, four stages
+    of two pre-activation blocks (64, 128, 256, 256), average- and max-pooled features concatenated into a
+    linear layer of 512 to 10."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = [conv_bn(3, 64)]
+            c_in = 64
+            for stage, width in enumerate((64, 128, 256, 256)):
+                for i in range(2):
+                    layers.append(PreActBasic(c_in, width, 2 if stage and i == 0 else 1))
+                    c_in = width
+            self.body = nn.Sequential(*layers)
+            self.classifier = nn.Linear(512, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.body(x)
+            return self.classifier(torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1))
+
+    return Net()
+
+
 def page_resnet9() -> nn.Module:
     """David Page's ResNet-9 (cifar10-fast, dawn.py): 64-128-256-512, residuals after layers 1 and 3."""
     return nn.Sequential(
@@ -270,6 +294,9 @@ MODELS = {
     "preact_resnet164_basic.pt2": (lambda: PreActResNet(PreActBasic, 27, 1), 32),
     "tf_resnet164_bottleneck.pt2": (lambda: PreActResNet(TFBottleneck, 18, 4), 32),
     "tf_resnet164_basic.pt2": (lambda: PreActResNet(TFBasic, 27, 1), 32),
+    # tensorpack's cifar10-resnet.py with n = 8 (6n + 2 = 50 layers): the same units as the TF ResNet-164 basic
+    "tensorpack_resnet50.pt2": (lambda: PreActResNet(TFBasic, 8, 1), 32),
+    "basenet_resnet18.pt2": (basenet_resnet18, 32),
     "page_resnet9.pt2": (page_resnet9, 32),
     "whitened_resnet9.pt2": (whitened_resnet9, 32),
     "fastai_wrn_22.pt2": (wrn_22, 32),
