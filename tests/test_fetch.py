@@ -17,7 +17,7 @@ from conftest import drip, self_signed_cert
 
 pytest.importorskip("pooch")
 
-from aieff.fetch import Downloader, allowed_address, fetch  # noqa: E402
+from aieff.fetch import Downloader, allowed_address, fetch, remember_silent_hosts  # noqa: E402
 from aieff.repo import DataError, Unreachable  # noqa: E402
 from aieff.schema import Artifact  # noqa: E402
 
@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
             hits[self.path] = hits.get(self.path, 0) + 1
             if self.path == "/log.tsv" or (self.path == "/flaky" and hits[self.path] > 2):
                 self._send(200, BODY)
-            elif self.path == "/flaky":
+            elif self.path in ("/flaky", "/busy"):
                 self._send(503, b"busy")
             elif self.path == "/big":
                 self._send(200, b"x" * 5000)
@@ -194,3 +194,47 @@ def test_open_and_closed_ports_read_the_same(tmp_path: Path, monkeypatch: pytest
     listener.close()
     closed.close()
     assert messages[0] == messages[1]
+
+
+def test_a_silent_host_is_asked_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline, an estimate run pays one deadline per host, not one per artifact; outside a run nothing is kept."""
+    monkeypatch.setenv("AIEFF_FETCH_ALLOW_LOOPBACK", "1")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    connections: list[socket.socket] = []
+
+    def accept() -> None:  # take every connection and never answer (as a firewall that drops traffic)
+        while True:
+            try:
+                connections.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    base = f"https://127.0.0.1:{listener.getsockname()[1]}"
+
+    def download(path: str) -> str:
+        with pytest.raises(Unreachable) as info:
+            Downloader(max_bytes=100, deadline=2.0, retries=2)(f"{base}/{path}", str(tmp_path / "out"), None)
+        return str(info.value)
+
+    with remember_silent_hosts():
+        first = download("a.tsv")
+        asked = len(connections)
+        second = download("b.tsv")
+    assert asked >= 1 and "no complete answer" in first
+    assert len(connections) == asked and "sent no answer earlier in this run" in second
+    download("c.tsv")  # a new run asks again
+    assert len(connections) > asked
+    listener.close()
+
+
+def test_a_server_error_is_an_answer(server, tmp_path: Path) -> None:
+    """A host that answers 5xx stays askable: only silence is remembered."""
+    base, hits = server
+    with remember_silent_hosts():
+        with pytest.raises(Unreachable, match="no complete answer"):  # 503 on every try
+            fetch(art(f"{base}/busy", "4" * 64), tmp_path, what="log")
+        assert hits["/busy"] == 3
+        assert fetch(art(f"{base}/log.tsv"), tmp_path, what="log").read_bytes() == BODY  # the host is still asked

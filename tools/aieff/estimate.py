@@ -407,7 +407,9 @@ def run_estimates(
         entries.append(match[0])
     if not entries and not all_entries:
         raise UsageError("name entry files, or pass --all")
-    with Sandbox() as box:
+    from aieff.fetch import remember_silent_hosts
+
+    with Sandbox() as box, remember_silent_hosts():
         ests = [estimate_entry(root, ds, e, box) for e in entries]
     if fmt == "json":
         sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")

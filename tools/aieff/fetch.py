@@ -6,11 +6,15 @@ loopback, private, link-local, shared or metadata ranges; checked again on every
 connection goes to the address that was checked, so DNS cannot change its answer in between);
 follows https redirects only; streams with a size limit per artifact kind; and stops at one total
 deadline per artifact, retrying server errors within it. Whatever went wrong on the network, the
-message says only "unreachable", and such a failure is not a verdict on the entry.
+message says only "unreachable", and such a failure is not a verdict on the entry. Within
+remember_silent_hosts() (one `aieff estimate` run), a host that gave no answer at all is not asked
+again, so an offline run costs one deadline per host, not one per artifact.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import http.client
 import ipaddress
@@ -20,7 +24,9 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aieff.diagnostics import excerpt
 from aieff.repo import DataError, Unreachable, resolve_inside
@@ -32,6 +38,19 @@ DEADLINE = float(os.environ.get("AIEFF_FETCH_DEADLINE") or 600)  # seconds per a
 READ_TIMEOUT = 30.0  # seconds one connect or read may block (never more than what is left)
 RETRIES = 3
 ALLOW_LOOPBACK_ENV = "AIEFF_FETCH_ALLOW_LOOPBACK"  # tests serve artifacts on 127.0.0.1
+
+
+_SILENT: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("aieff_silent_hosts", default=None)
+
+
+@contextlib.contextmanager
+def remember_silent_hosts() -> Iterator[None]:
+    """Within the block, a host (and port) that sent no answer to any try is reported unreachable at once."""
+    token = _SILENT.set(set())
+    try:
+        yield
+    finally:
+        _SILENT.reset(token)
 
 
 def sha256_file(path: Path) -> str:
@@ -128,6 +147,10 @@ class Downloader:
         opener = _opener()
         stop = time.monotonic() + self.deadline
         shown = _plain(url)
+        silent, host = _SILENT.get(), urlsplit(url).netloc
+        if silent is not None and host in silent:
+            raise Unreachable(f"{shown}: unreachable (the host sent no answer earlier in this run)")
+        answered = False
         for attempt in range(self.retries):
             try:
                 self._once(opener, url, output_file, stop)
@@ -135,6 +158,7 @@ class Downloader:
             except Refused as exc:
                 raise DataError(f"{shown}: unreachable (not a public address)") from exc
             except urllib.error.HTTPError as exc:
+                answered = True  # a server error is an answer: the host is up, this artifact may come back
                 if exc.code < 500:
                     raise DataError(f"{shown}: HTTP {exc.code}") from exc
             except urllib.error.URLError as exc:
@@ -146,6 +170,8 @@ class Downloader:
             if time.monotonic() + pause >= stop:
                 break
             time.sleep(pause)
+        if silent is not None and not answered:
+            silent.add(host)
         raise Unreachable(
             f"{shown}: unreachable (no complete answer within {self.deadline:g} s and {self.retries} tries)"
         )
