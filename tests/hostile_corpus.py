@@ -26,7 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ROOT / "tests" / "fixtures" / "valid" / "basic"
 LEVEL = "entries/toy-level"
-README = "# toy\n\n<!-- leaderboards start -->\n<!-- leaderboards end -->\n\nafter the tables\n"
+README = (
+    "# toy\n\n<!-- citation start -->\n<!-- citation end -->\n\n"
+    "<!-- leaderboards start -->\n<!-- leaderboards end -->\n\nafter the tables\n"
+)
+CITATION = 'cff-version: 1.2.0\ntitle: "toy"\nversion: "2026.11.22"\ndate-released: 2026-11-22\n'
 
 
 @dataclass
@@ -599,6 +603,7 @@ def prepare(folder: Path) -> Path:
     repo = folder / "repo"
     shutil.copytree(TOY, repo)
     (repo / "README.md").write_text(README)
+    (repo / "CITATION.cff").write_text(CITATION)
     return repo
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from aieff.analysis import analyze
 from aieff.build import expected_files
 from aieff.escape import link
-from aieff.export import COLUMNS
+from aieff.export import COLUMNS, LEVEL_COLUMNS
 from aieff.tables import parse_tables
 from aieff.validate import validate
 from conftest import ROOT, run
@@ -26,7 +27,7 @@ GENERATED = ["README.md", "efficiency_sota.csv", "exports", "charts", "schema", 
 def repo(tmp_path: Path) -> Path:
     dest = tmp_path / "repo"
     dest.mkdir()
-    for name in ["entries", *GENERATED]:
+    for name in ["entries", "CITATION.cff", *GENERATED]:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, dest / name)
     return dest
@@ -94,24 +95,84 @@ def test_readme_tables_match_the_analysis() -> None:
             assert (cell["frontier"] == "★") == row.frontier
 
 
-def test_csv_round_trips_through_pandas_with_documented_dtypes() -> None:
-    dtypes = {c: t for c, (t, _) in COLUMNS.items() if t not in {"date", "bool"}}
-    df = pd.read_csv(
-        ROOT / "exports/aieff.csv",
-        dtype=dtypes,
-        parse_dates=["publication_date"],
-        true_values=["true"],
-        false_values=["false"],
-        keep_default_na=False,
-        na_values={"source_value": [""]},
-    )
-    assert list(df.columns) == list(COLUMNS)
-    assert df["frontier"].dtype == bool
-    assert str(df["publication_date"].dtype).startswith("datetime64")
-    assert df["compute_flop"].dtype == "float64" and df["rank"].dtype == "int64"
-    b0 = df[df["id"] == "efficientnet-b0"].iloc[0]
-    assert b0["reduction_factor"] == pytest.approx(44.4, abs=0.1)
-    assert df["dataset_version"].nunique() == 1
+def _pandas_kind(series: pd.Series) -> str:
+    """The documented dtype a pandas column matches (pandas 2 reads text as object, pandas 3 as str)."""
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return "int64"
+    if pd.api.types.is_float_dtype(series):
+        return "float64"
+    if pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series):
+        return "text"
+    return str(series.dtype)
+
+
+@pytest.mark.parametrize(("name", "columns"), [("aieff", COLUMNS), ("levels", LEVEL_COLUMNS)])
+def test_pandas_reads_every_column_with_its_documented_dtype(name: str, columns: dict) -> None:
+    """No arguments: what a citer types first. Ids stay strings (arXiv:2001.08210, never 2001.0821)."""
+    df = pd.read_csv(ROOT / f"exports/{name}.csv")
+    assert list(df.columns) == list(columns)
+    text = {"string", "date"}  # ISO dates stay text in a CSV read without arguments
+    assert {c: _pandas_kind(df[c]) for c in columns} == {c: "text" if t in text else t for c, (t, _) in columns.items()}
+    parquet = pd.read_parquet(ROOT / f"exports/{name}.parquet")
+    assert list(parquet.columns) == list(columns)
+    for c, (t, _) in columns.items():  # the same values, dates as dates
+        csv_values = [None if pd.isna(v) else v for v in df[c]]
+        pq_values = [None if pd.isna(v) else (v.isoformat() if t == "date" else v) for v in parquet[c]]
+        assert csv_values == pq_values, c
+    if name == "aieff":
+        b0 = df[df["id"] == "efficientnet-b0"].iloc[0]
+        assert b0["reduction_factor"] == pytest.approx(44.4, abs=0.1) and b0["arxiv"] == "arXiv:1905.11946"
+        assert all(a.startswith("arXiv:") for a in df["arxiv"].dropna())
+    else:
+        alexnet = df.set_index("id").loc["alexnet-imagenet"]
+        assert alexnet["doubling_months"] == pytest.approx(15.9, abs=0.1) and alexnet["frontier_points"] == 6
+        two_points = df.set_index("id").loc["alphago-zero-go"]
+        assert two_points["frontier_points"] == 2 and pd.isna(two_points["doubling_months"])
+
+
+def test_the_data_package_validates_with_frictionless() -> None:
+    from frictionless import validate as frictionless_validate
+
+    report = frictionless_validate(str(ROOT / "exports/datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldNumber", "type", "note"])[:5]
+    package = json.loads((ROOT / "exports/datapackage.json").read_text())
+    fields = {r["name"]: [f["name"] for f in r["schema"]["fields"]] for r in package["resources"]}
+    assert fields == {"entries": list(COLUMNS), "levels": list(LEVEL_COLUMNS)}
+
+
+def test_a_broken_row_fails_the_data_package(tmp_path: Path) -> None:
+    from frictionless import validate as frictionless_validate
+
+    for name in ("datapackage.json", "aieff.csv", "levels.csv"):
+        shutil.copyfile(ROOT / "exports" / name, tmp_path / name)
+    csv_path = tmp_path / "aieff.csv"
+    lines = csv_path.read_text().splitlines()
+    lines[1] = lines[1].replace(",alexnet-imagenet,", ",no-such-level,", 1)  # a foreign key that points nowhere
+    csv_path.write_text("\n".join(lines) + "\n")
+    assert not frictionless_validate(str(tmp_path / "datapackage.json")).valid
+
+
+def test_the_version_is_recorded_once_and_read_everywhere() -> None:
+    from ruamel.yaml import YAML
+
+    cff = YAML(typ="safe").load((ROOT / "CITATION.cff").read_text())
+    version, released = cff["version"], cff["date-released"].isoformat()
+    assert re.fullmatch(r"\d{4}\.\d{2}\.\d{2}", version) and version == released.replace("-", ".")
+    assert json.loads((ROOT / "exports/datapackage.json").read_text())["version"] == version
+    assert json.loads((ROOT / "exports/aieff.json").read_text())["version"] == version
+    readme = (ROOT / "README.md").read_text()
+    assert f"version      = {{{version}}}" in readme and f"year         = {{{released[:4]}}}" in readme
+    header = (ROOT / "exports/aieff.csv").read_text().splitlines()[0]
+    assert "version" not in header  # not repeated on every row
+
+
+def test_a_missing_release_version_is_a_clean_error(repo: Path) -> None:
+    cff = repo / "CITATION.cff"
+    cff.write_text(re.sub(r"(?m)^version:.*\n", "", cff.read_text()))
+    proc = run("build", "--check", cwd=repo)
+    assert proc.returncode != 0 and "CITATION.cff: needs version" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_legacy_csv_keeps_the_original_columns() -> None:

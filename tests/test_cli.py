@@ -203,7 +203,7 @@ def test_every_help_example_runs(tmp_path: Path) -> None:
     import shutil
 
     repo = tmp_path / "repo"
-    for name in ("entries", "README.md", "charts", "exports", "schema", "docs", "efficiency_sota.csv"):
+    for name in ("entries", "CITATION.cff", "README.md", "charts", "exports", "schema", "docs", "efficiency_sota.csv"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, repo / name)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]

@@ -42,7 +42,7 @@ def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_pat
     """What the PR workflow runs passes for a new entry while README tables are now stale."""
     block = re.search(r"```yaml\n(.*?)```", (ROOT / "CONTRIBUTING.md").read_text(), re.S).group(1)
     repo = tmp_path / "repo"
-    for name in ("entries", "README.md", "charts", "exports", "schema", "docs", "efficiency_sota.csv"):
+    for name in ("entries", "CITATION.cff", "README.md", "charts", "exports", "schema", "docs", "efficiency_sota.csv"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, repo / name)
     (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(block)

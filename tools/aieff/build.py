@@ -25,11 +25,18 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
         readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, record.labels(verdicts))
     except tables.ReadmeError as exc:
         raise DataError(str(exc)) from exc
-    rows = export.records(ds, result, record.statuses(verdicts))
+    version, released = export.release(root)
+    readme = _citation(readme, export.bibtex(version, released))
+    statuses = record.statuses(verdicts)
+    rows, levels = export.records(ds, result, statuses), export.level_records(ds, result, statuses)
     files: dict[Path, str | bytes] = dict(generated(root))
     files[readme_path] = readme
     files[root / "exports" / "aieff.csv"] = export.to_csv(rows)
-    files[root / "exports" / "aieff.json"] = export.to_json(rows)
+    files[root / "exports" / "levels.csv"] = export.to_csv(levels, export.LEVEL_COLUMNS)
+    files[root / "exports" / "aieff.json"] = export.to_json(rows, levels, version)
+    files[root / "exports" / "datapackage.json"] = export.datapackage(version, released)
+    files[root / "exports" / "aieff.parquet"] = export.to_parquet(rows, export.COLUMNS)
+    files[root / "exports" / "levels.parquet"] = export.to_parquet(levels, export.LEVEL_COLUMNS)
     files[root / "efficiency_sota.csv"] = export.legacy_csv(ds, result)
     files[root / "docs" / "exports.md"] = export.columns_markdown()
     for lv in result.levels:
@@ -38,6 +45,19 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     for fmt, data in charts.overview_chart(result).items():
         files[root / "charts" / f"overview.{fmt}"] = data
     return files
+
+
+CITATION_START, CITATION_END = "<!-- citation start", "<!-- citation end -->"
+
+
+def _citation(readme: str, block: str) -> str:
+    """Put the generated BibTeX between the README's citation markers."""
+    if readme.count(CITATION_START) != 1 or readme.count(CITATION_END) != 1:
+        raise DataError(f"README.md needs exactly one '{CITATION_START} ...' and one '{CITATION_END}' line")
+    start, end = readme.index(CITATION_START), readme.index(CITATION_END) + len(CITATION_END)
+    if end < start:
+        raise DataError("README.md: the citation end marker comes before its start")
+    return readme[:start] + block + readme[end:]
 
 
 def hand_edits(root: Path, files: dict[Path, str | bytes], ref: str) -> list[str]:

@@ -190,7 +190,7 @@ def _artifact_paths(entry: object) -> set[str]:
     return {art.path for _, art in arts.files() if art.path} if arts else set()
 
 
-EXTRAS = {"compute": ("torch", "torchvision", "ptflops", "pooch"), "publish": ("matplotlib",)}
+EXTRAS = {"compute": ("torch", "torchvision", "ptflops", "pooch"), "publish": ("matplotlib", "pyarrow")}
 
 
 def need_extra(extra: str, command: str) -> None:

@@ -1,11 +1,17 @@
-"""CSV and JSON exports with documented columns, and the original tracker's efficiency_sota.csv."""
+"""CSV, JSON and Parquet exports with documented columns, their Frictionless data package, and the
+original tracker's efficiency_sota.csv.
+
+The dataset's version is recorded once, in CITATION.cff (`version`, `date-released`): the data
+package and the README's BibTeX take it from there, and no row repeats it.
+"""
 
 from __future__ import annotations
 
 import csv
-import hashlib
+import datetime as dt
 import io
 import json
+from pathlib import Path
 
 from aieff.analysis import Result
 from aieff.escape import csv_cell
@@ -19,7 +25,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "model": ("string", "Model name as the paper writes it."),
     "publication_date": ("date", "First public date, ISO 8601."),
     "publication_url": ("string", "Link to the paper."),
-    "arxiv": ("string", "arXiv id, empty when there is none."),
+    "arxiv": (
+        "string",
+        "arXiv identifier as 'arXiv:<id>' (arXiv:2005.04305): never read as a number; empty when none.",
+    ),
     "compute_flop": ("float64", "Training compute to reach the level, FLOP (multiply-add = 2 FLOP)."),
     "compute_pfs_days": ("float64", "The same in petaflop/s-days (8.64e19 FLOP)."),
     "basis": ("string", "'derived from training facts' or the source of the claim used."),
@@ -34,21 +43,55 @@ COLUMNS: dict[str, tuple[str, str]] = {
     ),
     "hardware": ("string", "What the run trained on, as its submission states it; empty when not recorded."),
     "verification": ("string", "verified, claimed or failed (re-estimation by CI)."),
-    "dataset_version": ("string", "sha256 prefix of every entry file: identifies the data cited."),
+}
+
+# The levels table: one row per level, its definition and headline figures.
+LEVEL_COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("string", "Level id (folder under entries/)."),
+    "title": ("string", "The level's name."),
+    "task": ("string", "The task, e.g. image classification."),
+    "dataset": ("string", "The training data every entry must use."),
+    "metric": ("string", "What is measured, and its unit."),
+    "split": ("string", "The evaluation split."),
+    "direction": ("string", "'higher' or 'lower': which way the metric improves."),
+    "threshold": ("float64", "The level, in the metric's unit; empty for a textual criterion."),
+    "criterion": ("string", "The textual criterion where there is no threshold."),
+    "baseline_id": ("string", "Entry id of the baseline."),
+    "baseline_model": ("string", "The baseline's model name."),
+    "baseline_compute_flop": ("float64", "The baseline's training compute to the level, FLOP."),
+    "best_id": ("string", "Entry id of the ranked entry that needed the least compute."),
+    "best_model": ("string", "That entry's model name."),
+    "best_date": ("date", "That entry's first public date, ISO 8601."),
+    "best_compute_flop": ("float64", "Its training compute to the level, FLOP."),
+    "reduction_factor": ("float64", "Baseline compute / best compute."),
+    "frontier_points": ("int64", "Distinct dates on the frontier (what the fit uses)."),
+    "doubling_months": ("float64", "Fitted halving time of compute on the frontier, months; empty below 3 points."),
+    "doubling_ci95_low_months": ("float64", "Lower end of its 95% confidence interval, months; empty below 3 points."),
+    "doubling_ci95_high_months": ("float64", "Upper end (empty also when unbounded), months."),
+    "entries": ("int64", "Entries in the level (withdrawn ones excluded)."),
+    "verified": ("int64", "Entries whose compute CI re-estimated within the level's tolerance."),
+    "claimed": ("int64", "Entries that rest on their sources."),
+    "failed": ("int64", "Entries whose re-estimate disagreed."),
 }
 
 
-def dataset_version(ds: Dataset) -> str:
-    """A content hash of all level and entry files, so a citation pins the exact data."""
-    digest = hashlib.sha256()
-    for path in sorted([d.path for d in ds.entries.values()] + [d.path for d in ds.benchmarks.values()]):
-        digest.update(path.encode() + b"\0" + (ds.root / path).read_bytes() + b"\0")
-    return "sha256:" + digest.hexdigest()[:16]
+def release(root: Path) -> tuple[str, str]:
+    """The dataset's (version, date-released) as CITATION.cff records them, the one place they are kept."""
+    from ruamel.yaml import YAML
+
+    path = root / "CITATION.cff"
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"CITATION.cff: cannot be read ({exc})") from exc
+    version, released = (data or {}).get("version"), (data or {}).get("date-released")
+    if not isinstance(version, str) or not isinstance(released, dt.date):
+        raise DataError("CITATION.cff: needs version (e.g. '2026.11.23') and date-released (YYYY-MM-DD)")
+    return version, released.isoformat()
 
 
 def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[str, object]]:
     """One record per entry, sorted by level then rank."""
-    version = dataset_version(ds)
     out = []
     for lv in result.levels:
         for r in lv.rows:
@@ -60,7 +103,7 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "model": r.model,
                     "publication_date": r.date,
                     "publication_url": r.url,
-                    "arxiv": getattr(entry.publication, "arxiv", None) or "",
+                    "arxiv": f"arXiv:{entry.publication.arxiv}" if getattr(entry.publication, "arxiv", None) else "",
                     "compute_flop": float(f"{r.flop:.6g}"),
                     "compute_pfs_days": float(f"{r.pfs_days:.6g}"),
                     "basis": r.basis,
@@ -72,17 +115,59 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "same_recipe_as": r.same_recipe_as or "",
                     "hardware": r.hardware or "",
                     "verification": status.get(r.id, "claimed"),
-                    "dataset_version": version,
                 }
             )
     return out
 
 
-def to_csv(rows: list[dict[str, object]]) -> str:
+def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[str, object]]:
+    """One record per level, in level order: definition, baseline, best, factor and fit."""
+    out = []
+    for lv in result.levels:
+        level = ds.level(lv.id)
+        ranked = [r for r in lv.rows if r.same_recipe_as is None]
+        best = min(ranked, key=lambda r: (r.flop, r.id)) if ranked else None
+        base = next((r for r in lv.rows if r.id == lv.baseline), None)
+        fit = lv.fit if lv.fit.points >= 3 else None
+        ci = fit.ci95_months if fit else None
+        states = [status.get(r.id, "claimed") for r in lv.rows]
+        out.append(
+            {
+                "id": lv.id,
+                "title": level.title,
+                "task": level.task,
+                "dataset": level.dataset.name,
+                "metric": f"{level.metric.name} ({level.metric.unit})",
+                "split": level.metric.split,
+                "direction": level.direction,
+                "threshold": level.threshold,
+                "criterion": level.criterion or "",
+                "baseline_id": lv.baseline,
+                "baseline_model": base.model if base else "",
+                "baseline_compute_flop": float(f"{base.flop:.6g}") if base else None,
+                "best_id": best.id if best else "",
+                "best_model": best.model if best else "",
+                "best_date": best.date if best else "",
+                "best_compute_flop": float(f"{best.flop:.6g}") if best else None,
+                "reduction_factor": float(f"{best.reduction_factor:.6g}") if best else None,
+                "frontier_points": lv.fit.points,
+                "doubling_months": float(f"{fit.doubling_months:.6g}") if fit and fit.doubling_months else None,
+                "doubling_ci95_low_months": float(f"{ci[0]:.6g}") if ci else None,
+                "doubling_ci95_high_months": float(f"{ci[1]:.6g}") if ci and ci[1] != float("inf") else None,
+                "entries": len(lv.rows),
+                "verified": states.count("verified"),
+                "claimed": states.count("claimed"),
+                "failed": states.count("failed"),
+            }
+        )
+    return out
+
+
+def to_csv(rows: list[dict[str, object]], columns: dict[str, tuple[str, str]] = COLUMNS) -> str:
     """CSV with a fixed column order and float formatting; booleans as true/false."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    w.writerow(columns)
     for row in rows:
         w.writerow(
             [
@@ -93,15 +178,21 @@ def to_csv(rows: list[dict[str, object]]) -> str:
                     if isinstance(row[c], bool)
                     else (f"{row[c]:.6g}" if isinstance(row[c], float) else csv_cell(row[c]))
                 )
-                for c in COLUMNS
+                for c in columns
             ]
         )
     return buf.getvalue()
 
 
-def to_json(rows: list[dict[str, object]]) -> str:
-    """JSON export with the column documentation alongside the rows."""
-    doc = {"columns": {k: {"dtype": t, "description": d} for k, (t, d) in COLUMNS.items()}, "entries": rows}
+def to_json(rows: list[dict[str, object]], levels: list[dict[str, object]], version: str) -> str:
+    """JSON export: entries and levels, each with its column documentation, and the dataset version."""
+    doc = {
+        "version": version,
+        "columns": {k: {"dtype": t, "description": d} for k, (t, d) in COLUMNS.items()},
+        "entries": rows,
+        "level_columns": {k: {"dtype": t, "description": d} for k, (t, d) in LEVEL_COLUMNS.items()},
+        "levels": levels,
+    }
     try:
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     except ValueError as exc:  # never publish NaN or Infinity: that is not JSON
@@ -156,14 +247,131 @@ def legacy_csv(ds: Dataset, result: Result) -> str:
 def columns_markdown() -> str:
     """The export column reference for docs/exports.md."""
     lines = [
-        "# Export columns",
+        "# Exports",
         "",
         "Generated by `aieff build` from `tools/aieff/export.py`; do not edit.",
         "",
-        "`exports/aieff.csv` and `exports/aieff.json` carry these columns, in this order.",
+        "- `exports/aieff.csv`, `exports/aieff.parquet`: one row per entry (columns below).",
+        "- `exports/levels.csv`, `exports/levels.parquet`: one row per level (columns below).",
+        "- `exports/aieff.json`: both tables, their column documentation and the dataset version.",
+        "- `exports/datapackage.json`: a Frictionless Data Package describing both CSV tables (types,",
+        "  units in the descriptions, keys). `frictionless validate exports/datapackage.json` checks them.",
+        "",
+        "The dataset version is a dated release version (`YYYY.MM.DD`), kept once in CITATION.cff",
+        "(`version`, `date-released`); the data package, aieff.json and the README's BibTeX take it from",
+        "there. `pandas.read_csv` with no arguments gives each column the dtype listed (dates stay ISO",
+        "8601 strings unless parsed; `pandas.read_parquet` gives them as dates).",
+        "",
+        "## Entries: `exports/aieff.csv`",
         "",
         "| column | dtype | meaning |",
         "|---|---|---|",
     ]
     lines += [f"| `{c}` | {t} | {d} |" for c, (t, d) in COLUMNS.items()]
+    lines += ["", "## Levels: `exports/levels.csv`", "", "| column | dtype | meaning |", "|---|---|---|"]
+    lines += [f"| `{c}` | {t} | {d} |" for c, (t, d) in LEVEL_COLUMNS.items()]
     return "\n".join(lines) + "\n"
+
+
+FRICTIONLESS_TYPE = {"string": "string", "date": "date", "float64": "number", "int64": "integer", "bool": "boolean"}
+
+
+def datapackage(version: str, released: str) -> str:
+    """A Frictionless Data Package (v1) describing aieff.csv and levels.csv."""
+
+    def schema(columns: dict[str, tuple[str, str]]) -> dict[str, object]:
+        return {
+            "fields": [{"name": c, "type": FRICTIONLESS_TYPE[t], "description": d} for c, (t, d) in columns.items()],
+            "missingValues": [""],
+            "primaryKey": ["id"],
+        }
+
+    entries = schema(COLUMNS)
+    entries["foreignKeys"] = [{"fields": ["level"], "reference": {"resource": "levels", "fields": ["id"]}}]
+    doc = {
+        "profile": "tabular-data-package",
+        "name": "aieff",
+        "title": "aieff: training compute to reach fixed capability levels",
+        "version": version,
+        "created": f"{released}T00:00:00Z",
+        "homepage": "https://github.com/aieff/aieff",
+        "licenses": [{"name": "MIT", "path": "https://opensource.org/licenses/MIT", "title": "MIT License"}],
+        "resources": [
+            {
+                "name": "entries",
+                "path": "aieff.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "description": "One row per entry: training compute to reach its level (FLOP, petaflop/s-days).",
+                "schema": entries,
+            },
+            {
+                "name": "levels",
+                "path": "levels.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "description": "One row per level: its definition, baseline, best entry, factor and fit.",
+                "schema": schema(LEVEL_COLUMNS),
+            },
+        ],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def to_parquet(rows: list[dict[str, object]], columns: dict[str, tuple[str, str]]) -> bytes:
+    """Parquet with the documented types (dates as dates), written by pyarrow (pinned, so bytes are stable)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kinds = {
+        "string": pa.string(),
+        "date": pa.date32(),
+        "float64": pa.float64(),
+        "int64": pa.int64(),
+        "bool": pa.bool_(),
+    }
+
+    def value(v: object, t: str) -> object:
+        if t == "date" and v:
+            return dt.date.fromisoformat(str(v))
+        if t in ("string", "date") and v == "":
+            return None
+        return v
+
+    table = pa.table(
+        {c: pa.array([value(r[c], t) for r in rows], type=kinds[t]) for c, (t, _) in columns.items()},
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", store_schema=False)
+    return buf.getvalue()
+
+
+def bibtex(version: str, released: str) -> str:
+    """The README's citation block (between its citation markers), from CITATION.cff's version and date."""
+    return "\n".join(
+        [
+            "<!-- citation start: generated by `aieff build` from CITATION.cff -->",
+            "```bibtex",
+            "@misc{aieff,",
+            "  title        = {aieff: a tracker of the training compute needed to reach fixed capability levels},",
+            "  author       = {{aieff contributors}},",
+            f"  year         = {{{released[:4]}}},",
+            f"  version      = {{{version}}},",
+            "  howpublished = {\\url{https://github.com/aieff/aieff}},",
+            f"  note         = {{Dataset version {version}, released {released}}}",
+            "}",
+            "",
+            "@article{hernandez2020measuring,",
+            "  title   = {Measuring the Algorithmic Efficiency of Neural Networks},",
+            "  author  = {Hernandez, Danny and Brown, Tom B.},",
+            "  journal = {arXiv preprint arXiv:2005.04305},",
+            "  year    = {2020}",
+            "}",
+            "```",
+            "<!-- citation end -->",
+        ]
+    )
