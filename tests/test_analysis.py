@@ -158,3 +158,28 @@ def test_same_day_ties_are_one_frontier_point_and_same_recipe_runs_are_not_ranke
     g.write_text(g.read_text().replace("\nhardware:", f"\nsame_recipe_as: {twin}\nhardware:", 1))
     codes = {(d.code, d.path.rsplit("/", 1)[-1]) for d in validate(repo).diagnostics}
     assert codes == {("E033", g.name)}
+
+
+def test_two_points_give_a_factor_and_months_not_a_doubling_time(result: Result) -> None:
+    import datetime as dt
+
+    fit = fit_doubling([(dt.date(2017, 10, 19), 16.0), (dt.date(2017, 12, 5), 2.0)])
+    assert fit.points == 2 and fit.doubling_months is None and fit.ci95_months is None
+    go = result.level("alphago-zero-go")
+    assert go.fit.doubling_months is None and go.frontier_span_months == pytest.approx(1.5, abs=0.05)
+    assert go.frontier_span_factor == pytest.approx(7.9, abs=0.05)
+    assert "2 frontier points: 7.9x in 1.5 months, too few for a doubling time" in go.headline
+    assert "doubling every" not in go.headline
+
+
+def test_a_level_names_its_papers_period_beside_two_points(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "entries", repo / "entries")
+    level = repo / "entries/alphago-zero-go/benchmark.yaml"
+    level.write_text(
+        level.read_text().replace("baseline: alphago-zero\n", "paper_period: about a year\nbaseline: alphago-zero\n")
+    )
+    ds = validate(repo)
+    assert ds.diagnostics == []
+    go = analyze(ds).level("alphago-zero-go")
+    assert go.headline.endswith("too few for a doubling time (the paper's period: about a year)")

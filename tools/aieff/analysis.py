@@ -111,6 +111,8 @@ class Level:
     fit: Fit
     headline: str
     warnings: list[str]
+    frontier_span_months: float | None = None  # first to last frontier date
+    frontier_span_factor: float | None = None  # first frontier point's compute / last's
 
 
 @dataclass
@@ -218,8 +220,8 @@ def fit_doubling(points: list[tuple[dt.date, float]]) -> Fit:
     if b >= 0:
         return Fit(n, None, None, None, -b * 12)
     doubling = -1.0 / b
-    if n == 2:
-        return Fit(n, doubling, None, None, -b * 12)
+    if n == 2:  # two points fix a line but say nothing about a trend: report the factor and the months
+        return Fit(n, None, None, None, None)
     a = my - b * mx
     resid = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     se_b = math.sqrt(resid / (n - 2) / sxx)
@@ -307,6 +309,12 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
     # would otherwise see repeated points and report a falsely narrow interval).
     lows = {r.date: r.flop for r in sorted(rows, key=lambda r: r.date) if r.frontier}
     fit = fit_doubling([(dt.date.fromisoformat(d), flop) for d, flop in lows.items()])
+    first, last = (min(lows), max(lows)) if lows else (None, None)
+    span = (
+        (_months(dt.date.fromisoformat(last)) - _months(dt.date.fromisoformat(first)), lows[first] / lows[last])
+        if first and last and first != last
+        else (None, None)
+    )
     warnings += _label_warnings(level, entries)
     if base:
         warnings += _stated_factor_warnings(entries, by_id, base, all_entries)
@@ -318,8 +326,10 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
         baseline=level.baseline,
         rows=rows,
         fit=fit,
-        headline=_headline(level, rows, fit),
+        headline=_headline(level, rows, fit, span),
         warnings=warnings,
+        frontier_span_months=span[0],
+        frontier_span_factor=span[1],
     )
 
 
@@ -388,7 +398,7 @@ def _stated_factor_warnings(
     return out
 
 
-def _headline(level: Benchmark, rows: list[Row], fit: Fit) -> str:
+def _headline(level: Benchmark, rows: list[Row], fit: Fit, span: tuple[float | None, float | None]) -> str:
     if not rows:
         return "no entries yet"
     best = min((r for r in rows if r.same_recipe_as is None), key=lambda r: (r.flop, r.id))
@@ -401,6 +411,10 @@ def _headline(level: Benchmark, rows: list[Row], fit: Fit) -> str:
         if fit.ci95_months:
             lo, hi = fit.ci95_months
             text += f" (95% CI {lo:.1f}-{hi:.1f}, {fit.points} frontier points)"
+    elif fit.points == 2 and span[0] is not None and span[1] is not None:
+        text += f"; 2 frontier points: {span[1]:.1f}x in {span[0]:.1f} months, too few for a doubling time"
+        if level.paper_period:
+            text += f" (the paper's period: {level.paper_period})"
     last_move = max(r.date for r in rows if r.frontier)
     latest = max(r.date for r in rows)
     if latest > last_move:
@@ -445,7 +459,7 @@ def render_text(result: Result) -> str:
             )
         f = lv.fit
         if f.doubling_months is not None:
-            se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else " (exact through 2 points, no uncertainty)"
+            se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else ""
             out.append(f"   frontier fit: doubling every {f.doubling_months:.1f} months{se} over {f.points} points")
         for w in lv.warnings:
             out.append(f"   warning {w}")

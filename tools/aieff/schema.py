@@ -613,6 +613,11 @@ class Benchmark(Model):
         None, description="The level, in the metric's unit: the first evaluation at or beyond it counts."
     )
     criterion: Text | None = Field(None, description="A textual criterion where there is no threshold.")
+    paper_period: Name | None = Field(
+        None,
+        description="The period over which the level's source reports its reduction, as the source words it, "
+        "where it differs from the span of the entries' dates (shown beside a two-point level's factor).",
+    )
     baseline: Slug
     tolerance_percent: Annotated[float, Field(gt=0, le=100)] = Field(
         10.0, description="How far a re-estimate may differ from the claim and still verify."
