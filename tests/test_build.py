@@ -263,3 +263,24 @@ def test_citation_cff_is_well_formed() -> None:
     assert data["cff-version"] == "1.2.0"
     assert {"message", "title", "authors"} <= set(data)
     assert all("name" in a or "family-names" in a for a in data["authors"])
+
+
+def test_readme_opens_with_a_summary_of_every_level_whose_links_resolve() -> None:
+    import markdown as md
+
+    from aieff.tables import anchor
+
+    text = (ROOT / "README.md").read_text()
+    html = md.markdown(text, extensions=["tables"])
+    first_table = html.index("<table>")
+    assert html.index("least compute", first_table) < html.index("</table>", first_table)  # the summary comes first
+    assert text.index("<!-- summary start -->") < text.index("<!-- leaderboards start -->")
+    block = text[text.index("<!-- summary start -->") : text.index("<!-- summary end -->")]
+    rows = [line for line in block.splitlines() if line.startswith("| [")]
+    result = analyze(validate(ROOT))
+    assert len(rows) == len(result.levels)
+    headings = {anchor(line[4:]) for line in text.splitlines() if line.startswith("### ")}
+    targets = re.findall(r"\]\(#([^)]+)\)", block)
+    assert len(targets) == len(rows) and set(targets) <= headings
+    go = next(r for r in rows if "AlphaGo" in r)
+    assert "2 points: 7.9x in 1.5 months" in go and "halves every" not in go
