@@ -284,3 +284,21 @@ def test_readme_opens_with_a_summary_of_every_level_whose_links_resolve() -> Non
     assert len(targets) == len(rows) and set(targets) <= headings
     go = next(r for r in rows if "AlphaGo" in r)
     assert "2 points: 7.9x in 1.5 months" in go and "halves every" not in go
+
+
+def test_every_leaderboard_row_links_its_yaml_and_its_evidence() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("<!-- leaderboards start -->") : text.index("<!-- leaderboards end -->")]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| rank")]
+    assert len(rows) == sum(len(lv.rows) for lv in analyze(validate(ROOT)).levels)
+    for row in rows:
+        cell = row.rstrip(" |").rsplit("|", 1)[1]
+        local = re.findall(r"\]\((entries/[^)]+)\)", cell)
+        assert local and local[0].endswith(".yaml"), row[:80]
+        assert all((ROOT / path).is_file() for path in local), row[:80]
+        for url in re.findall(r"\]\((https://[^)]+)\)", cell):  # logs and checkpoints: pinned to a commit
+            assert re.search(r"/[0-9a-f]{40}/", url), url
+    googlenet = next(r for r in rows if "GoogLeNet" in r)
+    assert "claimed (forward cost differs -25%; no training log)" in googlenet
+    dawn = next(r for r in rows if "alibaba-resnet50-8v100.yaml" in r)
+    assert re.search(r"\| verified \d{4}-\d{2}-\d{2} \|", dawn) and "[log](https://raw.githubusercontent.com/" in dawn

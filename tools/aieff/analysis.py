@@ -86,6 +86,8 @@ class Row:
     derivation: list[str] = field(default_factory=list)
     same_recipe_as: str | None = None
     hardware: str | None = None
+    path: str = ""  # the entry's YAML, relative to the repository
+    evidence: list[list[str]] = field(default_factory=list)  # [label, link] of each artifact it references
 
 
 @dataclass
@@ -257,6 +259,22 @@ def analyze(ds: Dataset, levels: list[str] | None = None) -> Result:
     return Result(out)
 
 
+def _evidence(e: Entry) -> list[list[str]]:
+    """[label, link] for each artifact an entry references: its logs, checkpoint and graph-only export."""
+    arts = e.artifacts
+    if arts is None:
+        return []
+    out = []
+    logs = arts.logs()
+    for i, log in enumerate(logs, 1):
+        out.append([f"log {i}" if len(logs) > 1 else "log", str(log.url or log.path)])
+    if arts.checkpoint is not None:
+        out.append(["checkpoint", str(arts.checkpoint.url or arts.checkpoint.path)])
+    if arts.architecture is not None and arts.architecture.export is not None:
+        out.append(["export", str(arts.architecture.export.path)])
+    return out
+
+
 def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str, Entry]) -> Level:
     warnings: list[str] = []
     rows: list[Row] = []
@@ -284,6 +302,8 @@ def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str
                 derivation=steps,
                 same_recipe_as=e.same_recipe_as,
                 hardware=e.hardware,
+                path=f"entries/{level.id}/{e.id}.yaml",
+                evidence=_evidence(e),
             )
         )
         warnings += _claim_warnings(e, flop, level)

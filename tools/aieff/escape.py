@@ -40,6 +40,16 @@ def link(label: object, url: str) -> str:
     return f"[{markdown(label)}]({target})" if target else markdown(label)
 
 
+_REPO_PATH = re.compile(r"entries/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
+
+
+def repo_link(label: object, path: str) -> str:
+    """A markdown link to a file under entries/ (relative, so it works on GitHub and in a clone), or the
+    bare escaped label for anything else."""
+    ok = isinstance(path, str) and _REPO_PATH.fullmatch(path) and ".." not in path.split("/")
+    return f"[{markdown(label)}]({path})" if ok else markdown(label)
+
+
 def chart_text(text: object, limit: int = 60) -> str:
     """Text for a matplotlib label (mathtext is also switched off where charts are drawn)."""
     return one_line(text, limit)

@@ -8,6 +8,7 @@ those; an `unreachable` verdict (artifact could not be fetched) keeps the last r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -59,9 +60,34 @@ def statuses(record: Record) -> dict[str, str]:
     return {k: v.status for k, v in record.entries.items()}
 
 
+_FORWARD = re.compile(r"entry says ([0-9.e+-]+) multiply-adds, counted ([0-9.e+-]+)")
+
+
+def _reasons(v: Verdict) -> list[str]:
+    """Why a claimed or failed entry is not verified, in a few words a reader can act on."""
+    out = []
+    for m in v.messages:
+        if m.startswith("no architecture referenced"):
+            out.append("no artifact to re-estimate from")
+        elif m.startswith("no training log"):
+            out.append("no training log")
+        elif (f := _FORWARD.search(m)) is not None:
+            said, counted = float(f.group(1)), float(f.group(2))
+            out.append(f"forward cost differs {(counted - said) / said:+.0%}")
+    if v.status == "failed" and not out and v.messages:
+        out.append(v.messages[0][:120])
+    return out
+
+
 def labels(record: Record) -> dict[str, str]:
-    """Entry id -> status as the README shows it, with the date it was reached ("verified 2026-11-23")."""
-    return {k: f"{v.status} {v.date}" if v.date else v.status for k, v in record.entries.items()}
+    """Entry id -> status as the README shows it: its date ("verified 2026-11-23") and, short of verified,
+    why ("claimed (no training log; forward cost differs -25%)")."""
+    out = {}
+    for k, v in record.entries.items():
+        text = f"{v.status} {v.date}" if v.date else v.status
+        reasons = _reasons(v) if v.status != "verified" else []
+        out[k] = f"{text} ({'; '.join(reasons)})" if reasons else text
+    return out
 
 
 def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[str] | None) -> Record:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 
 from aieff.analysis import Level, Result
-from aieff.escape import link, markdown
+from aieff.escape import link, markdown, repo_link
 
 START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
 SUMMARY_START, SUMMARY_END = "<!-- summary start -->", "<!-- summary end -->"
 STATUS_LEGEND = (
     "Status: **verified** = CI re-estimated the compute from the referenced architecture, checkpoint and log "
-    "within the level's tolerance; **claimed** = taken from the cited sources, not re-estimated; "
+    "within the level's tolerance (with the date of that verdict); **claimed** = taken from the cited sources, "
+    "not re-estimated, with why in brackets (no training log, no artifact, or the forward cost aieff counts "
+    "differs from the entry's); "
     "**failed** = the re-estimate disagrees or an artifact could not be fetched (see the nightly job summary)."
 )
 
@@ -33,15 +35,21 @@ def level_table(level: Level, status: dict[str, str]) -> str:
         f"Level: {markdown(level.threshold, 1000)}. Baseline: `{level.baseline}`. "  # a slug: safe as is
         f"**{markdown(level.headline, 1000)}.**",
         "",
-        "| rank | model | first public | compute (petaflop/s-days) | compute (FLOP) | reduction | frontier | status |",
-        "|---:|---|---|---:|---:|---:|:---:|---|",
+        "| rank | model | first public | compute (petaflop/s-days) | compute (FLOP) | reduction | frontier | status "
+        "| entry and evidence |",
+        "|---:|---|---|---:|---:|---:|:---:|---|---|",
     ]
     for r in level.rows:
         rank = f"={r.rank}" if r.same_recipe_as else str(r.rank)
         model = link(r.model, r.url) + (f" (same recipe as `{r.same_recipe_as}`)" if r.same_recipe_as else "")
+        evidence = " ".join(
+            [repo_link("yaml", r.path)]
+            + [link(lab, t) if t.startswith("https://") else repo_link(lab, t) for lab, t in r.evidence]
+        )
         lines.append(
             f"| {rank} | {model} | {r.date} | {_sig(r.pfs_days)} | {r.flop:.3e} | "
-            f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'claimed'))} |"
+            f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'claimed'))} "
+            f"| {evidence} |"
         )
     lines += ["", f"<!-- leaderboard:{level.id} end -->"]
     return "\n".join(lines)
@@ -58,7 +66,8 @@ def leaderboards(result: Result, status: dict[str, str]) -> str:
         "Compute: training compute to first reach the level; FLOP counts a multiply-add as 2 FLOP; "
         "1 petaflop/s-day = 8.64e19 FLOP. Reduction: baseline compute / entry compute. "
         "★: lowest compute of any entry published by that date. =N: the same recipe as a ranked entry, run on "
-        "other hardware (not ranked, never ★). " + STATUS_LEGEND,
+        "other hardware (not ranked, never ★). Entry and evidence: the entry's YAML and the artifacts CI "
+        "re-estimates from (logs pinned to a commit, checkpoint, graph-only export). " + STATUS_LEGEND,
         END,
     ]
     return "\n".join(parts)
