@@ -177,9 +177,27 @@ def test_a_missing_release_version_is_a_clean_error(repo: Path) -> None:
     assert proc.returncode != 0 and "CITATION.cff: needs version" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_legacy_csv_keeps_the_original_columns() -> None:
-    rows = list(csv.DictReader(io.StringIO((ROOT / "efficiency_sota.csv").read_text())))
-    assert list(rows[0]) == [
+# The original tracker's 12 rows (openai/ai-and-efficiency, efficiency_sota.csv at 1f280d1, 2020-06-01): the
+# expectation the drop-in file is checked against, cell by cell.
+NIPS = "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks.pdf"
+TRACKER_ROWS = f"""\
+AlexNet,6/1/2012,AlexNet,{NIPS},3.1,1,AI and Efficiency,
+AlexNet,9/17/2014,GoogLeNet,https://arxiv.org/abs/1409.4842,0.71,4.3,AI and Efficiency,
+AlexNet,4/17/2017,MobileNet,https://arxiv.org/abs/1704.04861,0.28,11,AI and Efficiency,
+AlexNet,7/3/2017,ShuffleNet (1x),https://arxiv.org/abs/1707.01083,0.15,21,AI and Efficiency,
+AlexNet,6/30/2018,ShuffleNet v2 (1x),https://arxiv.org/abs/1807.11164,0.12,25,AI and Efficiency,
+AlexNet,5/28/2019,EfficientNet (b0),https://arxiv.org/abs/1905.11946,0.069,44,EfficientNet,https://arxiv.org/abs/1905.11946
+ResNet-50,1/10/2015,ResNet-50,https://arxiv.org/abs/1512.03385,17,1,AI and Efficiency,
+ResNet-50,5/28/2019,EfficientNet (b1),https://arxiv.org/abs/1905.11946,0.75,10,EfficientNet,https://arxiv.org/abs/1905.11946
+Seq2Seq,1/10/2014,Seq2Seq (Ensemble),https://arxiv.org/abs/1409.3215,465,1,AI and Compute,https://openai.com/blog/ai-and-compute/
+Seq2Seq,1/12/2017,Transformer (Base),https://arxiv.org/abs/1706.03762,8,61,Attention is all you need,https://arxiv.org/abs/1807.11164
+GNMT,1/26/2016,GNMT,https://arxiv.org/abs/1609.08144,1620,1,Attention is all you need,https://arxiv.org/abs/1807.11164
+GNMT,1/12/2017,Transformer (Big),https://arxiv.org/abs/1706.03762,181,9,Attention is all you need,https://arxiv.org/abs/1807.11164
+"""
+
+
+def test_legacy_csv_is_a_drop_in_with_every_change_documented() -> None:
+    header = [
         "Metric",
         "Publication Date",
         "Publication",
@@ -189,11 +207,29 @@ def test_legacy_csv_keeps_the_original_columns() -> None:
         "Analysis",
         "Analysis link",
     ]
-    effnet = next(r for r in rows if r["Publication"] == "EfficientNet-B0")
-    assert effnet["Publication Date"] == "5/28/2019"
-    assert float(effnet["Compute (teraflops-s/days)"]) == pytest.approx(0.069, abs=0.001)
-    s2s = next(r for r in rows if r["Publication"] == "Seq2Seq (ensemble)")
-    assert float(s2s["Compute (teraflops-s/days)"]) == pytest.approx(465, rel=0.01)  # FLOP convention kept
+    rows = list(csv.reader(io.StringIO((ROOT / "efficiency_sota.csv").read_text())))
+    assert rows[0] == header
+    original = list(csv.reader(io.StringIO(TRACKER_ROWS)))
+    diffs = {
+        (str(i), header[j], old, new)
+        for i, (was, now) in enumerate(zip(original, rows[1:13], strict=True), 1)
+        for j, (old, new) in enumerate(zip(was, now, strict=True))
+        if old != new
+    }
+    doc = (ROOT / "docs/corrections.md").read_text()
+    listed = {
+        tuple(c.strip() for c in line.strip("|").split("|")[:5])
+        for line in doc.splitlines()
+        if re.match(r"\| \d+ \|", line)
+    }
+    assert {(r, col, old, new) for r, _pub, col, old, new in listed} == diffs  # every change listed, no other
+    assert ("8", "Compute (teraflops-s/days)", "0.75", "2.21") in diffs  # EfficientNet-B1 with forward and backward
+    assert ("10", "Analysis link", "https://arxiv.org/abs/1807.11164", "https://arxiv.org/abs/1706.03762") in diffs
+    assert sum(r[0] == "AlexNet" for r in rows) == 6  # a filter on the tracker's Metric still finds its rows
+    appended = rows[13:]
+    assert appended and all(len(r) == len(header) for r in appended)
+    s2s_big = [r for r in rows if r[2] == "Seq2Seq (Ensemble)"]
+    assert len(s2s_big) == 1  # an original row is not repeated among the appended ones
 
 
 def test_chart_data_points_are_the_entries() -> None:

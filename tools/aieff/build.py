@@ -38,6 +38,7 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     files[root / "exports" / "aieff.parquet"] = export.to_parquet(rows, export.COLUMNS)
     files[root / "exports" / "levels.parquet"] = export.to_parquet(levels, export.LEVEL_COLUMNS)
     files[root / "efficiency_sota.csv"] = export.legacy_csv(ds, result)
+    files[root / "docs" / "corrections.md"] = export.corrections_markdown(ds, result)
     files[root / "docs" / "exports.md"] = export.columns_markdown()
     for lv in result.levels:
         for fmt, data in charts.level_chart(lv).items():

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from aieff.analysis import Result
-from aieff.escape import csv_cell
+from aieff.escape import csv_cell, markdown
 from aieff.repo import DataError
 from aieff.validate import Dataset
 
@@ -215,28 +215,88 @@ LEGACY_HEADER = [
 ]
 
 
-def legacy_csv(ds: Dataset, result: Result) -> str:
-    """The original tracker's efficiency_sota.csv: frontier rows, its columns and M/D/YYYY dates.
+TRACKER_CSV = "github.com/openai/ai-and-efficiency/blob/master/efficiency_sota.csv"
 
-    Its compute column counted multiply-adds for the ImageNet levels and FLOP for the others; each
-    level keeps the convention its tracker claims used, so existing readers see the same scale.
-    """
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(LEGACY_HEADER)
-    for lv in result.levels:
-        entries = [ds.entries[r.id].model for r in lv.rows]
+
+def _mdy(iso: str) -> str:
+    y, m, d = iso.split("-")
+    return f"{int(m)}/{int(d)}/{y}"
+
+
+def _same_as_printed(printed: str, value: float) -> bool:
+    """Whether value rounds to the number as the tracker printed it (its significant digits)."""
+    digits = len(
+        printed.replace(".", "").lstrip("0").rstrip("0") if "." not in printed else printed.replace(".", "").lstrip("0")
+    )
+    return float(f"{value:.{max(digits, 1)}g}") == float(printed)
+
+
+def _legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str, str]]]:
+    """The legacy CSV's rows and the cells that differ from the original tracker, with why."""
+    rows: list[list[str]] = []
+    corrections: list[dict[str, str]] = []
+    written: set[str] = set()
+    by_level = {lv.id: lv for lv in result.levels}
+    tracked = sorted(
+        (e for e in ds.all_entries().values() if e.tracker_row and e.benchmark in by_level),
+        key=lambda e: e.tracker_row.row,  # type: ignore[union-attr]
+    )
+
+    def tfs_of(level_id: str, flop: float, multiply_add_tfs: float) -> float:
+        entries = [ds.entries[r.id].model for r in by_level[level_id].rows]
         multiply_adds = any(c.unit.endswith("(multiply-adds)") for e in entries for c in e.claims)
-        base = next(r for r in lv.rows if r.id == lv.baseline)
-        for r in sorted((r for r in lv.rows if r.frontier), key=lambda r: (r.date, r.id)):
+        return multiply_add_tfs if multiply_adds else flop / 8.64e16
+
+    for e in tracked:
+        tr, lv = e.tracker_row, by_level[e.benchmark]
+        assert tr is not None
+        r = next(x for x in lv.rows if x.id == e.id)
+        claim = next(c for c in e.claims if TRACKER_CSV in c.source.url)
+        cells = {
+            "Metric": tr.metric,
+            "Publication Date": _mdy(tr.date.isoformat()),
+            "Publication": tr.publication,
+            "Publication link": tr.link,
+            "Compute (teraflops-s/days)": f"{claim.value:g}",
+            "Reduction Factor": f"{claim.stated_reduction_factor:g}" if claim.stated_reduction_factor else "",
+            "Analysis": tr.analysis,
+            "Analysis link": tr.analysis_link or "",
+        }
+        ours = dict(cells)
+        if r.date != tr.date.isoformat():
+            ours["Publication Date"] = _mdy(r.date)
+        tfs = tfs_of(e.benchmark, r.flop, r.multiply_add_tfs_days)
+        if not _same_as_printed(cells["Compute (teraflops-s/days)"], tfs):
+            ours["Compute (teraflops-s/days)"] = f"{tfs:.3g}"
+        if cells["Reduction Factor"] and not _same_as_printed(cells["Reduction Factor"], r.reduction_factor):
+            ours["Reduction Factor"] = f"{r.reduction_factor:.3g}"
+        if tr.corrected_analysis_link:
+            ours["Analysis link"] = tr.corrected_analysis_link
+        for column in LEGACY_HEADER:
+            if ours[column] != cells[column]:
+                corrections.append(
+                    {
+                        "row": str(tr.row),
+                        "publication": tr.publication,
+                        "column": column,
+                        "tracker": cells[column],
+                        "aieff": ours[column],
+                        "entry": f"entries/{e.benchmark}/{e.id}.yaml",
+                        "why": tr.why or "",
+                    }
+                )
+        rows.append([csv_cell(ours[c]) for c in LEGACY_HEADER])
+        written.add(e.id)
+    metric_of = {e.benchmark: e.tracker_row.metric for e in tracked if e.tracker_row}
+    for lv in result.levels:
+        for r in sorted((r for r in lv.rows if r.frontier and r.id not in written), key=lambda r: (r.date, r.id)):
             e = ds.entries[r.id].model
-            y, m, d = r.date.split("-")
-            tfs = r.multiply_add_tfs_days if multiply_adds else r.flop / 8.64e16
+            tfs = tfs_of(lv.id, r.flop, r.multiply_add_tfs_days)
             analysis = e.analysis
-            w.writerow(
+            rows.append(
                 [
-                    csv_cell(f"{base.model} ({lv.threshold})"),
-                    f"{int(m)}/{int(d)}/{y}",
+                    csv_cell(metric_of.get(lv.id, lv.title)),
+                    _mdy(r.date),
                     csv_cell(r.model),
                     csv_cell(r.url),
                     f"{tfs:.3g}",
@@ -245,7 +305,48 @@ def legacy_csv(ds: Dataset, result: Result) -> str:
                     csv_cell(analysis.url) if analysis else "",
                 ]
             )
+    return rows, corrections
+
+
+def legacy_csv(ds: Dataset, result: Result) -> str:
+    """A drop-in efficiency_sota.csv: the original tracker's rows first, in its order and with its Metric
+    and Publication names, changed only where docs/corrections.md says so; then every other frontier row.
+
+    Its compute column counted multiply-adds for the ImageNet levels and FLOP for the others; each
+    level keeps the convention its tracker claims used, so existing readers see the same scale.
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(LEGACY_HEADER)
+    for row in _legacy(ds, result)[0]:
+        w.writerow(row)
     return buf.getvalue()
+
+
+def corrections_markdown(ds: Dataset, result: Result) -> str:
+    """docs/corrections.md: every cell of the original tracker's rows that aieff publishes differently."""
+    corrections = _legacy(ds, result)[1]
+    lines = [
+        "# Corrections to the original tracker",
+        "",
+        "Generated by `aieff build` from the entries' `tracker_row`; do not edit.",
+        "",
+        "efficiency_sota.csv keeps the original tracker's 12 rows (openai/ai-and-efficiency, last commit",
+        "2020-06-01) first, in their order, with their Metric, Publication and link cells. A cell differs only",
+        "where it is listed here: dates are first public dates, compute and factors are what aieff derives",
+        "from each entry's facts where they do not round to the tracker's printed value, and a wrong link is",
+        "replaced. Every other row of the file is appended after those 12, with the same columns (Metric: the",
+        "tracker's name for its levels, the level's title for new ones).",
+        "",
+        "| row | publication | column | tracker | aieff | why | entry |",
+        "|---:|---|---|---|---|---|---|",
+    ]
+    for c in corrections:
+        lines.append(
+            f"| {c['row']} | {markdown(c['publication'])} | {c['column']} | {markdown(c['tracker'])} | "
+            f"{markdown(c['aieff'])} | {markdown(c['why'], 1000)} | [{c['entry']}](../{c['entry']}) |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def columns_markdown() -> str:

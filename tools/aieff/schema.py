@@ -142,6 +142,23 @@ class Publication(Model):
     venue: Name | None = Field(None, description="Where it was published, e.g. NeurIPS 2012.")
 
 
+class TrackerRow(Model):
+    """The entry's row in the original tracker's efficiency_sota.csv (openai/ai-and-efficiency, 2020-06-01),
+    cell by cell as published; its compute and factor are the entry's claim from that file."""
+
+    row: Annotated[int, Field(ge=1, le=1000)] = Field(description="Data row number in that file (1 = first row).")
+    metric: Name = Field(description="Its Metric cell, e.g. AlexNet.")
+    publication: Name = Field(description="Its Publication cell.")
+    date: IsoDate = Field(description="Its Publication Date cell, as an ISO date.")
+    link: HttpsUrl = Field(description="Its Publication link cell.")
+    analysis: Name = Field(description="Its Analysis cell.")
+    analysis_link: HttpsUrl | None = Field(None, description="Its Analysis link cell; absent when empty.")
+    corrected_analysis_link: HttpsUrl | None = Field(
+        None, description="The analysis link aieff publishes instead, where the tracker's points elsewhere."
+    )
+    why: Text | None = Field(None, description="Why any cell differs in aieff's copy of the row.")
+
+
 class ComputeClaim(Model):
     """Training compute to reach the level, exactly as one source states it."""
 
@@ -567,6 +584,9 @@ class Entry(Model):
     )
     notes: Text | None = Field(
         None, description="Anything a reader needs: corrections, caveats, how the sources were read."
+    )
+    tracker_row: TrackerRow | None = Field(
+        None, description="The row of the original tracker's efficiency_sota.csv this entry continues."
     )
     withdrawn: Withdrawn | None = Field(
         None, description="Set instead of deleting an entry that should no longer count."
