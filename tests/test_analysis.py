@@ -166,9 +166,9 @@ def test_two_points_give_a_factor_and_months_not_a_doubling_time(result: Result)
     fit = fit_doubling([(dt.date(2017, 10, 19), 16.0), (dt.date(2017, 12, 5), 2.0)])
     assert fit.points == 2 and fit.doubling_months is None and fit.ci95_months is None
     go = result.level("alphago-zero-go")
-    assert go.fit.doubling_months is None and go.frontier_span_months == pytest.approx(1.5, abs=0.05)
+    assert go.fit.doubling_months is None and go.frontier_span_months == pytest.approx(1.6, abs=0.05)
     assert go.frontier_span_factor == pytest.approx(7.9, abs=0.05)
-    assert "2 frontier points: 7.9x in 1.5 months, too few for a doubling time" in go.headline
+    assert "2 frontier points: 7.9x in 1.6 months, too few for a doubling time" in go.headline
     assert "doubling every" not in go.headline
 
 

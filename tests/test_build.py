@@ -321,7 +321,7 @@ def test_readme_opens_with_a_summary_of_every_level_whose_links_resolve() -> Non
     targets = re.findall(r"\]\(#([^)]+)\)", block)
     assert len(targets) == len(rows) and set(targets) <= headings
     go = next(r for r in rows if "AlphaGo" in r)
-    assert "2 points: 7.9x in 1.5 months" in go and "halves every" not in go
+    assert "2 points: 7.9x in 1.6 months" in go and "halves every" not in go
 
 
 def test_every_leaderboard_row_links_its_yaml_and_its_evidence() -> None:

@@ -485,7 +485,8 @@ def render_text(result: Result) -> str:
             out.append(f"   warning {w}")
         out.append("")
     out.append(
-        "FLOP: 2 per multiply-add. pfs-days: petaflop/s-days (8.64e19 FLOP). tfs-d(MA): the original "
-        "tracker's teraflop/s-days, counting multiply-adds (8.64e16). F: on the frontier."
+        "FLOP: 2 per multiply-add. pfs-days: petaflop/s-days (8.64e19 FLOP). tfs-d(MA): teraflop/s-days "
+        "counting multiply-adds (8.64e16), the original tracker's unit for its ImageNet levels only (its "
+        "translation levels count FLOP). F: on the frontier."
     )
     return "\n".join(out) + "\n"
