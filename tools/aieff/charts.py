@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import textwrap
 
 from aieff.analysis import Level, Result, _months
 from aieff.escape import chart_text
@@ -64,6 +65,22 @@ def _separate(fig, labels: list) -> None:  # noqa: ANN001
             return
 
 
+def _log_axis(ax) -> None:  # noqa: ANN001
+    """Log y axis labelled at 1, 2 and 5 of every decade in plain numbers (0.005, 20, 2,000), so even a
+    narrow range carries several labelled ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:,.0f}" if y >= 1 else f"{y:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _title(ax, text: str) -> None:  # noqa: ANN001
+    """The whole title, wrapped onto as many lines as it needs (never cut off)."""
+    ax.set_title(textwrap.fill(chart_text(text, 400), 95), fontsize=10, parse_math=False)
+
+
 def _literal(legend) -> None:  # noqa: ANN001
     """Legend labels carry level titles: shown as written, never parsed as mathtext."""
     for text in legend.get_texts():
@@ -95,17 +112,20 @@ def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
         zorder=3,
         gid="frontier",
     )
+    # Every point carries its leaderboard rank ("=N" for a same-recipe run), and its model name too
+    # where the level is small enough for names to fit: the table under the chart names the rest.
+    named = len(level.rows) <= 8
     labels = [
         ax.annotate(
-            chart_text(r.model),
+            chart_text(f"{'=' if r.same_recipe_as else ''}{r.rank}" + (f" {r.model}" if named else "")),
             (dt.date.fromisoformat(r.date), r.pfs_days),
             textcoords="offset points",
-            xytext=(7, 5),
-            fontsize=8,
-            color="#1f5fa8",
+            xytext=(5, 3),
+            fontsize=7 if not named else 8,
+            color="#1f5fa8" if r.frontier else "#707070",
             parse_math=False,  # entry text is never mathtext
         )
-        for r in front
+        for r in sorted(level.rows, key=lambda r: (r.date, r.rank, r.id))
     ]
     fit = level.fit
     if fit.doubling_months is not None and fit.points >= 3:
@@ -123,10 +143,19 @@ def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
             gid="fit",
             label=f"fit: doubling every {fit.doubling_months:.1f} months",
         )
-    ax.set_yscale("log")
+    _log_axis(ax)
     _separate(fig, labels)
     ax.set_ylabel("training compute to reach the level (petaflop/s-days)")
-    ax.set_title(chart_text(f"{level.title}: {level.threshold}", 110), fontsize=10, parse_math=False)
+    _title(ax, f"{level.title}: {level.threshold}")
+    if not named:
+        ax.text(
+            0.0,
+            -0.12,
+            "numbers: rank in the level's leaderboard (=N: same recipe as rank N)",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="#707070",
+        )
     ax.grid(True, which="major", alpha=0.3)
     _literal(ax.legend(loc="upper right", fontsize=8, frameon=False))
     return fig
@@ -144,7 +173,7 @@ def overview_chart(result: Result) -> dict[str, bytes]:
         ax.plot(
             _dates(front), [r.flop / base.flop for r in front], "o-", ms=4, lw=1, label=chart_text(lv.title), gid=lv.id
         )
-    ax.set_yscale("log")
+    _log_axis(ax)
     ax.set_ylabel("compute relative to the level's baseline")
     ax.set_title("Training compute to reach fixed levels, all levels", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
