@@ -249,8 +249,12 @@ def test_chart_data_points_are_the_entries() -> None:
         assert [y for _, y in plotted] == pytest.approx([y for _, y in others])
         assert [mdates.num2date(x).date().isoformat() for x, _ in line] == [d for d, _ in front]
         assert list(line[:, 1]) == pytest.approx([y for _, y in front])
-        labels = [t.get_text() for t in ax.texts]
-        assert labels == [r.model for r in sorted((r for r in level.rows if r.frontier), key=lambda r: r.date)]
+        labels = [t.get_text() for t in ax.texts if t.get_text() and not t.get_text().startswith("numbers:")]
+        named = len(level.rows) <= 8
+        ordered = sorted(level.rows, key=lambda r: (r.date, r.rank, r.id))
+        expected = [f"{'=' if r.same_recipe_as else ''}{r.rank}" + (f" {r.model}" if named else "") for r in ordered]
+        assert labels == expected  # every point, grey ones included, carries its leaderboard rank
+        assert not any(t.get_text().endswith("...") for t in [ax.title])  # the title is wrapped, never cut
 
 
 def test_chart_points_equal_the_entries() -> None:
