@@ -165,13 +165,22 @@ def overview_chart(result: Result) -> dict[str, bytes]:
     """All levels' frontiers, compute normalised to each level's baseline."""
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    for lv in result.levels:
+    colors = plt.get_cmap("tab20").colors  # 20 distinct colours; a marker per level as well
+    markers = "osD^v<>pPhX*"
+    for i, lv in enumerate(result.levels):
         front = sorted((r for r in lv.rows if r.frontier), key=lambda r: r.date)
         base = next((r for r in lv.rows if r.id == lv.baseline), None)
         if not base or not front:
             continue
         ax.plot(
-            _dates(front), [r.flop / base.flop for r in front], "o-", ms=4, lw=1, label=chart_text(lv.title), gid=lv.id
+            _dates(front),
+            [r.flop / base.flop for r in front],
+            f"{markers[i % len(markers)]}-",
+            color=colors[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20],
+            ms=4,
+            lw=1,
+            label=chart_text(lv.title),
+            gid=lv.id,
         )
     _log_axis(ax)
     ax.set_ylabel("compute relative to the level's baseline")

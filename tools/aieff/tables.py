@@ -22,13 +22,19 @@ class ReadmeError(ValueError):
     """README.md has no or broken leaderboard markers."""
 
 
+def _baseline(level: Level) -> str:
+    """The baseline by its model name and year, with its entry id (a slug: safe as is)."""
+    base = next((r for r in level.rows if r.id == level.baseline), None)
+    return f"{markdown(base.model)} ({base.date[:4]}, `{level.baseline}`)" if base else f"`{level.baseline}`"
+
+
 def level_table(level: Level, status: dict[str, str]) -> str:
     """One level's markdown table, wrapped in its own markers."""
     lines = [
         f"<!-- leaderboard:{level.id} start -->",
         f"### {markdown(level.title)}",
         "",
-        f"Level: {markdown(level.threshold, 1000)}. Baseline: `{level.baseline}`. "  # a slug: safe as is
+        f"Level: {markdown(level.threshold, 1000).rstrip('.')}. Baseline: {_baseline(level)}. "
         f"**{markdown(level.headline, 1000)}.**",
         "",
         f"![{markdown(level.title)}: compute against date](charts/{level.id}.svg)",
