@@ -116,6 +116,20 @@ class Level:
     frontier_span_months: float | None = None  # first to last frontier date
     frontier_span_factor: float | None = None  # first frontier point's compute / last's
 
+    def baseline_row(self) -> Row | None:
+        """The baseline's row (None when the baseline entry is missing)."""
+        return next((r for r in self.rows if r.id == self.baseline), None)
+
+    def best_row(self) -> Row | None:
+        """The ranked row that needed the least compute (ties: the lowest id); None without ranked rows."""
+        return least_compute(self.rows)
+
+
+def least_compute(rows: list[Row]) -> Row | None:
+    """The ranked row (not a same-recipe repeat) that needed the least compute, ties broken by id."""
+    ranked = [r for r in rows if r.same_recipe_as is None]
+    return min(ranked, key=lambda r: (r.flop, r.id)) if ranked else None
+
 
 @dataclass
 class Result:
@@ -421,7 +435,8 @@ def _stated_factor_warnings(
 def _headline(level: Benchmark, rows: list[Row], fit: Fit, span: tuple[float | None, float | None]) -> str:
     if not rows:
         return "no entries yet"
-    best = min((r for r in rows if r.same_recipe_as is None), key=lambda r: (r.flop, r.id))
+    best = least_compute(rows)
+    assert best is not None  # same_recipe_as must name a ranked entry (E033): rows hold one
     base = next((r for r in rows if r.id == level.baseline), None)
     if base is None or best.id == base.id:
         return f"{base.model if base else level.baseline} is the only result so far"

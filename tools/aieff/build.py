@@ -37,8 +37,9 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     files[root / "exports" / "datapackage.json"] = export.datapackage(version, released)
     files[root / "exports" / "aieff.parquet"] = export.to_parquet(rows, export.COLUMNS)
     files[root / "exports" / "levels.parquet"] = export.to_parquet(levels, export.LEVEL_COLUMNS)
-    files[root / "efficiency_sota.csv"] = export.legacy_csv(ds, result)
-    files[root / "docs" / "corrections.md"] = export.corrections_markdown(ds, result)
+    legacy_rows, corrections = export.legacy(ds, result)
+    files[root / "efficiency_sota.csv"] = export.legacy_csv(legacy_rows)
+    files[root / "docs" / "corrections.md"] = export.corrections_markdown(corrections)
     files[root / "docs" / "exports.md"] = export.columns_markdown()
     for lv in result.levels:
         for fmt, data in charts.level_chart(lv).items():

@@ -169,7 +169,7 @@ def overview_chart(result: Result) -> dict[str, bytes]:
     markers = "osD^v<>pPhX*"
     for i, lv in enumerate(result.levels):
         front = sorted((r for r in lv.rows if r.frontier), key=lambda r: r.date)
-        base = next((r for r in lv.rows if r.id == lv.baseline), None)
+        base = lv.baseline_row()
         if not base or not front:
             continue
         ax.plot(

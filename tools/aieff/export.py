@@ -127,9 +127,7 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
     out = []
     for lv in result.levels:
         level = ds.level(lv.id)
-        ranked = [r for r in lv.rows if r.same_recipe_as is None]
-        best = min(ranked, key=lambda r: (r.flop, r.id)) if ranked else None
-        base = next((r for r in lv.rows if r.id == lv.baseline), None)
+        best, base = lv.best_row(), lv.baseline_row()
         fit = lv.fit if lv.fit.points >= 3 else None
         ci = fit.ci95_months if fit else None
         states = [status.get(r.id, "claimed") for r in lv.rows]
@@ -224,15 +222,17 @@ def _mdy(iso: str) -> str:
 
 
 def _same_as_printed(printed: str, value: float) -> bool:
-    """Whether value rounds to the number as the tracker printed it (its significant digits)."""
-    digits = len(
-        printed.replace(".", "").lstrip("0").rstrip("0") if "." not in printed else printed.replace(".", "").lstrip("0")
-    )
-    return float(f"{value:.{max(digits, 1)}g}") == float(printed)
+    """Whether value rounds to the number as the tracker printed it (its significant digits; an integer's
+    trailing zeros are not significant: 1620 has 3)."""
+    significant = printed.replace(".", "").lstrip("0")
+    if "." not in printed:
+        significant = significant.rstrip("0")
+    return float(f"{value:.{max(len(significant), 1)}g}") == float(printed)
 
 
-def _legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str, str]]]:
-    """The legacy CSV's rows and the cells that differ from the original tracker, with why."""
+def legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str, str]]]:
+    """The legacy CSV's rows and the cells that differ from the original tracker, with why (computed once,
+    written by legacy_csv and corrections_markdown)."""
     rows: list[list[str]] = []
     corrections: list[dict[str, str]] = []
     written: set[str] = set()
@@ -242,10 +242,14 @@ def _legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str
         key=lambda e: e.tracker_row.row,  # type: ignore[union-attr]
     )
 
+    # Each level keeps the convention its tracker claims used: multiply-adds for ImageNet, FLOP otherwise.
+    counts_multiply_adds = {
+        lv.id: any(c.unit.endswith("(multiply-adds)") for r in lv.rows for c in ds.entries[r.id].model.claims)
+        for lv in result.levels
+    }
+
     def tfs_of(level_id: str, flop: float, multiply_add_tfs: float) -> float:
-        entries = [ds.entries[r.id].model for r in by_level[level_id].rows]
-        multiply_adds = any(c.unit.endswith("(multiply-adds)") for e in entries for c in e.claims)
-        return multiply_add_tfs if multiply_adds else flop / 8.64e16
+        return multiply_add_tfs if counts_multiply_adds[level_id] else flop / 8.64e16
 
     for e in tracked:
         tr, lv = e.tracker_row, by_level[e.benchmark]
@@ -308,7 +312,7 @@ def _legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str
     return rows, corrections
 
 
-def legacy_csv(ds: Dataset, result: Result) -> str:
+def legacy_csv(rows: list[list[str]]) -> str:
     """A drop-in efficiency_sota.csv: the original tracker's rows first, in its order and with its Metric
     and Publication names, changed only where docs/corrections.md says so; then every other frontier row.
 
@@ -318,14 +322,13 @@ def legacy_csv(ds: Dataset, result: Result) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(LEGACY_HEADER)
-    for row in _legacy(ds, result)[0]:
+    for row in rows:
         w.writerow(row)
     return buf.getvalue()
 
 
-def corrections_markdown(ds: Dataset, result: Result) -> str:
+def corrections_markdown(corrections: list[dict[str, str]]) -> str:
     """docs/corrections.md: every cell of the original tracker's rows that aieff publishes differently."""
-    corrections = _legacy(ds, result)[1]
     lines = [
         "# Corrections to the original tracker",
         "",

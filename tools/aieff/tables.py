@@ -24,7 +24,7 @@ class ReadmeError(ValueError):
 
 def _baseline(level: Level) -> str:
     """The baseline by its model name and year, with its entry id (a slug: safe as is)."""
-    base = next((r for r in level.rows if r.id == level.baseline), None)
+    base = level.baseline_row()
     return f"{markdown(base.model)} ({base.date[:4]}, `{level.baseline}`)" if base else f"`{level.baseline}`"
 
 
@@ -109,11 +109,10 @@ def summary(result: Result, status: dict[str, str]) -> str:
         "|---|---|---:|---|---:|---|---|",
     ]
     for lv in result.levels:
-        ranked = [r for r in lv.rows if r.same_recipe_as is None]
-        if not ranked:
+        best = lv.best_row()
+        if best is None:
             continue
-        best = min(ranked, key=lambda r: (r.flop, r.id))
-        base = next((r for r in lv.rows if r.id == lv.baseline), best)
+        base = lv.baseline_row() or best
         states = [status.get(r.id, "claimed") for r in lv.rows]
         verified = sum(s.startswith("verified") for s in states)
         claimed = sum(s.startswith("claimed") for s in states)
