@@ -23,6 +23,7 @@ from typing import Any
 from aieff.checkpoint import CheckpointReport
 from aieff.diagnostics import excerpt, first_line, markdown_cell
 from aieff.flops import ForwardCount
+from aieff.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
 from aieff.repo import DataError, RunAborted, Unreachable, UsageError, inside
 from aieff.sandbox import Sandbox
 from aieff.schema import Benchmark, Entry, ForwardCost
@@ -198,7 +199,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
     level = ds.level(entry.benchmark)
     arts = entry.artifacts
     if arts is None or arts.architecture is None:
-        est.messages.append("no architecture referenced: nothing to re-estimate")
+        est.messages.append(NO_ARCHITECTURE)
         return est
     phases: list[tuple[float, float, ForwardCost | None]] = list(_phases(entry))
     if not phases and arts.architecture.input != "vector":
@@ -230,7 +231,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
             ]
         )
         if not ok:
-            est.messages.append(f"{label}: entry says {claimed:.4g} multiply-adds, counted {count.multiply_adds:.4g}")
+            est.messages.append(forward_cost_differs(label, claimed, count.multiply_adds))
     if arts.checkpoint:
         report = CheckpointReport(**result["checkpoint"])
         est.rows.append(
@@ -244,7 +245,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         if not report.ok:
             return est.fail("checkpoint is not this architecture: " + "; ".join(report.problems()))
     if reached is None:
-        est.messages.append("no training log: compute not re-estimated, the entry stays claimed")
+        est.messages.append(NO_TRAINING_LOG)
         return est
     est.messages += reached.conventions
     return _judge_log(entry, level, est, counted, ds, reached)

@@ -60,16 +60,24 @@ def statuses(record: Record) -> dict[str, str]:
     return {k: v.status for k, v in record.entries.items()}
 
 
+# The messages `aieff estimate` records that the README turns into reasons: written and read here only.
+NO_ARCHITECTURE = "no architecture referenced: nothing to re-estimate"
+NO_TRAINING_LOG = "no training log: compute not re-estimated, the entry stays claimed"
 _FORWARD = re.compile(r"entry says ([0-9.e+-]+) multiply-adds, counted ([0-9.e+-]+)")
+
+
+def forward_cost_differs(label: str, said: float, counted: float) -> str:
+    """The message for a forward cost that disagrees with the entry (parsed back by _reasons)."""
+    return f"{label}: entry says {said:.4g} multiply-adds, counted {counted:.4g}"
 
 
 def _reasons(v: Verdict) -> list[str]:
     """Why a claimed or failed entry is not verified, in a few words a reader can act on."""
     out = []
     for m in v.messages:
-        if m.startswith("no architecture referenced"):
+        if m == NO_ARCHITECTURE:
             out.append("no artifact to re-estimate from")
-        elif m.startswith("no training log"):
+        elif m == NO_TRAINING_LOG:
             out.append("no training log")
         elif (f := _FORWARD.search(m)) is not None:
             said, counted = float(f.group(1)), float(f.group(2))
