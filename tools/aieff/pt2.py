@@ -1,4 +1,5 @@
 """Gate for torch.export archives (.pt2): check every member and every string, then write a clean copy.
+Also the writer the levels' export scripts share (save_graph_only, export_script).
 
 torch.export.load turns names from `models/*.json` into generated Python source (graph inputs become
 `forward` parameters, so `x=__import__('os').system(...)` runs while the module is built), passes
@@ -18,6 +19,7 @@ import keyword
 import re
 import shutil
 import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +268,25 @@ def sanitized_copy(path: Path, dest: Path) -> Path:
                 continue
             zout.writestr(name, data)
     return dest
+
+
+def save_graph_only(model: Any, inputs: tuple[Any, ...], path: Path) -> Path:
+    """torch.export a model built on the meta device and save it without stack traces: they hold source
+    paths and line numbers, so the bytes would depend on where the repository is checked out."""
+    import torch
+
+    program = torch.export.export(model, inputs)
+    for node in program.graph.nodes:
+        node.meta.pop("stack_trace", None)
+    torch.export.save(program, path)
+    return path
+
+
+def export_script(names: Iterable[str], export: Callable[[str, Path], Path], here: Path, argv: list[str]) -> None:
+    """The command line of a level's make_exports.py: `[--out DIR] [NAME.pt2 ...]` writes the named exports
+    (all by default) into DIR (default: beside the script; the tests write elsewhere)."""
+    out = here
+    if argv[:1] == ["--out"]:
+        out, argv = Path(argv[1]), argv[2:]
+    for name in argv or names:
+        print(export(name, out))

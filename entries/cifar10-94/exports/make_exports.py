@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from aieff.pt2 import export_script, save_graph_only
+
 HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
 
 
@@ -191,10 +193,9 @@ def basenet_resnet18() -> nn.Module:
     return Net()
 
 
-def page_resnet9() -> nn.Module:
-    """David Page's ResNet-9 (cifar10-fast, dawn.py): 64-128-256-512, residuals after layers 1 and 3."""
-    return nn.Sequential(
-        conv_bn(3, 64),
+def _page_layers() -> list[nn.Module]:
+    """Page's ResNet-9 after its 64-wide prep layer: 128-256-512, residual pairs after 128 and 512."""
+    return [
         conv_bn(64, 128),
         nn.MaxPool2d(2),
         Residual(conv_bn(128, 128), conv_bn(128, 128)),
@@ -206,7 +207,12 @@ def page_resnet9() -> nn.Module:
         nn.MaxPool2d(4),
         nn.Flatten(),
         nn.Linear(512, 10, bias=False),
-    )
+    ]
+
+
+def page_resnet9() -> nn.Module:
+    """David Page's ResNet-9 (cifar10-fast, dawn.py): 64-128-256-512, residuals after layers 1 and 3."""
+    return nn.Sequential(conv_bn(3, 64), *_page_layers())
 
 
 def whitened_resnet9() -> nn.Module:
@@ -215,17 +221,7 @@ def whitened_resnet9() -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(3, 27, 3, padding=1, bias=False),
         conv_bn(27, 64, kernel=1, padding=0),
-        conv_bn(64, 128),
-        nn.MaxPool2d(2),
-        Residual(conv_bn(128, 128), conv_bn(128, 128)),
-        conv_bn(128, 256),
-        nn.MaxPool2d(2),
-        conv_bn(256, 512),
-        nn.MaxPool2d(2),
-        Residual(conv_bn(512, 512), conv_bn(512, 512)),
-        nn.MaxPool2d(4),
-        nn.Flatten(),
-        nn.Linear(512, 10, bias=False),
+        *_page_layers(),
     )
 
 
@@ -312,18 +308,8 @@ def export(name: str, out: Path = HERE) -> Path:
     build, side = MODELS[name]
     with torch.device("meta"):
         model = build().eval()
-    program = torch.export.export(model, (torch.empty(1, 3, side, side, device="meta"),))
-    for node in program.graph.nodes:  # source paths and line numbers: the bytes would depend on the checkout
-        node.meta.pop("stack_trace", None)
-    path = out / name
-    torch.export.save(program, path)
-    return path
+    return save_graph_only(model, (torch.empty(1, 3, side, side, device="meta"),), out / name)
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    out = HERE
-    if args[:1] == ["--out"]:  # --out DIR: write elsewhere (the tests do)
-        out, args = Path(args[1]), args[2:]
-    for name in args or MODELS:
-        print(export(name, out))
+    export_script(MODELS, export, HERE, sys.argv[1:])

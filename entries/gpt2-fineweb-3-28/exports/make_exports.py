@@ -38,6 +38,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from aieff.pt2 import export_script, save_graph_only
+
 HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
 BLOCK = 128  # FlexAttention's block size in every record that uses it
 DENSE = "causal"  # dense causal attention (SDPA)
@@ -233,18 +235,8 @@ def export(name: str, out: Path = HERE) -> Path:
     with torch.device("meta"):
         model = GPT(vocab, 768, heads, windows, 4 * 768, mlps).eval()
     ids = torch.zeros(1, length, dtype=torch.long, device="meta")
-    path = out / name
-    program = torch.export.export(model, (ids,))
-    for node in program.graph.nodes:  # source paths and line numbers: the bytes would depend on the checkout
-        node.meta.pop("stack_trace", None)
-    torch.export.save(program, path)
-    return path
+    return save_graph_only(model, (ids,), out / name)
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    out = HERE
-    if args[:1] == ["--out"]:  # --out DIR: write elsewhere (the tests do)
-        out, args = Path(args[1]), args[2:]
-    for name in args or MODELS:
-        print(export(name, out))
+    export_script(MODELS, export, HERE, sys.argv[1:])
