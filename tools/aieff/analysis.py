@@ -235,9 +235,9 @@ def fit_doubling(points: list[tuple[dt.date, float]]) -> Fit:
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     if b >= 0:
         return Fit(n, None, None, None, -b * 12)
-    doubling = -1.0 / b
     if n == 2:  # two points fix a line but say nothing about a trend: report the factor and the months
         return Fit(n, None, None, None, None)
+    doubling = -1.0 / b
     a = my - b * mx
     resid = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     se_b = math.sqrt(resid / (n - 2) / sxx)
