@@ -48,10 +48,20 @@ def main() -> int:
             write_atomic(repo / "charts" / f"overview.{fmt}", data)
         stages["charts"] = time.perf_counter() - t
         t = time.perf_counter()
-        rows = export.records(ds, result, {})
-        write_atomic(repo / "exports/aieff.csv", export.to_csv(rows))
-        write_atomic(repo / "exports/aieff.json", export.to_json(rows))
-        write_atomic(repo / "efficiency_sota.csv", export.legacy_csv(ds, result))
+        rows, levels = export.records(ds, result, {}), export.level_records(ds, result, {})
+        version, released = export.release(ROOT)  # the synthetic repository has no CITATION.cff of its own
+        legacy_rows, corrections = export.legacy(ds, result)
+        for name, data in {
+            "exports/aieff.csv": export.to_csv(rows),
+            "exports/levels.csv": export.to_csv(levels, export.LEVEL_COLUMNS),
+            "exports/aieff.json": export.to_json(rows, levels, version),
+            "exports/datapackage.json": export.datapackage(version, released),
+            "exports/aieff.parquet": export.to_parquet(rows, export.COLUMNS),
+            "exports/levels.parquet": export.to_parquet(levels, export.LEVEL_COLUMNS),
+            "efficiency_sota.csv": export.legacy_csv(legacy_rows),
+            "docs/corrections.md": export.corrections_markdown(corrections),
+        }.items():
+            write_atomic(repo / name, data)
         stages["exports"] = time.perf_counter() - t
         n = sum(len(lv.rows) for lv in result.levels)
         for name, sec in stages.items():
