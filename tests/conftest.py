@@ -18,6 +18,40 @@ os.environ.setdefault("AIEFF_TODAY", "2026-11-22")
 
 
 def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI's main() in this process, in cwd, with env added, as `python -m aieff` runs it.
+
+    Output, exit code and an uncaught exception's traceback (exit 1, on stderr) are what the
+    contributor's process would show. Running here keeps this test process's sandbox helper, so torch
+    is imported once per test process rather than once per command. `run_process` runs a real
+    subprocess, for what only one can show (start-up, imports, signals).
+    """
+    import contextlib
+    import io
+    import traceback
+
+    from aieff.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env or {})
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, usage errors
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:  # noqa: BLE001 - shown as the interpreter would show it
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["aieff", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_process(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a contributor would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

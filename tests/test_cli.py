@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aieff.cli import EXAMPLES, parser
-from conftest import ROOT, run
+from conftest import ROOT, run, run_process
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -28,14 +28,14 @@ def test_every_subcommand_has_help_with_an_example() -> None:
 
 
 def test_whole_dataset_validates_clean() -> None:
-    proc = run("validate")
+    proc = run_process("validate")  # the real entry point, `python -m aieff`
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout == ""
 
 
 def test_usage_errors_exit_2_without_traceback() -> None:
     for args in (["validate", "--format", "xml"], ["nonsense"], ["validate", "/etc/passwd"]):
-        proc = run(*args)
+        proc = run_process(*args)  # exit codes as the shell sees them
         assert proc.returncode == 2, args
         assert "Traceback" not in proc.stderr and "error:" in proc.stderr
 

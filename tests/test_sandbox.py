@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,7 @@ RESNET = {"arch": {"torchvision": "resnet18", "kwargs": {}}, "input": "image", "
 def test_jobs_see_no_credentials_and_run_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
     monkeypatch.setenv("ACTIONS_RUNTIME_TOKEN", "secret")
-    with Sandbox(Limits(memory_bytes=2 << 30)) as box:
-        seen = box.run({"probe": True})
+    seen = Sandbox(Limits(memory_bytes=2 << 30)).run({"probe": True})
     assert seen["ok"], seen
     assert not {"GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN"} & set(seen["environment"])
     allowed = {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "TORCHINDUCTOR_CACHE_DIR"}
@@ -37,24 +37,40 @@ def test_memory_and_time_limits_end_a_job_not_the_run(tmp_path: Path) -> None:
     archive = tmp_path / "wide.pt2"
     torch.export.save(torch.export.export(wide, (torch.zeros(1, 4096),)), str(archive))
     job = {"arch": {"export": str(archive)}, "input": "vector", "features": 4096, "phases": [{}]}
-    with Sandbox(Limits(memory_bytes=64 << 20)) as box:
-        starved = box.run(job)
+    starved = Sandbox(Limits(memory_bytes=64 << 20)).run(job)
     assert not starved["ok"] and "memory" in starved["error"].lower(), starved
-    with Sandbox(Limits(wall_seconds=0.05)) as box:
-        slow = box.run(RESNET)
-        assert not slow["ok"] and "stopped after 0.05 s" in slow["error"], slow
-        box.limits = Limits()
-        again = box.run(RESNET)  # the same helper process serves the next job
+    box = Sandbox(Limits(wall_seconds=0.05))
+    slow = box.run(RESNET)
+    assert not slow["ok"] and "stopped after 0.05 s" in slow["error"], slow
+    helper = box.helper_pid
+    box.limits = Limits()
+    again = box.run(RESNET)  # the same helper process serves the next job
     assert again["ok"] and again["counts"][0]["multiply_adds"] > 1e8, again
+    assert box.helper_pid == helper
 
 
 def test_a_helper_that_dies_is_replaced() -> None:
-    with Sandbox() as box:
-        assert box.run({"probe": True})["ok"]
-        assert box._proc is not None
-        box._proc.kill()
-        box._proc.wait()
-        assert box.run({"probe": True})["ok"]
+    box = Sandbox()
+    assert box.run({"probe": True})["ok"]
+    dead = box.helper_pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    assert box.run({"probe": True})["ok"]
+    assert box.helper_pid not in (None, dead)
+
+
+def test_every_sandbox_of_a_process_shares_one_helper_and_it_stops_at_exit() -> None:
+    first, second = Sandbox(), Sandbox(Limits(wall_seconds=30))
+    assert first.run({"probe": True})["ok"] and second.run({"probe": True})["ok"]
+    assert first.helper_pid == second.helper_pid is not None
+    code = (
+        "import os; from aieff.sandbox import Sandbox; box = Sandbox(); assert box.run({'probe': True})['ok']; "
+        "print(box.helper_pid)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    pid = int(proc.stdout)
+    with pytest.raises(ProcessLookupError):  # stopped (and reaped) when the process that started it exited
+        os.kill(pid, 0)
 
 
 def test_estimating_never_imports_torch_in_the_main_process(toy: Path) -> None:

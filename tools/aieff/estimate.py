@@ -94,7 +94,6 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | Non
     """Re-estimate one entry; never raises: any failure becomes a failed verdict with a one-line reason."""
     path = ds.entries[entry.id].path
     est = Estimate(entry.id, entry.benchmark, path)
-    own = sandbox is None
     box = sandbox or Sandbox()
     try:
         return _estimate(root, ds, entry, est, box)
@@ -107,9 +106,6 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | Non
     except Exception as exc:  # a bug or a hostile artifact must not stop the other entries
         first = first_line(exc)
         return est.fail(f"internal error on this entry: {type(exc).__name__}: {excerpt(first, 200)}")
-    finally:
-        if own:
-            box.close()
 
 
 @dataclass
@@ -410,7 +406,8 @@ def run_estimates(
         raise UsageError("name entry files, or pass --all")
     from aieff.fetch import remember_silent_hosts
 
-    with Sandbox() as box, remember_silent_hosts():
+    box = Sandbox()
+    with remember_silent_hosts():
         ests = [estimate_entry(root, ds, e, box) for e in entries]
     if fmt == "json":
         sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")

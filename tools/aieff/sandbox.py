@@ -1,8 +1,10 @@
 """Run artifact handling in separate processes that hold no credentials and have hard limits.
 
-`Sandbox` starts one helper process (`python -I -m aieff.sandbox`) with an empty environment (no
-tokens), a throw-away working and home directory, and its stdout kept for the protocol. The helper
-imports torch once, then forks a fresh child per job: the child drops to memory, CPU-time and
+A process keeps one helper process (`python -I -m aieff.sandbox`), started on first use and stopped
+at exit, with an empty environment (no tokens), a throw-away working and home directory, and its
+stdout kept for the protocol. Every `Sandbox` of the process sends its jobs to that helper, so torch is
+imported once per process, not once per run. The helper holds no state a job can change: it imports
+torch once, then forks a fresh child per job: the child drops to memory, CPU-time and
 file-size limits, leaves the network where the kernel allows it (a new network namespace has no
 interfaces), runs `aieff.worker.run_job` and sends back one JSON line. A child that overruns its wall
 time is killed; one that dies becomes a failed job with the reason. One job cannot see another's
@@ -11,6 +13,7 @@ state, and the process that holds the repository never loads an artifact.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
@@ -46,79 +49,124 @@ class Limits:
         return cls(wall_seconds=seconds, cpu_seconds=max(1, int(seconds)), memory_bytes=memory)
 
 
-class Sandbox:
-    """A helper process that runs jobs in forked, limited children; started on first use."""
+class _Helper:
+    """One helper process and its throw-away home directory."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits.from_env()
-        self._proc: subprocess.Popen[str] | None = None
-        self._home: str | None = None
-
-    def __enter__(self) -> Sandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _start(self) -> None:
-        self.close()
-        self._home = tempfile.mkdtemp(prefix="aieff-sandbox-")
-        env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
-        env |= {"HOME": self._home, "TMPDIR": self._home, "PYTHONDONTWRITEBYTECODE": "1"}
-        self._proc = subprocess.Popen(
+    def __init__(self, kept: tuple[tuple[str, str], ...]) -> None:
+        self.home = tempfile.mkdtemp(prefix="aieff-sandbox-")
+        env = dict(kept) | {"HOME": self.home, "TMPDIR": self.home, "PYTHONDONTWRITEBYTECODE": "1"}
+        self.answered = False  # until its first answer, a job's budget includes the start-up
+        self.died = False  # found dead while a job waited for it
+        self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "aieff.sandbox"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            cwd=self._home,
+            cwd=self.home,
             env=env,
             text=True,
             start_new_session=True,
         )
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Kill the helper (and any child it runs) and remove its directory."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream:
+                stream.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+# The process's helpers, by the environment they keep (a changed thread setting gets a helper of its own).
+_HELPERS: dict[tuple[tuple[str, str], ...], _Helper] = {}
+
+
+def _helper() -> _Helper:
+    kept = tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
+    helper = _HELPERS.get(kept)
+    if helper is None or not helper.alive():
+        if helper is not None:
+            helper.stop()
+        helper = _HELPERS[kept] = _Helper(kept)
+    return helper
+
+
+def _retire(helper: _Helper) -> None:
+    helper.stop()
+    for key, value in list(_HELPERS.items()):
+        if value is helper:
+            del _HELPERS[key]
+
+
+def shutdown() -> None:
+    """Stop every helper of this process (also run at exit)."""
+    for helper in list(_HELPERS.values()):
+        _retire(helper)
+
+
+atexit.register(shutdown)
+
+
+class Sandbox:
+    """Runs jobs in forked, limited children of the process's helper, with these per-job limits."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits.from_env()
+
+    @property
+    def helper_pid(self) -> int | None:
+        """The pid of the helper this sandbox's next job would go to, if one is running."""
+        kept = tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
+        helper = _HELPERS.get(kept)
+        return helper.proc.pid if helper is not None and helper.alive() else None
+
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job; the result is {'ok': True, ...} or {'ok': False, 'error': one line}."""
-        started = self._proc is not None and self._proc.poll() is None
-        if not started:
-            self._start()
-        assert self._proc is not None and self._proc.stdin is not None and self._proc.stdout is not None
-        budget = self.limits.wall_seconds + 30 + (0 if started else START_SECONDS)
+        """Run one job; the result is {'ok': True, ...} or {'ok': False, 'error': one line}.
+
+        A helper that had served jobs and is found dead when this one is sent (killed from outside
+        between runs) is replaced and the job sent once more; a second failure is the job's.
+        """
+        helper = _helper()
+        reused = helper.answered
+        result = self._send(helper, job)
+        if result is None and reused and helper.died:
+            result = self._send(_helper(), job)
+        return result or {"ok": False, "error": "the sandbox process stopped or did not answer in time"}
+
+    def _send(self, helper: _Helper, job: dict[str, Any]) -> dict[str, Any] | None:
+        """The job's result, or None when the helper died or did not answer (it is then retired)."""
+        proc = helper.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        budget = self.limits.wall_seconds + 30 + (0 if helper.answered else START_SECONDS)
         try:
-            self._proc.stdin.write(json.dumps({"job": job, "limits": asdict(self.limits)}) + "\n")
-            self._proc.stdin.flush()
-            line = _readline(self._proc.stdout, time.monotonic() + budget)
+            proc.stdin.write(json.dumps({"job": job, "limits": asdict(self.limits)}) + "\n")
+            proc.stdin.flush()
+            line = _readline(proc.stdout, time.monotonic() + budget)
         except (BrokenPipeError, OSError):
-            line = None
+            line = ""
         if not line:
-            self.close()
-            return {"ok": False, "error": "the sandbox process stopped or did not answer in time"}
+            helper.died = line == ""  # its pipe closed; None: it hung or overflowed, and is killed now
+            _retire(helper)
+            return None
         try:
             result = json.loads(line)
         except ValueError:
-            self.close()
+            _retire(helper)
             return {"ok": False, "error": "the sandbox process answered with something other than JSON"}
+        helper.answered = True
         return result if isinstance(result, dict) else {"ok": False, "error": "malformed sandbox answer"}
-
-    def close(self) -> None:
-        """Stop the helper (and any child it runs) and remove its directory."""
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                try:
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    self._proc.kill()
-            self._proc.wait()
-            for stream in (self._proc.stdin, self._proc.stdout):
-                if stream:
-                    stream.close()
-            self._proc = None
-        if self._home:
-            shutil.rmtree(self._home, ignore_errors=True)
-            self._home = None
 
 
 def _readline(stream: TextIO, deadline: float) -> str | None:
-    """One line from a pipe, or None at EOF or past the deadline."""
+    """One line from a pipe; "" at EOF (the writer is gone); None past the deadline or for a cut line."""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -126,7 +174,7 @@ def _readline(stream: TextIO, deadline: float) -> str | None:
         ready, _, _ = select.select([stream], [], [], remaining)
         if ready:
             line = stream.readline(MAX_RESULT)
-            return line if line.endswith("\n") else None
+            return line if line.endswith("\n") or not line else None
 
 
 # --- the helper process ---------------------------------------------------------------------------
