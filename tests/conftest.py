@@ -109,6 +109,17 @@ def drip(handler: object, delay: float = 0.2, size: int = 1000) -> None:
         pass
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One artifact and render cache for the whole run, shared by its workers, never the user's own:
+    a test sees only what the suite itself put there, as on a fresh CI machine."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "aieff-cache"
+    folder.mkdir(exist_ok=True)
+    os.environ["AIEFF_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def toy(tmp_path: Path) -> Path:
     """A writable copy of the small valid repository."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import re
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -48,14 +50,52 @@ def test_committed_outputs_are_current() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_two_builds_are_byte_identical(repo: Path) -> None:
-    assert run("build", cwd=repo).returncode == 0
+def test_two_builds_are_byte_identical(repo: Path, tmp_path: Path) -> None:
+    """Every chart drawn twice (--fresh, own empty cache) gives the same bytes, and so does the render cache."""
+    own = {"AIEFF_CACHE": str(tmp_path / "cache")}
+    assert run("build", "--fresh", cwd=repo, env=own).returncode == 0
     first = _snapshot(repo)
     for f in (repo / "charts").iterdir():
         f.unlink()
-    assert run("build", cwd=repo).returncode == 0
+    assert run("build", "--fresh", cwd=repo, env=own).returncode == 0
+    assert _snapshot(repo) == first
+    for f in (repo / "charts").iterdir():
+        f.unlink()
+    assert run("build", cwd=repo, env=own).returncode == 0  # every chart from the cache the builds filled
     assert _snapshot(repo) == first
     assert run("build", "--check", cwd=repo).returncode == 0
+
+
+def test_the_render_cache_is_keyed_by_data_and_code_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from aieff import charts
+
+    monkeypatch.setenv("AIEFF_CACHE", str(tmp_path / "cache"))
+    level = analyze(validate(ROOT)).level("resnet50-imagenet")
+    key = charts.render_key("level", asdict(level))
+    moved = replace(level, rows=[replace(level.rows[0], pfs_days=level.rows[0].pfs_days * 1.001), *level.rows[1:]])
+    renamed = replace(level, rows=[replace(level.rows[0], model=level.rows[0].model + "!"), *level.rows[1:]])
+    assert len({key, charts.render_key("level", asdict(moved)), charts.render_key("level", asdict(renamed))}) == 3
+    monkeypatch.setattr(charts, "DRAWING_CODE", (*charts.DRAWING_CODE, "units.py"))
+    assert charts.render_key("level", asdict(level)) != key  # other drawing code: another key
+    monkeypatch.undo()
+    monkeypatch.setenv("AIEFF_CACHE", str(tmp_path / "cache"))
+    drawn = charts.level_chart(level)
+    cached = charts.render_cache() / f"{key}.json"
+    assert cached.is_file() and charts.level_chart(level) == drawn
+    # A cached chart whose bytes no longer match their sha256 is drawn again, and the cache repaired.
+    record = json.loads(cached.read_text())
+    record["bytes"]["svg"] = base64.b64encode(b"<svg>forged</svg>").decode()
+    cached.write_text(json.dumps(record))
+    assert charts.level_chart(level) == drawn
+    assert json.loads(cached.read_text())["bytes"]["svg"] != record["bytes"]["svg"]
+    # The cache keeps the most recently used charts only.
+    monkeypatch.setattr(charts, "KEEP_RENDERS", 1)
+    charts.level_chart(moved)
+    assert [f.name for f in charts.render_cache().iterdir()] == [f"{charts.render_key('level', asdict(moved))}.json"]
 
 
 def test_check_names_stale_files(repo: Path) -> None:

@@ -11,8 +11,11 @@ from aieff.repo import DataError
 from aieff.validate import Dataset
 
 
-def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
-    """Every generated file and its content; computed in memory before anything is written."""
+def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path, str | bytes]:
+    """Every generated file and its content; computed in memory before anything is written.
+
+    fresh draws every chart instead of taking unchanged ones from the render cache.
+    """
     from aieff import charts, export, record, tables
     from aieff.schemagen import generated
 
@@ -42,9 +45,9 @@ def expected_files(root: Path, ds: Dataset) -> dict[Path, str | bytes]:
     files[root / "docs" / "corrections.md"] = export.corrections_markdown(corrections)
     files[root / "docs" / "exports.md"] = export.columns_markdown()
     for lv in result.levels:
-        for fmt, data in charts.level_chart(lv).items():
+        for fmt, data in charts.level_chart(lv, fresh=fresh).items():
             files[root / "charts" / f"{lv.id}.{fmt}"] = data
-    for fmt, data in charts.overview_chart(result).items():
+    for fmt, data in charts.overview_chart(result, fresh=fresh).items():
         files[root / "charts" / f"overview.{fmt}"] = data
     return files
 
@@ -78,14 +81,22 @@ def hand_edits(root: Path, files: dict[Path, str | bytes], ref: str) -> list[str
     return sorted(wrong)
 
 
-def build(root: Path, ds: Dataset, *, check: bool, dry_run: bool = False, edits_since: str | None = None) -> int:
+def build(
+    root: Path,
+    ds: Dataset,
+    *,
+    check: bool,
+    dry_run: bool = False,
+    edits_since: str | None = None,
+    fresh: bool = False,
+) -> int:
     """Write what changed (each file atomically), or with check name what is stale and return 1.
 
     dry_run generates every file in memory (so an entry that breaks any writer fails here), names
     what would change and writes nothing. edits_since does the same generation and fails only on
     generated files changed by hand since that ref (the PR check).
     """
-    files = expected_files(root, ds)
+    files = expected_files(root, ds, fresh=fresh)
     if edits_since:
         wrong = hand_edits(root, files, edits_since)
         for name in wrong:

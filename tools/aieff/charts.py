@@ -1,11 +1,26 @@
-"""Charts: log compute against date per level, and all levels normalised to their baseline."""
+"""Charts: log compute against date per level, and all levels normalised to their baseline.
+
+Drawing is most of a build, so each chart's bytes are kept in a render cache (`renders/` in the
+artifact cache) under a key that covers everything the bytes depend on: the chart's data (every field
+of the level, or of all levels for the overview), the source of the code that draws it, and the
+matplotlib, numpy and Pillow versions. A changed point, label, style or library is a new key and is
+drawn again; a cached file is used only if its recorded sha256s match. `aieff build --fresh` draws
+every chart and refreshes the cache.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import io
+import json
 import math
+import os
 import textwrap
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
 
 from aieff.analysis import Level, Result, _months
 from aieff.escape import chart_text
@@ -87,9 +102,82 @@ def _literal(legend) -> None:  # noqa: ANN001
         text.set_parse_math(False)
 
 
-def level_chart(level: Level) -> dict[str, bytes]:
-    """One level's chart as {'svg': bytes, 'png': bytes}."""
-    return _save(level_figure(level), _mpl())
+DRAWING_CODE = ("charts.py", "escape.py", "analysis.py")  # modules whose source is part of every key
+MAX_CACHED = 32 << 20
+KEEP_RENDERS = 500  # the render cache keeps this many charts, least recently used dropped first
+
+
+def render_key(kind: str, data: object) -> str:
+    """sha256 of what a chart's bytes depend on: its kind and data, the drawing code, the libraries."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(b"aieff-chart-1\0" + kind.encode() + b"\0")
+    here = Path(__file__).parent
+    for name in DRAWING_CODE:
+        digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+    for dist in ("matplotlib", "numpy", "pillow"):
+        digest.update(f"{dist}=={version(dist)}\0".encode())
+    digest.update(json.dumps(data, sort_keys=True, allow_nan=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def render_cache() -> Path:
+    """Where drawn charts are kept by key: renders/ in the artifact cache (AIEFF_CACHE)."""
+    from aieff.fetch import cache_dir
+
+    return cache_dir() / "renders"
+
+
+def _cached(kind: str, data: object, draw: Callable[[], dict[str, bytes]], fresh: bool) -> dict[str, bytes]:
+    """A chart's bytes from the render cache when its key and sha256s match, else drawn and stored."""
+    key = render_key(kind, data)
+    path = render_cache() / f"{key}.json"
+    if not fresh and (found := _read_cached(path, key)) is not None:
+        return found
+    out = draw()
+    record = {
+        "key": key,
+        "bytes": {fmt: base64.b64encode(b).decode("ascii") for fmt, b in out.items()},
+        "sha256": {fmt: hashlib.sha256(b).hexdigest() for fmt, b in out.items()},
+    }
+    try:
+        from aieff.repo import write_atomic
+
+        write_atomic(path, json.dumps(record, sort_keys=True))
+        _prune(path.parent)
+    except OSError:
+        pass  # a read-only or full cache only costs the next build a redraw
+    return out
+
+
+def _prune(folder: Path) -> None:
+    """Drop the least recently used charts beyond KEEP_RENDERS (a hit refreshes a chart's time)."""
+    files = sorted(folder.glob("*.json"), key=lambda f: (f.stat().st_mtime, f.name))
+    for old in files[: max(0, len(files) - KEEP_RENDERS)]:
+        old.unlink(missing_ok=True)
+
+
+def _read_cached(path: Path, key: str) -> dict[str, bytes] | None:
+    try:
+        if os.stat(path).st_size > MAX_CACHED:
+            return None
+        record = json.loads(path.read_bytes())
+        if record["key"] != key:
+            return None
+        out = {fmt: base64.b64decode(text, validate=True) for fmt, text in record["bytes"].items()}
+        if set(out) != {"svg", "png"}:
+            return None
+        if any(hashlib.sha256(b).hexdigest() != record["sha256"][fmt] for fmt, b in out.items()):
+            return None
+        os.utime(path)  # recently used: kept by _prune
+        return out
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def level_chart(level: Level, *, fresh: bool = False) -> dict[str, bytes]:
+    """One level's chart as {'svg': bytes, 'png': bytes}; fresh draws it even when cached."""
+    return _cached("level", asdict(level), lambda: _save(level_figure(level), _mpl()), fresh)
 
 
 def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
@@ -161,8 +249,12 @@ def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
     return fig
 
 
-def overview_chart(result: Result) -> dict[str, bytes]:
-    """All levels' frontiers, compute normalised to each level's baseline."""
+def overview_chart(result: Result, *, fresh: bool = False) -> dict[str, bytes]:
+    """All levels' frontiers, compute normalised to each level's baseline; fresh draws it even when cached."""
+    return _cached("overview", asdict(result), lambda: _overview(result), fresh)
+
+
+def _overview(result: Result) -> dict[str, bytes]:
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     colors = plt.get_cmap("tab20").colors  # 20 distinct colours; a marker per level as well

@@ -141,7 +141,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from aieff.build import build
 
     root = _root(args)
-    return build(root, _valid_dataset(root), check=args.check, dry_run=args.dry_run, edits_since=args.edits_since)
+    ds = _valid_dataset(root)
+    return build(root, ds, check=args.check, dry_run=args.dry_run, edits_since=args.edits_since, fresh=args.fresh)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -272,6 +273,11 @@ def parser() -> argparse.ArgumentParser:
         "--edits-since",
         metavar="REF",
         help="exit 1 naming generated files changed since REF by hand (untouched or regenerated is fine)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="draw every chart, not taking unchanged ones from the render cache (renders/ in AIEFF_CACHE)",
     )
 
     p = add("estimate", cmd_estimate, "Re-estimate training compute from architecture, checkpoint and log.")
