@@ -86,3 +86,22 @@ def test_estimating_never_imports_torch_in_the_main_process(toy: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "forward cost @32px" in proc.stdout  # the count happened, in the sandbox
     assert proc.stdout.strip().endswith("False")
+
+
+def test_a_hostile_artifact_is_refused_before_the_helper_imports_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MKL_NUM_THREADS", "1")  # an environment no other test uses: a helper of its own
+    box = Sandbox()
+    damaged = tmp_path / "m.pt2"
+    damaged.write_bytes(b"PK\x03\x04" + bytes(200))
+    try:
+        refused = box.run({"arch": {"export": str(damaged)}, "input": "vector", "features": 4, "phases": [{}]})
+        assert not refused["ok"] and refused["stage"] == "precheck" and "not a torch.export archive" in refused["error"]
+        assert "libtorch" not in Path(f"/proc/{box.helper_pid}/maps").read_text()
+        counted = box.run(RESNET)  # a job that passes its checks: the helper imports torch, once
+        assert counted["ok"] and "stage" not in counted, counted
+        assert "libtorch" in Path(f"/proc/{box.helper_pid}/maps").read_text()
+    finally:
+        box.stop()
+    assert box.helper_pid is None

@@ -142,15 +142,28 @@ def read_torch_zip(path: Path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def read_checkpoint(path: Path) -> tuple[str, dict[str, tuple[int, ...]]]:
-    """Detect the format by its bytes and return (format, name -> shape)."""
+def _format(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(9)
     if head[:4] == b"PK\x03\x04":
-        return "torch-zip", read_torch_zip(path)
+        return "torch-zip"
     if len(head) == 9 and head[8:9] == b"{":
-        return "safetensors", read_safetensors(path)
+        return "safetensors"
     raise DataError(f"{path.name}: neither safetensors nor a torch zip checkpoint")
+
+
+def read_checkpoint_header(path: Path) -> str:
+    """The checks that need no torch: the format, and a safetensors header whole. Returns the format."""
+    fmt = _format(path)
+    if fmt == "safetensors":
+        read_safetensors(path)
+    return fmt
+
+
+def read_checkpoint(path: Path) -> tuple[str, dict[str, tuple[int, ...]]]:
+    """Detect the format by its bytes and return (format, name -> shape)."""
+    fmt = _format(path)
+    return fmt, read_torch_zip(path) if fmt == "torch-zip" else read_safetensors(path)
 
 
 def compare(model_shapes: dict[str, tuple[int, ...]], path: Path) -> CheckpointReport:

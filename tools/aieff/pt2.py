@@ -110,11 +110,17 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
         raise DataError(f"{excerpt(info.filename)}: damaged member ({type(exc).__name__})") from exc
 
 
-def _copy(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.ZipFile) -> None:
-    """Stream one payload member into the copy (bounded memory; the CRC is checked at its end)."""
+def _copy(zin: zipfile.ZipFile, info: zipfile.ZipInfo, zout: zipfile.ZipFile | None) -> None:
+    """Stream one payload member into the copy, or only read it with zout None (bounded memory; the
+    CRC is checked at its end)."""
     try:
-        with zin.open(info) as src, zout.open(info.filename, "w") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        with zin.open(info) as src:
+            if zout is None:
+                while src.read(1 << 20):
+                    pass
+                return
+            with zout.open(info.filename, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise DataError(f"{excerpt(info.filename)}: damaged member ({type(exc).__name__})") from exc
 
@@ -239,6 +245,28 @@ def clean_model_json(data: bytes, where: str) -> bytes:
     return json.dumps(_walk(_json(data, where), where, ()), sort_keys=True).encode()
 
 
+def _checked_json(zin: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    """A JSON member as torch may read it: the model JSON cleaned, a payload config checked."""
+    data = _read(zin, info, MAX_JSON)
+    if "/models/" in info.filename:
+        return clean_model_json(data, where)
+    check_payload_config(_json(data, where), where)
+    return data
+
+
+def check_without_torch(path: Path) -> None:
+    """Every check of `sanitized_copy` that needs no torch (the zip, every JSON member); what it leaves,
+    the example inputs' re-serialization, is done by `sanitized_copy` itself. Lets a hostile archive be
+    refused before the sandbox imports torch."""
+    infos = check_archive(path)
+    with zipfile.ZipFile(path) as zin:
+        for info in infos:
+            if info.filename.endswith(".json"):
+                _checked_json(zin, info, f"{path.name}: {info.filename}")
+            else:
+                _copy(zin, info, None)  # read through: a damaged member fails its CRC here
+
+
 def sanitized_copy(path: Path, dest: Path) -> Path:
     """Check a .pt2 archive and write the copy torch may load: checked JSON, payloads as they are."""
     import torch
@@ -249,11 +277,7 @@ def sanitized_copy(path: Path, dest: Path) -> Path:
             name = info.filename
             where = f"{path.name}: {name}"
             if name.endswith(".json"):
-                data = _read(zin, info, MAX_JSON)
-                if "/models/" in name:
-                    data = clean_model_json(data, where)
-                else:
-                    check_payload_config(_json(data, where), where)
+                data = _checked_json(zin, info, where)
             elif name.endswith(".pt"):
                 data = _read(zin, info, MAX_JSON)
                 try:

@@ -3,9 +3,10 @@
 A process keeps one helper process (`python -I -m aieff.sandbox`), started on first use and stopped
 at exit, with an empty environment (no tokens), a throw-away working and home directory, and its
 stdout kept for the protocol. Every `Sandbox` of the process sends its jobs to that helper, so torch is
-imported once per process, not once per run. The helper holds no state a job can change: it imports
-torch once, then forks a fresh child per job: the child drops to memory, CPU-time and
-file-size limits, leaves the network where the kernel allows it (a new network namespace has no
+imported once per process, not once per run. The helper holds no state a job can change: it forks a
+fresh child per job for the job's torch-free checks, imports torch once (the first time a job passes
+them), then forks a fresh child to run the job. Each child drops to memory, CPU-time and file-size
+limits, leaves the network where the kernel allows it (a new network namespace has no
 interfaces), runs `aieff.worker.run_job` and sends back one JSON line. A child that overruns its wall
 time is killed; one that dies becomes a failed job with the reason. One job cannot see another's
 state, and the process that holds the repository never loads an artifact.
@@ -89,8 +90,12 @@ class _Helper:
 _HELPERS: dict[tuple[tuple[str, str], ...], _Helper] = {}
 
 
+def _kept() -> tuple[tuple[str, str], ...]:
+    return tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
+
+
 def _helper() -> _Helper:
-    kept = tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
+    kept = _kept()
     helper = _HELPERS.get(kept)
     if helper is None or not helper.alive():
         if helper is not None:
@@ -124,9 +129,13 @@ class Sandbox:
     @property
     def helper_pid(self) -> int | None:
         """The pid of the helper this sandbox's next job would go to, if one is running."""
-        kept = tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
-        helper = _HELPERS.get(kept)
+        helper = _HELPERS.get(_kept())
         return helper.proc.pid if helper is not None and helper.alive() else None
+
+    def stop(self) -> None:
+        """Stop the helper this sandbox's jobs go to (the next job starts another)."""
+        if (helper := _HELPERS.get(_kept())) is not None:
+            _retire(helper)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Run one job; the result is {'ok': True, ...} or {'ok': False, 'error': one line}.
@@ -272,11 +281,10 @@ def _fork_job(job: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": f"the sandboxed job ended without a result (signal {sig} {why})".strip()}
 
 
-def serve() -> None:
-    """The helper's loop: one JSON request per line on stdin, one JSON result per line back."""
-    proto = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the protocol
-    import ptflops  # noqa: F401 - imported once here, shared by every forked child
+def _warm(job: dict[str, Any]) -> None:
+    """Import what the job's children share, once, here: torch and the counters; torchvision on the
+    first torchvision job."""
+    import ptflops  # noqa: F401
     import torch  # noqa: F401
 
     import aieff.checkpoint  # noqa: F401
@@ -284,12 +292,32 @@ def serve() -> None:
     import aieff.pt2  # noqa: F401
     import aieff.worker  # noqa: F401
 
+    if "torchvision" in job.get("arch", {}):
+        import torchvision  # noqa: F401
+
+
+def serve() -> None:
+    """The helper's loop: one JSON request per line on stdin, one JSON result per line back.
+
+    Each job first runs its torch-free checks (`aieff.worker.precheck`) in a child of its own; only a
+    job that passes them makes the helper import torch (once), so refusing a hostile artifact costs no
+    torch start-up. A refusal there says `"stage": "precheck"`.
+    """
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the protocol
+    import aieff.worker  # noqa: F401 - shared by every forked child
+
     for line in sys.stdin:
         try:
             request = json.loads(line)
-            if "torchvision" in request["job"].get("arch", {}):
-                import torchvision  # noqa: F401 - first torchvision job: once, here, not in every child
-            result = _fork_job(request["job"], request["limits"])
+            job, limits = request["job"], request["limits"]
+            result = None if job.get("probe") else _fork_job({**job, "precheck": True}, limits)
+            if result is not None and not result.get("ok"):
+                result["stage"] = "precheck"
+            else:
+                if not job.get("probe"):
+                    _warm(job)
+                result = _fork_job(job, limits)
         except (ValueError, KeyError, TypeError, AttributeError):
             result = {"ok": False, "error": "malformed sandbox request"}
         proto.write(json.dumps(result) + "\n")

@@ -27,7 +27,23 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {excerpt(first, 200)}"}
 
 
+def precheck(job: dict[str, Any]) -> dict[str, Any]:
+    """The job's checks that need no torch, run first so a hostile artifact is refused cheaply: an
+    export's zip and JSON members, a safetensors checkpoint's header."""
+    from aieff.checkpoint import read_checkpoint_header
+
+    if "export" in job.get("arch", {}):
+        from aieff.pt2 import check_without_torch
+
+        check_without_torch(Path(job["arch"]["export"]))
+    if job.get("checkpoint"):
+        read_checkpoint_header(Path(job["checkpoint"]))
+    return {}
+
+
 def _run(job: dict[str, Any]) -> dict[str, Any]:
+    if job.get("precheck"):
+        return precheck(job)
     if job.get("probe"):  # what a job can see: for tests and for operators checking the isolation
         import os
         import resource
