@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import http.client
 import ipaddress
@@ -74,7 +75,13 @@ def cache_dir() -> Path:
 
 
 def _ssl_context() -> ssl.SSLContext:
-    bundle = os.environ.get("AIEFF_CA_BUNDLE")
+    return _context_for(os.environ.get("AIEFF_CA_BUNDLE"))
+
+
+@functools.lru_cache(maxsize=4)
+def _context_for(bundle: str | None) -> ssl.SSLContext:
+    """One verifying context per CA bundle for the process: loading the system's CA store costs ~25 ms,
+    paid once rather than on every download."""
     return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
 
 
