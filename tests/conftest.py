@@ -51,6 +51,25 @@ def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subp
     return subprocess.CompletedProcess(["aieff", *args], code, out.getvalue(), err.getvalue())
 
 
+def run_script(script: Path, *args: str) -> None:
+    """Run a Python file as `python SCRIPT ARGS...` runs it (as __main__, with that argv), in this process.
+
+    The export scripts write the same bytes here as in a fresh interpreter (their graphs name nothing
+    process-wide); running here spares each test a torch start-up.
+    """
+    import contextlib
+    import io
+    import runpy
+
+    saved = sys.argv
+    sys.argv = [str(script), *args]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+
+
 def run_process(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a contributor would."""
     full_env = {**os.environ, **(env or {})}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_script
 
 torch = pytest.importorskip("torch")
 
@@ -52,5 +52,5 @@ def test_page_resnet9_counts_as_by_hand() -> None:
 def test_the_script_writes_the_committed_bytes(tmp_path: Path) -> None:
     name = "kakao_resnet9.pt2"
     script = LEVEL / "exports" / "make_exports.py"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path), name], check=True, capture_output=True)
+    run_script(script, "--out", str(tmp_path), name)
     assert (tmp_path / name).read_bytes() == (LEVEL / "exports" / name).read_bytes()

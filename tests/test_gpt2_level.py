@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_script
 
 torch = pytest.importorskip("torch")
 
@@ -69,7 +69,7 @@ def test_every_export_counts_as_the_formula_and_as_its_entries_say() -> None:
 def test_the_script_writes_the_committed_bytes(tmp_path: Path) -> None:
     name = "nanogpt_long7_short3_no_attn7.pt2"
     script = LEVEL / "exports" / "make_exports.py"
-    subprocess.run([sys.executable, str(script), "--out", str(tmp_path), name], check=True, capture_output=True)
+    run_script(script, "--out", str(tmp_path), name)
     assert (tmp_path / name).read_bytes() == (LEVEL / "exports" / name).read_bytes()
 
 
