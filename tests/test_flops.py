@@ -9,7 +9,7 @@ torchvision = pytest.importorskip("torchvision")
 
 from torchvision import models  # noqa: E402
 
-from aieff.flops import build_torchvision, count_forward, example_input  # noqa: E402
+from aieff.flops import build_torchvision, count_forward, example_input, needs_grad  # noqa: E402
 
 NAMES = sorted(models.list_models(module=models))
 
@@ -66,6 +66,28 @@ def test_fused_attention_is_counted_with_real_tensors() -> None:
     attention = 2 * 50 * 50 * 64  # Q @ K^T and weights @ V over all heads
     assert real.multiply_adds == pytest.approx(projections + attention, rel=0.01)
     assert not real.unsupported and real.disagreement <= 0.02
+
+
+def test_a_module_with_an_attention_fast_path_is_counted_with_gradients() -> None:
+    """In eval mode without gradients, nn.MultiheadAttention runs one fused op no counter prices; the
+    default counts such a module with gradients on, and every other model with them off."""
+
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mha = torch.nn.MultiheadAttention(64, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    x = torch.randn(1, 50, 64)
+    for model in (Block().eval(), torch.nn.TransformerEncoderLayer(64, 4, batch_first=True).eval()):
+        fused = count_forward(model, x, grad=False)
+        assert "aten._native_multi_head_attention" in fused.unsupported  # what the default avoids
+        counted = count_forward(model, x)
+        assert not counted.unsupported and counted.multiply_adds == count_forward(model, x, grad=True).multiply_adds
+        assert counted.multiply_adds > fused.multiply_adds
+    assert not needs_grad(build_torchvision("resnet18", {})) and needs_grad(build_torchvision("vit_b_16", {}))
 
 
 class _Attention(torch.nn.Module):

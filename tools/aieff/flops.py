@@ -1,7 +1,8 @@
 """Forward cost of one sample: ptflops (aten backend) on the meta device, cross-checked by torch.
 
-Counting runs with gradients enabled so attention takes the plain bmm path instead of fused
-kernels that count as zero. Operators that neither counter prices are reported by name unless
+A module with a fused-attention fast path (nn.MultiheadAttention, nn.TransformerEncoderLayer) is
+counted with gradients enabled, which keeps it on the plain path; every other model is counted with
+gradients off, sparing autograd's bookkeeping (the counts are the same either way). Operators that neither counter prices are reported by name unless
 they are in KNOWN_ZERO_MAC (elementwise, shape, normalisation and pooling ops that multiply-add
 counts leave out by convention).
 """
@@ -315,18 +316,27 @@ def _torch_attention_rules() -> dict[Any, Any]:
     return {op: _sdpa_flop_for(name) for name, op in _attention_ops().items()}
 
 
-def count_forward(model: Any, sample: Any, *, grad: bool = True) -> ForwardCount:
+def needs_grad(model: Any) -> bool:
+    """Whether a module has a fused-attention fast path that only gradients keep it off."""
+    import torch
+
+    fast = (torch.nn.MultiheadAttention, torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+    return any(isinstance(m, fast) for m in model.modules())
+
+
+def count_forward(model: Any, sample: Any, *, grad: bool | None = None) -> ForwardCount:
     """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch.
 
-    grad=True (modules) keeps attention off fused fast paths; exported graphs are already aten ops
-    and count with gradients off (their frozen buffers cannot require grad).
+    grad=True keeps attention off fused fast paths; None (the default) turns it on only for a module
+    that has one (`needs_grad`). Exported graphs are already aten ops and count with gradients off
+    (their frozen buffers cannot require grad).
     """
     import torch
     from ptflops import get_model_complexity_info
     from torch.utils.flop_counter import FlopCounterMode
 
     log, printed = io.StringIO(), io.StringIO()
-    mode = torch.enable_grad if grad else torch.no_grad
+    mode = torch.enable_grad if (needs_grad(model) if grad is None else grad) else torch.no_grad
     with mode(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         macs, params = get_model_complexity_info(
             model,

@@ -78,7 +78,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
             sequence_length=phase.get("sequence_length"),
             device=device,
         )
-        count = count_forward(model, sample, grad="torchvision" in arch)
+        count = count_forward(model, sample, grad=None if "torchvision" in arch else False)
         if device == "meta" and "export" in arch and not count.notes:
             count.notes.append("graph-only export: counted on the meta device, no arithmetic")
         if "torchvision" in arch and job["input"] == "image":
