@@ -2,9 +2,9 @@
 
 A module with a fused-attention fast path (nn.MultiheadAttention, nn.TransformerEncoderLayer) is
 counted with gradients enabled, which keeps it on the plain path; every other model is counted with
-gradients off, sparing autograd's bookkeeping (the counts are the same either way). Operators that neither counter prices are reported by name unless
-they are in KNOWN_ZERO_MAC (elementwise, shape, normalisation and pooling ops that multiply-add
-counts leave out by convention).
+gradients off, sparing autograd's bookkeeping (the counts are the same either way). Operators
+that neither counter prices are reported by name unless they are in KNOWN_ZERO_MAC (elementwise,
+shape, normalisation and pooling ops that multiply-add counts leave out by convention).
 """
 
 from __future__ import annotations
