@@ -171,6 +171,8 @@ class Downloader:
             except urllib.error.URLError as exc:
                 if isinstance(exc.reason, Refused):
                     raise DataError(f"{shown}: unreachable (not a public address)") from exc
+                if isinstance(exc.reason, ssl.SSLCertVerificationError):  # the same on every try: not retried
+                    raise Unreachable(f"{shown}: unreachable (its TLS certificate is not trusted)") from exc
             except (TimeoutError, OSError, http.client.HTTPException):
                 pass
             pause = min(0.5 * 2**attempt, 4.0)
