@@ -90,6 +90,28 @@ def test_a_module_with_an_attention_fast_path_is_counted_with_gradients() -> Non
     assert not needs_grad(build_torchvision("resnet18", {})) and needs_grad(build_torchvision("vit_b_16", {}))
 
 
+def test_a_failing_counter_is_named_with_its_cause() -> None:
+    """Both counters share one forward pass; when it fails, the message names the counter that failed."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    from aieff.repo import DataError
+
+    class Broken(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("broken forward")
+
+    class HatesTorchCounter(torch.nn.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if any("FlopCounter" in type(m).__name__ for m in _get_current_dispatch_mode_stack()):
+                raise RuntimeError("not under FlopCounterMode")
+            return super().forward(x)
+
+    with pytest.raises(DataError, match="ptflops could not count the model: .*broken forward"):
+        count_forward(Broken(), torch.zeros(1, 4))
+    with pytest.raises(DataError, match="torch FlopCounterMode could not run the model: RuntimeError: not under"):
+        count_forward(HatesTorchCounter(4, 3), torch.zeros(1, 4))
+
+
 class _Attention(torch.nn.Module):
     def __init__(self, causal: bool) -> None:
         super().__init__()

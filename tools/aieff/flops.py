@@ -324,21 +324,12 @@ def needs_grad(model: Any) -> bool:
     return any(isinstance(m, fast) for m in model.modules())
 
 
-def count_forward(model: Any, sample: Any, *, grad: bool | None = None) -> ForwardCount:
-    """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch.
-
-    grad=True keeps attention off fused fast paths; None (the default) turns it on only for a module
-    that has one (`needs_grad`). Exported graphs are already aten ops and count with gradients off
-    (their frozen buffers cannot require grad).
-    """
-    import torch
+def _ptflops(model: Any, sample: Any, log: io.StringIO, printed: io.StringIO) -> tuple[Any, Any]:
+    """ptflops' (multiply-adds, parameters), or (None, None) with its printed reason in `printed`."""
     from ptflops import get_model_complexity_info
-    from torch.utils.flop_counter import FlopCounterMode
 
-    log, printed = io.StringIO(), io.StringIO()
-    mode = torch.enable_grad if (needs_grad(model) if grad is None else grad) else torch.no_grad
-    with mode(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-        macs, params = get_model_complexity_info(
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        return get_model_complexity_info(
             model,
             tuple(sample.shape[1:]),
             input_constructor=lambda _: sample,
@@ -349,21 +340,44 @@ def count_forward(model: Any, sample: Any, *, grad: bool | None = None) -> Forwa
             ost=log,
             custom_modules_hooks=_attention_rules(),
         )
-    if macs is None:  # ptflops prints the exception and its traceback instead of raising
-        found = re.search(r"following exception: \n(.+)", printed.getvalue())
-        cause = found.group(1) if found else (printed.getvalue().strip().splitlines() or ["no reason given"])[-1]
-        raise DataError(f"ptflops could not count the model: {cause.strip()[:300]}")
+
+
+def count_forward(model: Any, sample: Any, *, grad: bool | None = None) -> ForwardCount:
+    """Count forward multiply-adds of one sample with ptflops' aten backend and cross-check with torch.
+
+    grad=True keeps attention off fused fast paths; None (the default) turns it on only for a module
+    that has one (`needs_grad`). Exported graphs are already aten ops and count with gradients off
+    (their frozen buffers cannot require grad).
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    mode = torch.enable_grad if (needs_grad(model) if grad is None else grad) else torch.no_grad
+    # One forward pass feeds both counters: ptflops' dispatch mode sees each aten op first and passes
+    # it on to FlopCounterMode's, so the two count the same execution independently.
+    log, printed = io.StringIO(), io.StringIO()
+    with mode(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
+        macs, params = _ptflops(model, sample, log, printed)
+    if macs is None:  # which counter failed: each on its own, for a message naming it and its cause
+        log, printed = io.StringIO(), io.StringIO()
+        with mode():
+            macs, params = _ptflops(model, sample, log, printed)
+        if macs is None:  # ptflops prints the exception and its traceback instead of raising
+            found = re.search(r"following exception: \n(.+)", printed.getvalue())
+            lines = printed.getvalue().strip().splitlines() or ["no reason given"]
+            cause = found.group(1) if found else lines[-1]
+            raise DataError(f"ptflops could not count the model: {cause.strip()[:300]}")
+        try:
+            with mode(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
+                model(sample)
+        except Exception as exc:  # the cross-check's own failure, with its cause
+            first = first_line(exc)[:300]
+            raise DataError(f"torch FlopCounterMode could not run the model: {type(exc).__name__}: {first}") from exc
     zero_ops = re.findall(r"Warning: (\S+) operation is treated as a zero-op", log.getvalue())
     unsupported: dict[str, int] = {}
     for op in zero_ops:
         if op not in KNOWN_ZERO_MAC:
             unsupported[op] = unsupported.get(op, 0) + 1
-    try:
-        with mode(), FlopCounterMode(display=False, custom_mapping=_torch_attention_rules()) as counter:
-            model(sample)
-    except Exception as exc:  # the cross-check's own failure, with its cause
-        first = first_line(exc)[:300]
-        raise DataError(f"torch FlopCounterMode could not run the model: {type(exc).__name__}: {first}") from exc
     n_params = sum(int(v.numel()) for v in model.state_dict().values()) if not params else int(params)
     result = ForwardCount(float(macs), float(counter.get_total_flops()), n_params, unsupported)
     if result.disagreement > DISAGREEMENT:
