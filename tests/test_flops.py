@@ -102,7 +102,7 @@ def test_a_failing_counter_is_named_with_its_cause() -> None:
 
     class HatesTorchCounter(torch.nn.Linear):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if any("FlopCounter" in type(m).__name__ for m in _get_current_dispatch_mode_stack()):
+            if any(type(m).__module__ == "torch.utils.flop_counter" for m in _get_current_dispatch_mode_stack()):
                 raise RuntimeError("not under FlopCounterMode")
             return super().forward(x)
 
