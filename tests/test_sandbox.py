@@ -33,12 +33,13 @@ def test_jobs_see_no_credentials_and_run_elsewhere(monkeypatch: pytest.MonkeyPat
 
 
 def test_memory_and_time_limits_end_a_job_not_the_run(tmp_path: Path) -> None:
-    wide = torch.nn.Linear(4096, 8192).eval()  # 128 MiB of real weights in the archive
+    wide = torch.nn.Linear(2048, 4096).eval()  # 32 MiB of real weights in the archive, twice the limit
     archive = tmp_path / "wide.pt2"
-    torch.export.save(torch.export.export(wide, (torch.zeros(1, 4096),)), str(archive))
-    job = {"arch": {"export": str(archive)}, "input": "vector", "features": 4096, "phases": [{}]}
-    starved = Sandbox(Limits(memory_bytes=64 << 20)).run(job)
+    torch.export.save(torch.export.export(wide, (torch.zeros(1, 2048),)), str(archive))
+    job = {"arch": {"export": str(archive)}, "input": "vector", "features": 2048, "phases": [{}]}
+    starved = Sandbox(Limits(memory_bytes=16 << 20)).run(job)
     assert not starved["ok"] and "memory" in starved["error"].lower(), starved
+    assert Sandbox().run(job)["ok"]  # the limit, not the archive, ended it
     box = Sandbox(Limits(wall_seconds=0.05))
     slow = box.run(RESNET)
     assert not slow["ok"] and "stopped after 0.05 s" in slow["error"], slow
