@@ -5,6 +5,7 @@ Target: under 60 s in total on a 2-core machine.
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import sys
@@ -25,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp)
+        repo = Path(tmp) / "repo"
+        repo.mkdir()
+        os.environ["AIEFF_CACHE"] = str(Path(tmp) / "cache")  # an empty render cache, not the user's
         make_repo(repo, 10, 100)
         shutil.copyfile(ROOT / "README.md", repo / "README.md")
         stages: dict[str, float] = {}
@@ -40,13 +43,14 @@ def main() -> int:
         readme = tables.render_readme((repo / "README.md").read_text(), result, {})
         write_atomic(repo / "README.md", readme)
         stages["tables"] = time.perf_counter() - t
-        t = time.perf_counter()
-        for lv in result.levels:
-            for fmt, data in charts.level_chart(lv).items():
-                write_atomic(repo / "charts" / f"{lv.id}.{fmt}", data)
-        for fmt, data in charts.overview_chart(result).items():
-            write_atomic(repo / "charts" / f"overview.{fmt}", data)
-        stages["charts"] = time.perf_counter() - t
+        for stage, fresh in (("charts drawn", True), ("charts cached", False)):  # a rebuild, nothing changed
+            t = time.perf_counter()
+            for lv in result.levels:
+                for fmt, data in charts.level_chart(lv, fresh=fresh).items():
+                    write_atomic(repo / "charts" / f"{lv.id}.{fmt}", data)
+            for fmt, data in charts.overview_chart(result, fresh=fresh).items():
+                write_atomic(repo / "charts" / f"overview.{fmt}", data)
+            stages[stage] = time.perf_counter() - t
         t = time.perf_counter()
         rows, levels = export.records(ds, result, {}), export.level_records(ds, result, {})
         version, released = export.release(ROOT)  # the synthetic repository has no CITATION.cff of its own
@@ -67,9 +71,11 @@ def main() -> int:
         for name, sec in stages.items():
             print(f"{name:>14}: {sec:6.2f} s")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        first = sum(v for k, v in stages.items() if k != "charts cached")
+        again = sum(v for k, v in stages.items() if k != "charts drawn")
         print(
-            f"{'total':>14}: {sum(stages.values()):6.2f} s for {n} entries in {len(result.levels)} levels "
-            f"(target < 60 s); peak RSS {peak:.0f} MiB"
+            f"{'total':>14}: {first:6.2f} s for {n} entries in {len(result.levels)} levels, charts drawn "
+            f"(target < 60 s); {again:.2f} s rebuilt with nothing changed; peak RSS {peak:.0f} MiB"
         )
     return 0
 
