@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import os
 import re
 import shutil
 from dataclasses import asdict
@@ -66,6 +67,23 @@ def test_two_builds_are_byte_identical(repo: Path, tmp_path: Path) -> None:
     assert run("build", cwd=repo, env=own).returncode == 0  # every chart from the cache the first build filled
     assert _snapshot(repo) == committed
     assert run("build", "--check", cwd=repo).returncode == 0
+
+
+def test_a_users_matplotlibrc_does_not_change_a_chart(tmp_path: Path) -> None:
+    """Charts start from matplotlib's own defaults: a matplotlibrc (read when matplotlib is imported, so
+    in a fresh process) changes nothing, as the render cache's key assumes."""
+    import subprocess
+    import sys
+
+    (tmp_path / "matplotlibrc").write_text("axes.facecolor: red\ngrid.linewidth: 5\nfont.size: 20\n")
+    code = (
+        "import sys; from pathlib import Path; from aieff import charts; from aieff.analysis import analyze; "
+        "from aieff.validate import validate; lv = analyze(validate(Path(sys.argv[1]))).level('resnet50-imagenet'); "
+        "sys.stdout.buffer.write(charts.level_chart(lv, fresh=True)['svg'])"
+    )
+    env = {**os.environ, "MATPLOTLIBRC": str(tmp_path / "matplotlibrc"), "AIEFF_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, env=env, check=True)
+    assert proc.stdout == (ROOT / "charts/resnet50-imagenet.svg").read_bytes()
 
 
 def test_the_render_cache_is_keyed_by_data_and_code_and_checked(

@@ -35,6 +35,7 @@ def _mpl():  # noqa: ANN202 - matplotlib is imported only when charts are drawn
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matplotlib.rcdefaults()  # matplotlib's own defaults, never a matplotlibrc: the render key covers all else
     matplotlib.rcParams.update(
         {
             "svg.hashsalt": "aieff",
