@@ -54,6 +54,7 @@ class _Helper:
     """One helper process and its throw-away home directory."""
 
     def __init__(self, kept: tuple[tuple[str, str], ...]) -> None:
+        self.kept = kept  # its key in _HELPERS
         self.home = tempfile.mkdtemp(prefix="aieff-sandbox-")
         env = dict(kept) | {"HOME": self.home, "TMPDIR": self.home, "PYTHONDONTWRITEBYTECODE": "1"}
         self.answered = False  # until its first answer, a job's budget includes the start-up
@@ -97,18 +98,18 @@ def _kept() -> tuple[tuple[str, str], ...]:
 def _helper() -> _Helper:
     kept = _kept()
     helper = _HELPERS.get(kept)
-    if helper is None or not helper.alive():
-        if helper is not None:
-            helper.stop()
+    if helper is not None and not helper.alive():
+        _retire(helper)
+        helper = None
+    if helper is None:
         helper = _HELPERS[kept] = _Helper(kept)
     return helper
 
 
 def _retire(helper: _Helper) -> None:
     helper.stop()
-    for key, value in list(_HELPERS.items()):
-        if value is helper:
-            del _HELPERS[key]
+    if _HELPERS.get(helper.kept) is helper:
+        del _HELPERS[helper.kept]
 
 
 def shutdown() -> None:
@@ -296,6 +297,17 @@ def _warm(job: dict[str, Any]) -> None:
         import torchvision  # noqa: F401
 
 
+def _answer(job: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
+    """A job's result: its torch-free checks in one child, then, if they pass, the job in another."""
+    if job.get("probe"):
+        return _fork_job(job, limits)
+    checked = _fork_job({**job, "precheck": True}, limits)
+    if not checked.get("ok"):
+        return {**checked, "stage": "precheck"}
+    _warm(job)
+    return _fork_job(job, limits)
+
+
 def serve() -> None:
     """The helper's loop: one JSON request per line on stdin, one JSON result per line back.
 
@@ -310,14 +322,7 @@ def serve() -> None:
     for line in sys.stdin:
         try:
             request = json.loads(line)
-            job, limits = request["job"], request["limits"]
-            result = None if job.get("probe") else _fork_job({**job, "precheck": True}, limits)
-            if result is not None and not result.get("ok"):
-                result["stage"] = "precheck"
-            else:
-                if not job.get("probe"):
-                    _warm(job)
-                result = _fork_job(job, limits)
+            result = _answer(request["job"], request["limits"])
         except (ValueError, KeyError, TypeError, AttributeError):
             result = {"ok": False, "error": "malformed sandbox request"}
         proto.write(json.dumps(result) + "\n")
