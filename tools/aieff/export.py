@@ -92,6 +92,11 @@ def release(root: Path) -> tuple[str, str]:
     return version, released.isoformat()
 
 
+def _sig6(value: float | None) -> float | None:
+    """A number as the exports store it: 6 significant digits (None stays None, an empty cell)."""
+    return None if value is None else float(f"{value:.6g}")
+
+
 def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[str, object]]:
     """One record per entry, sorted by level then rank."""
     out = []
@@ -106,12 +111,12 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "publication_date": r.date,
                     "publication_url": r.url,
                     "arxiv": f"arXiv:{entry.publication.arxiv}" if getattr(entry.publication, "arxiv", None) else "",
-                    "compute_flop": float(f"{r.flop:.6g}"),
-                    "compute_pfs_days": float(f"{r.pfs_days:.6g}"),
+                    "compute_flop": _sig6(r.flop),
+                    "compute_pfs_days": _sig6(r.pfs_days),
                     "basis": r.basis,
                     "source_value": r.source_value,
                     "source_unit": r.source_unit or "",
-                    "reduction_factor": float(f"{r.reduction_factor:.6g}"),
+                    "reduction_factor": _sig6(r.reduction_factor),
                     "rank": r.rank,
                     "frontier": r.frontier,
                     "same_recipe_as": r.same_recipe_as or "",
@@ -144,18 +149,18 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
                 "criterion": level.criterion or "",
                 "baseline_id": lv.baseline,
                 "baseline_model": base.model if base else "",
-                "baseline_compute_flop": float(f"{base.flop:.6g}") if base else None,
+                "baseline_compute_flop": _sig6(base.flop) if base else None,
                 "best_id": best.id if best else "",
                 "best_model": best.model if best else "",
                 "best_date": best.date if best else "",
-                "best_compute_flop": float(f"{best.flop:.6g}") if best else None,
-                "reduction_factor": float(f"{best.reduction_factor:.6g}") if best else None,
+                "best_compute_flop": _sig6(best.flop) if best else None,
+                "reduction_factor": _sig6(best.reduction_factor) if best else None,
                 "frontier_points": lv.fit.points,
-                "frontier_span_months": float(f"{lv.frontier_span_months:.6g}") if lv.frontier_span_months else None,
-                "frontier_span_factor": float(f"{lv.frontier_span_factor:.6g}") if lv.frontier_span_factor else None,
-                "doubling_months": float(f"{fit.doubling_months:.6g}") if fit and fit.doubling_months else None,
-                "doubling_ci95_low_months": float(f"{ci[0]:.6g}") if ci else None,
-                "doubling_ci95_high_months": float(f"{ci[1]:.6g}") if ci and ci[1] != float("inf") else None,
+                "frontier_span_months": _sig6(lv.frontier_span_months or None),
+                "frontier_span_factor": _sig6(lv.frontier_span_factor or None),
+                "doubling_months": _sig6(fit.doubling_months or None) if fit else None,
+                "doubling_ci95_low_months": _sig6(ci[0]) if ci else None,
+                "doubling_ci95_high_months": _sig6(ci[1]) if ci and ci[1] != float("inf") else None,
                 "entries": len(lv.rows),
                 "verified": states.count("verified"),
                 "claimed": states.count("claimed"),
