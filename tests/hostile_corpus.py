@@ -681,4 +681,14 @@ def _drip_setup(repo: Path) -> list[str]:
     return _drip(repo)
 
 
-CASES = _cases()
+def _more_cases() -> list[Case]:
+    """Cases kept in tests/hostile_cases_*.py (one file a topic), each exporting cases()."""
+    import importlib
+
+    out: list[Case] = []
+    for name in sorted(p.stem for p in Path(__file__).parent.glob("hostile_cases_*.py")):
+        out += importlib.import_module(name).cases()
+    return out
+
+
+CASES = _cases() + _more_cases()
