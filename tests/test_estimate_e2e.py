@@ -128,6 +128,7 @@ def write_entry(
     claim_factor: float = 1.0,
     log_sha: str | None = None,
     ckpt_sha: str | None = None,
+    forward_macs: int = FORWARD_MACS,
 ) -> Path:
     def url(p: Path) -> str:
         return f"{server.base}/{p.relative_to(server.root).as_posix()}"
@@ -154,7 +155,7 @@ claims:
 training:
   epochs_to_target: {epochs}
   forward_cost:
-    value: {FORWARD_MACS}
+    value: {forward_macs}
     unit: multiply-adds
 artifacts:
   architecture:
@@ -188,6 +189,22 @@ def estimate(repo: Path, server: Server, tmp_path: Path) -> subprocess.Completed
     env = {"AIEFF_CA_BUNDLE": str(server.ca), "AIEFF_CACHE": str(tmp_path / "cache"), "AIEFF_FETCH_ALLOW_LOOPBACK": "1"}
     assert run("validate", cwd=repo).returncode == 0, run("validate", cwd=repo).stdout
     return run("estimate", "entries/test-digits/mlp.yaml", cwd=repo, env=env)
+
+
+def test_a_claim_cannot_verify_a_smaller_published_figure(
+    repo: Path, server: Server, artifacts: dict[str, Path], tmp_path: Path
+) -> None:
+    """The claim matches the log, but the training facts (what the README would publish) give 100x less:
+    the re-estimate must agree with both, so the entry fails instead of verifying one figure and
+    publishing the other."""
+    epochs = first_epoch_at(artifacts["log"], 90)
+    write_entry(repo, server, artifacts, epochs=epochs, forward_macs=FORWARD_MACS // 100)
+    proc = estimate(repo, server, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "entries/test-digits/mlp.yaml: failed" in proc.stdout
+    assert re.search(r"compute +\S+ FLOP claim .* ok", proc.stdout)
+    assert re.search(r"compute +\S+ FLOP derived from the training facts .* differs", proc.stdout)
+    assert "the derived from the training facts" in proc.stdout
 
 
 def test_real_run_verifies(repo: Path, server: Server, artifacts: dict[str, Path], tmp_path: Path) -> None:

@@ -209,6 +209,18 @@ def derive(
     return Derivation(flop, steps)
 
 
+def stated_compute(entry: Entry, level: Benchmark, entries: dict[str, Entry]) -> list[tuple[str, float]]:
+    """Every compute figure an entry states, as (what, FLOP): the one its training facts give, then its
+    primary claim. A re-estimate verifies the entry only if it agrees with each of them."""
+    out: list[tuple[str, float]] = []
+    if (d := derive(entry, level, entries)) is not None:
+        out.append(("derived from the training facts", d.flop))
+    if entry.claims:
+        claim = entry.claims[0]
+        out.append((f"claim ({claim.value:g} {claim.unit})", to_flop(claim.value, claim.unit)))
+    return out
+
+
 def _fraction(entry: Entry) -> float:
     t = entry.training
     assert t is not None
@@ -252,14 +264,18 @@ def _primary_claim(entry: Entry) -> ComputeClaim | None:
     return entry.claims[0] if entry.claims else None
 
 
-def analyze(ds: Dataset, levels: list[str] | None = None) -> Result:
-    """Analyze every level (or the ones named) of a validated dataset."""
+def analyze(ds: Dataset, levels: list[str] | None = None, reestimated: dict[str, float] | None = None) -> Result:
+    """Analyze every level (or the ones named) of a validated dataset.
+
+    reestimated: entry id -> the compute a verified verdict that still binds re-estimated (aieff.record.shown);
+    that figure, not the one the entry's facts give, is the entry's published compute.
+    """
     all_entries = ds.all_entries()
     out = []
     for level_id in sorted(ds.benchmarks):
         if levels and level_id not in levels:
             continue
-        out.append(_analyze_level(ds.level(level_id), ds.entries_of(level_id), all_entries))
+        out.append(_analyze_level(ds.level(level_id), ds.entries_of(level_id), all_entries, reestimated or {}))
     if levels:
         missing = sorted(set(levels) - {lv.id for lv in out})
         if missing:
@@ -289,13 +305,18 @@ def _evidence(e: Entry) -> list[list[str]]:
     return out
 
 
-def _analyze_level(level: Benchmark, entries: list[Entry], all_entries: dict[str, Entry]) -> Level:
+def _analyze_level(
+    level: Benchmark, entries: list[Entry], all_entries: dict[str, Entry], reestimated: dict[str, float]
+) -> Level:
     warnings: list[str] = []
     rows: list[Row] = []
     for e in entries:
         d = derive(e, level, all_entries)
         claim = _primary_claim(e)
-        if d is not None:
+        if e.id in reestimated:
+            flop, basis = reestimated[e.id], "re-estimated by aieff from the entry's artifacts"
+            steps = [*(d.steps if d else []), f"re-estimated from the artifacts = {flop:.4g} FLOP (published)"]
+        elif d is not None:
             flop, basis, steps = d.flop, "derived from training facts", d.steps
         else:
             assert claim is not None

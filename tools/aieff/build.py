@@ -19,18 +19,19 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
     from aieff import charts, export, record, tables
     from aieff.schemagen import generated
 
-    result = analyze(ds)
-    verdicts = record.load(root / record.RECORD_PATH)  # read and validated once
+    shown = record.shown(record.load(root / record.RECORD_PATH), ds)  # read, validated and bound once
+    result = analyze(ds, reestimated=record.published_compute(shown))
     readme_path = root / "README.md"
     if not readme_path.is_file():
         raise DataError("README.md is missing")
     try:
-        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, record.labels(verdicts))
+        labels = {k: v.label for k, v in shown.items()}
+        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels)
     except tables.ReadmeError as exc:
         raise DataError(str(exc)) from exc
     version, released = export.release(root)
     readme = _citation(readme, export.bibtex(version, released))
-    statuses = record.statuses(verdicts)
+    statuses = {k: v.status.value for k, v in shown.items()}
     rows, levels = export.records(ds, result, statuses), export.level_records(ds, result, statuses)
     files: dict[Path, str | bytes] = dict(generated(root))
     files[readme_path] = readme

@@ -125,11 +125,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from aieff import record
     from aieff.analysis import AnalysisError, analyze, render_json, render_text
 
-    ds = _valid_dataset(_root(args))
+    root = _root(args)
+    ds = _valid_dataset(root)
+    published = record.published_compute(record.shown(record.load(root / record.RECORD_PATH), ds))
     try:
-        result = analyze(ds, levels=args.level or None)
+        result = analyze(ds, levels=args.level or None, reestimated=published)
     except AnalysisError as exc:
         raise DataError(str(exc)) from exc
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))
@@ -163,12 +166,21 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     need_extra("compute", "check")
     from aieff.estimate import run_estimates
+    from aieff.record import RECORD_PATH
     from aieff.repo import changed_files
 
     root = _root(args)
     status = cmd_validate(args)
     if status:
         return status
+    if RECORD_PATH in changed_files(root, args.changed_since, (RECORD_PATH,)):
+        print(
+            f"aieff: {RECORD_PATH} changed since {args.changed_since}: verdicts are written only by the nightly "
+            f"re-estimation on the default branch, never by a pull request; drop the change with "
+            f"`git checkout {args.changed_since} -- {RECORD_PATH}`",
+            file=sys.stderr,
+        )
+        return 1
     changed = changed_files(root, args.changed_since)
     from aieff.validate import validate
 
@@ -283,10 +295,19 @@ def parser() -> argparse.ArgumentParser:
     p = add("estimate", cmd_estimate, "Re-estimate training compute from architecture, checkpoint and log.")
     p.add_argument("paths", nargs="*", help="entry files to re-estimate")
     p.add_argument("--all", action="store_true", help="every entry that has artifacts")
-    p.add_argument("--record", metavar="FILE", help="write verification statuses to FILE (JSON)")
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write verdicts to FILE (JSON), each bound to the sha256s of what it judged (the nightly's job)",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
 
-    p = add("check", cmd_check, "Validate, then re-estimate the entries changed since REF (the PR check).")
+    p = add(
+        "check",
+        cmd_check,
+        "Validate, then re-estimate the entries changed since REF (the PR check); a change to "
+        "exports/verification.json fails it (only the nightly writes verdicts).",
+    )
     p.add_argument("--changed-since", metavar="REF", required=True)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(paths=[])

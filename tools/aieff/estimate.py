@@ -305,29 +305,32 @@ def _judge_log(
     else:
         flop = FORWARD_AND_BACKWARD * counted[0][2] * samples
     est.compute_flop, est.compute_multiply_adds, est.compute_pfs_days = flop, flop / 2, flop_to_pfs_days(flop)
-    if entry.claims:
-        claim = entry.claims[0]
-        est.claimed_flop = to_flop(claim.value, claim.unit)
-        what = f"claim ({claim.value:g} {claim.unit})"
-    else:
-        from aieff.analysis import derive
+    # The re-estimate is what a verified entry publishes, so it must agree with every figure the entry
+    # states: the compute its training facts give (what the README would otherwise show) and its claim.
+    from aieff.analysis import stated_compute
 
-        d = derive(entry, level, ds.all_entries())
-        est.claimed_flop = d.flop
-        what = "derived from the training facts"
-    ok = level.agrees(flop, est.claimed_flop)
-    est.rows.append(
-        [
-            "compute",
-            f"{est.claimed_flop:.4g} FLOP {what}",
-            f"{flop:.4g} FLOP = {flop / 2:.4g} multiply-adds = {flop_to_pfs_days(flop):.4g} petaflop/s-days",
-            "ok" if ok else f"differs {_pct(flop, est.claimed_flop)}",
-        ]
-    )
-    if not ok:
+    stated = stated_compute(entry, level, ds.all_entries())
+    if not stated:
+        return est.fail("the entry states no compute (no claim, no training facts) for the re-estimate to match")
+    est.claimed_flop = stated[0][1]
+    disagree = []
+    for what, value in stated:
+        ok = level.agrees(flop, value)
+        est.rows.append(
+            [
+                "compute",
+                f"{value:.4g} FLOP {what}",
+                f"{flop:.4g} FLOP = {flop / 2:.4g} multiply-adds = {flop_to_pfs_days(flop):.4g} petaflop/s-days",
+                "ok" if ok else f"differs {_pct(flop, value)}",
+            ]
+        )
+        if not ok:
+            disagree.append(f"{flop / value:.2f}x the {what} ({value:.4g} FLOP)")
+    if disagree:
         return est.fail(
-            f"re-estimated compute {flop:.4g} FLOP is {flop / est.claimed_flop:.2f}x the {what} "
-            f"({est.claimed_flop:.4g} FLOP); tolerance {level.tolerance_percent:g}%"
+            f"re-estimated compute {flop:.4g} FLOP is "
+            + " and ".join(disagree)
+            + f"; tolerance {level.tolerance_percent:g}%"
         )
     est.status = "failed" if est.status == "failed" else "verified"
     return est
@@ -415,14 +418,16 @@ def run_estimates(
         sys.stdout.write(render_text(ests))
     _summary(ests)
     if record_path is not None and old is not None:
+        everything = ds.all_entries()
         fresh = {
             e.id: {
                 "level": e.level,
                 "status": e.status,
+                "judged": records.judge_inputs(entry, ds.level(entry.benchmark), everything),
                 "compute_flop": e.compute_flop,
                 "messages": [m[:1000] for m in e.messages[:100]],
             }
-            for e in ests
+            for e, entry in zip(ests, entries, strict=True)
         }
         # ids still in the dataset: valid entries, and files that are invalid today (their verdict stays)
         keep = set(ds.all_entries()) | {Path(d.path).stem for d in ds.diagnostics} if all_entries else None

@@ -11,10 +11,13 @@ START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
 SUMMARY_START, SUMMARY_END = "<!-- summary start -->", "<!-- summary end -->"
 STATUS_LEGEND = (
     "Status: **verified** = CI re-estimated the compute from the referenced architecture, checkpoint and log "
-    "within the level's tolerance (with the date of that verdict); **claimed** = taken from the cited sources, "
-    "not re-estimated, with why in brackets (no training log, no artifact, or the forward cost aieff counts "
-    "differs from the entry's); "
-    "**failed** = the re-estimate disagrees or an artifact could not be fetched (see the nightly job summary)."
+    "within the level's tolerance of every figure the entry states, and the compute shown is that re-estimate "
+    "(with the date of the verdict); **claimed** = taken from the cited sources, not re-estimated, with why in "
+    "brackets (no training log, no artifact, or the forward cost aieff counts differs from the entry's); "
+    "**failed** = the re-estimate disagrees or an artifact was refused (see the nightly job summary); "
+    "**unreachable** = an artifact could not be fetched when the entry was last judged; **pending** = not yet "
+    "judged in its current form (a new entry, or the entry, its level or aieff's counting code changed since "
+    "its verdict)."
 )
 
 
