@@ -222,3 +222,16 @@ def test_judged_round_trips_through_the_record(toy: Path) -> None:
     path = _write(toy, ("better", v))
     again = record.load(path).entries["better"]
     assert isinstance(again.judged, Judged) and again == v
+
+
+def test_every_entry_is_counted_in_one_status_column(toy: Path) -> None:
+    import csv
+
+    (toy / "README.md").write_text(hostile_corpus.README)
+    (toy / "CITATION.cff").write_text(hostile_corpus.CITATION)
+    _write(toy, ("better", _verdict(toy)), ("base", _verdict(toy, "base", status="unreachable", compute_flop=None)))
+    assert run("build", cwd=toy).returncode == 0
+    (level,) = list(csv.DictReader((toy / "exports/levels.csv").open()))
+    counts = {k: int(level[k]) for k in ("verified", "claimed", "failed", "unreachable", "pending")}
+    assert counts == {"verified": 1, "claimed": 0, "failed": 0, "unreachable": 1, "pending": 0}
+    assert sum(counts.values()) == int(level["entries"])

@@ -42,7 +42,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "Entry id of the ranked run whose computation it repeats (other hardware, faster software); empty if ranked.",
     ),
     "hardware": ("string", "What the run trained on, as its submission states it; empty when not recorded."),
-    "verification": ("string", "verified, claimed or failed (re-estimation by CI)."),
+    "verification": (
+        "string",
+        "verified, claimed, failed, unreachable or pending (re-estimation by CI; pending: not yet judged in its "
+        "current form). A verified entry's compute is the re-estimate.",
+    ),
 }
 
 # The levels table: one row per level, its definition and headline figures.
@@ -73,7 +77,9 @@ LEVEL_COLUMNS: dict[str, tuple[str, str]] = {
     "entries": ("int64", "Entries in the level (withdrawn ones excluded)."),
     "verified": ("int64", "Entries whose compute CI re-estimated within the level's tolerance."),
     "claimed": ("int64", "Entries that rest on their sources."),
-    "failed": ("int64", "Entries whose re-estimate disagreed."),
+    "failed": ("int64", "Entries whose re-estimate disagreed or whose artifact was refused."),
+    "unreachable": ("int64", "Entries an artifact of which could not be fetched when last judged."),
+    "pending": ("int64", "Entries not yet judged in their current form (new, or changed since the verdict)."),
 }
 
 
@@ -121,7 +127,7 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "frontier": r.frontier,
                     "same_recipe_as": r.same_recipe_as or "",
                     "hardware": r.hardware or "",
-                    "verification": status.get(r.id, "claimed"),
+                    "verification": status.get(r.id, "pending"),
                 }
             )
     return out
@@ -135,7 +141,7 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
         best, base = lv.best_row(), lv.baseline_row()
         fit = lv.fit if lv.fit.points >= 3 else None
         ci = fit.ci95_months if fit else None
-        states = [status.get(r.id, "claimed") for r in lv.rows]
+        states = [status.get(r.id, "pending") for r in lv.rows]
         out.append(
             {
                 "id": lv.id,
@@ -165,6 +171,8 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
                 "verified": states.count("verified"),
                 "claimed": states.count("claimed"),
                 "failed": states.count("failed"),
+                "unreachable": states.count("unreachable"),
+                "pending": states.count("pending"),
             }
         )
     return out

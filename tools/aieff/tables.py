@@ -116,7 +116,7 @@ def summary(result: Result, status: dict[str, str]) -> str:
         if best is None:
             continue
         base = lv.baseline_row() or best
-        states = [status.get(r.id, "claimed") for r in lv.rows]
+        states = [status.get(r.id, "pending") for r in lv.rows]
         verified = sum(s.startswith("verified") for s in states)
         claimed = sum(s.startswith("claimed") for s in states)
         title = markdown(lv.title)
