@@ -63,6 +63,8 @@ class Derivation:
 
     flop: float
     steps: list[str]
+    samples: float | None = None  # samples seen to the level, where the facts give them
+    sequence_length: int | None = None  # tokens per sample, where the forward cost is per sequence
 
 
 @dataclass
@@ -88,17 +90,39 @@ class Row:
     hardware: str | None = None
     path: str = ""  # the entry's YAML, relative to the repository
     evidence: list[list[str]] = field(default_factory=list)  # [label, link] of each artifact it references
+    samples: float | None = None  # training samples (images, sequences) seen to the level, when stated
+    sequence_length: int | None = None  # tokens per sample, for sequence models
+    verified: bool = False  # its compute is a verified re-estimate (aieff.record.shown)
 
 
 @dataclass
 class Fit:
-    """Least-squares fit of log2(compute) on date over the frontier."""
+    """Least-squares fit of log2(compute) on date over the frontier (doubling_months is the halving time of
+    compute, months), with a robust estimate beside it: Theil-Sen's median of pairwise slopes and its
+    distribution-free 95% interval (Sen 1968), which one outlying record cannot move."""
 
     points: int
     doubling_months: float | None
     se_months: float | None
     ci95_months: tuple[float, float] | None
     slope_doublings_per_year: float | None
+    theil_sen_months: float | None = None
+    theil_sen_ci95_months: tuple[float, float] | None = None
+
+
+@dataclass
+class Split:
+    """The reduction from baseline to best as a product: forward cost per unit (architecture and resolution)
+    x units seen to the level (images, or tokens where both are sequence models). Exact: the two factors
+    multiply to the reduction."""
+
+    unit: str  # "sample" or "token"
+    forward_factor: float
+    seen_factor: float
+    baseline_seen: float
+    best_seen: float
+    baseline_forward_flop_per_unit: float
+    best_forward_flop_per_unit: float
 
 
 @dataclass
@@ -115,6 +139,9 @@ class Level:
     warnings: list[str]
     frontier_span_months: float | None = None  # first to last frontier date
     frontier_span_factor: float | None = None  # first frontier point's compute / last's
+    verified_fit: Fit | None = None  # the same fit over verified entries only (None: fewer than 2 verified)
+    verified_factor: float | None = None  # least verified compute's reduction from the baseline
+    split: Split | None = None  # baseline -> best, where both state samples and a forward cost
 
     def baseline_row(self) -> Row | None:
         """The baseline's row (None when the baseline entry is missing)."""
@@ -186,7 +213,9 @@ def derive(
         flop = FORWARD_AND_BACKWARD * fwd * samples
         return Derivation(
             flop,
-            [
+            samples=samples,
+            sequence_length=t.forward_cost.sequence_length,
+            steps=[
                 f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
                 f"samples = {samples:.6g}"
                 + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else "")
@@ -206,7 +235,7 @@ def derive(
         flop += part
         steps.append(f"epochs {phase.start_epoch:g}-{end:g} at {phase.forward_cost.resolution}px: {part:.4g} FLOP")
     steps.append(f"compute = {flop:.4g} FLOP")
-    return Derivation(flop, steps)
+    return Derivation(flop, steps, samples=epochs * per_epoch)
 
 
 def stated_compute(entry: Entry, level: Benchmark, entries: dict[str, Entry]) -> list[tuple[str, float]]:
@@ -257,7 +286,38 @@ def fit_doubling(points: list[tuple[dt.date, float]]) -> Fit:
     t = _T975[n - 3] if n - 2 <= len(_T975) else 1.96
     lo_b, hi_b = b - t * se_b, b + t * se_b  # both negative when the trend is clear
     ci = (-1.0 / lo_b, -1.0 / hi_b) if hi_b < 0 else (-1.0 / lo_b, math.inf)
-    return Fit(n, doubling, se, ci, -b * 12)
+    ts, ts_ci = theil_sen(xs, ys)
+    return Fit(n, doubling, se, ci, -b * 12, ts, ts_ci)
+
+
+_Z975 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def _tie_term(values: list[float]) -> float:
+    counts: dict[float, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sum(k * (k - 1) * (2 * k + 5) for k in counts.values() if k > 1)
+
+
+def theil_sen(xs: list[float], ys: list[float]) -> tuple[float | None, tuple[float, float] | None]:
+    """Halving time (months) from Theil-Sen's median pairwise slope of log2(compute) on months, and the
+    interval from Sen (1968, eq. 2.6) with ties, as scipy.stats.theilslopes computes it; (None, None)
+    below 3 points or without a falling slope."""
+    n = len(xs)
+    slopes = sorted((ys[j] - ys[i]) / (xs[j] - xs[i]) for i in range(n) for j in range(n) if xs[j] > xs[i])
+    if n < 3 or not slopes:
+        return None, None
+    m = len(slopes)
+    med = slopes[m // 2] if m % 2 else (slopes[m // 2 - 1] + slopes[m // 2]) / 2
+    if med >= 0:
+        return None, None
+    sigma = math.sqrt((n * (n - 1) * (2 * n + 5) - _tie_term(xs) - _tie_term(ys)) / 18)
+    hi_i = min(round((m + _Z975 * sigma) / 2), m - 1)
+    lo_i = max(round((m - _Z975 * sigma) / 2) - 1, 0)
+    lo_b, hi_b = slopes[lo_i], slopes[hi_i]
+    ci = (-1.0 / lo_b, -1.0 / hi_b if hi_b < 0 else math.inf)
+    return -1.0 / med, ci
 
 
 def _primary_claim(entry: Entry) -> ComputeClaim | None:
@@ -339,6 +399,9 @@ def _analyze_level(
                 hardware=e.hardware,
                 path=f"entries/{level.id}/{e.id}.yaml",
                 evidence=_evidence(e),
+                samples=d.samples if d else None,
+                sequence_length=d.sequence_length if d else None,
+                verified=e.id in reestimated,
             )
         )
         warnings += _claim_warnings(e, flop, level)
@@ -353,17 +416,18 @@ def _analyze_level(
     for r in rows:
         if r.same_recipe_as is not None:
             r.rank = ranks.get(r.same_recipe_as, 0)
-    best = math.inf
-    for _date, group in _by_date(ranked):
-        low = min(r.flop for r in group)
-        if low < best:
-            best = low
-            for r in group:
-                r.frontier = r.flop == low
-    # One point per date: entries tied on the same day are one frontier point, not several (the fit
-    # would otherwise see repeated points and report a falsely narrow interval).
-    lows = {r.date: r.flop for r in sorted(rows, key=lambda r: r.date) if r.frontier}
+    lows = _frontier(ranked)
+    for r in ranked:
+        r.frontier = lows.get(r.date) == r.flop
     fit = fit_doubling([(dt.date.fromisoformat(d), flop) for d, flop in lows.items()])
+    checked = [r for r in ranked if r.verified]
+    verified_lows = _frontier(checked)
+    verified_fit = (
+        fit_doubling([(dt.date.fromisoformat(d), flop) for d, flop in verified_lows.items()])
+        if len(checked) >= 2
+        else None
+    )
+    verified_best = least_compute(checked)
     first, last = (min(lows), max(lows)) if lows else (None, None)
     span = (
         (_months(dt.date.fromisoformat(last)) - _months(dt.date.fromisoformat(first)), lows[first] / lows[last])
@@ -385,6 +449,42 @@ def _analyze_level(
         warnings=warnings,
         frontier_span_months=span[0],
         frontier_span_factor=span[1],
+        verified_fit=verified_fit,
+        verified_factor=base.flop / verified_best.flop if base and verified_best else None,
+        split=_split(base, least_compute(rows)),
+    )
+
+
+def _frontier(ranked: list[Row]) -> dict[str, float]:
+    """Date -> compute of each frontier point: the least compute of a date, where it is below every earlier
+    date's. One point per date: entries tied on the same day are one point, not several (the fit would
+    otherwise see repeated points and report a falsely narrow interval)."""
+    lows: dict[str, float] = {}
+    best = math.inf
+    for date, group in _by_date(ranked):
+        low = min(r.flop for r in group)
+        if low < best:
+            best = lows[date] = low
+    return lows
+
+
+def _split(base: Row | None, best: Row | None) -> Split | None:
+    """Baseline -> best as forward cost per unit x units seen, when both rows state what they saw."""
+    if base is None or best is None or base is best or not base.samples or not best.samples:
+        return None
+    tokens = base.sequence_length is not None and best.sequence_length is not None
+    seen_base = base.samples * (base.sequence_length or 1 if tokens else 1)
+    seen_best = best.samples * (best.sequence_length or 1 if tokens else 1)
+    fwd_base = base.flop / (FORWARD_AND_BACKWARD * seen_base)
+    fwd_best = best.flop / (FORWARD_AND_BACKWARD * seen_best)
+    return Split(
+        "token" if tokens else "sample",
+        fwd_base / fwd_best,
+        seen_base / seen_best,
+        seen_base,
+        seen_best,
+        fwd_base,
+        fwd_best,
     )
 
 

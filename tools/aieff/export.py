@@ -74,6 +74,30 @@ LEVEL_COLUMNS: dict[str, tuple[str, str]] = {
     "doubling_months": ("float64", "Fitted halving time of compute on the frontier, months; empty below 3 points."),
     "doubling_ci95_low_months": ("float64", "Lower end of its 95% confidence interval, months; empty below 3 points."),
     "doubling_ci95_high_months": ("float64", "Upper end (empty also when unbounded), months."),
+    "theil_sen_months": (
+        "float64",
+        "Robust halving time: Theil-Sen's median pairwise slope over the same frontier points, months; empty "
+        "below 3 points.",
+    ),
+    "theil_sen_ci95_low_months": ("float64", "Lower end of its distribution-free 95% interval (Sen 1968), months."),
+    "theil_sen_ci95_high_months": ("float64", "Upper end (empty also when unbounded), months."),
+    "verified_reduction_factor": (
+        "float64",
+        "Baseline compute / the least compute of a verified entry; empty with fewer than 2 verified entries.",
+    ),
+    "verified_doubling_months": ("float64", "Halving time fitted over verified entries only, months."),
+    "verified_doubling_ci95_low_months": ("float64", "Lower end of its 95% confidence interval, months."),
+    "verified_doubling_ci95_high_months": ("float64", "Upper end (empty also when unbounded), months."),
+    "split_unit": ("string", "What the reduction split counts: sample (image, sequence) or token."),
+    "forward_factor": (
+        "float64",
+        "Baseline's forward FLOP per split_unit / the best entry's: the architecture and resolution part.",
+    ),
+    "seen_factor": (
+        "float64",
+        "split_units the baseline saw to the level / the best entry saw; forward_factor x seen_factor = "
+        "reduction_factor.",
+    ),
     "entries": ("int64", "Entries in the level (withdrawn ones excluded)."),
     "verified": ("int64", "Entries whose compute CI re-estimated within the level's tolerance."),
     "claimed": ("int64", "Entries that rest on their sources."),
@@ -142,6 +166,9 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
         fit = lv.fit if lv.fit.points >= 3 else None
         ci = fit.ci95_months if fit else None
         states = [status.get(r.id, "pending") for r in lv.rows]
+        ts = lv.fit.theil_sen_ci95_months
+        vf = lv.verified_fit if lv.verified_fit and lv.verified_fit.points >= 3 else None
+        vci = vf.ci95_months if vf else None
         out.append(
             {
                 "id": lv.id,
@@ -167,6 +194,16 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
                 "doubling_months": _sig6(fit.doubling_months or None) if fit else None,
                 "doubling_ci95_low_months": _sig6(ci[0]) if ci else None,
                 "doubling_ci95_high_months": _sig6(ci[1]) if ci and ci[1] != float("inf") else None,
+                "theil_sen_months": _sig6(lv.fit.theil_sen_months),
+                "theil_sen_ci95_low_months": _sig6(ts[0]) if ts else None,
+                "theil_sen_ci95_high_months": _sig6(ts[1]) if ts and ts[1] != float("inf") else None,
+                "verified_reduction_factor": _sig6(lv.verified_factor),
+                "verified_doubling_months": _sig6(vf.doubling_months) if vf else None,
+                "verified_doubling_ci95_low_months": _sig6(vci[0]) if vci else None,
+                "verified_doubling_ci95_high_months": _sig6(vci[1]) if vci and vci[1] != float("inf") else None,
+                "split_unit": lv.split.unit if lv.split else "",
+                "forward_factor": _sig6(lv.split.forward_factor) if lv.split else None,
+                "seen_factor": _sig6(lv.split.seen_factor) if lv.split else None,
                 "entries": len(lv.rows),
                 "verified": states.count("verified"),
                 "claimed": states.count("claimed"),

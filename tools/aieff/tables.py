@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aieff.analysis import Level, Result
+from aieff.analysis import Fit, Level, Result
 from aieff.escape import link, markdown, repo_link
 
 START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
@@ -40,6 +40,7 @@ def level_table(level: Level, status: dict[str, str]) -> str:
         f"Level: {markdown(level.threshold, 1000).rstrip('.')}. Baseline: {_baseline(level)}. "
         f"**{markdown(level.headline, 1000)}.**",
         "",
+        *_choices(level),
         f"![{markdown(level.title)}: compute against date](charts/{level.id}.svg)",
         "",
         "| rank | model | first public | compute (petaflop/s-days) | compute (FLOP) | reduction | frontier | status "
@@ -60,6 +61,25 @@ def level_table(level: Level, status: dict[str, str]) -> str:
         )
     lines += ["", f"<!-- leaderboard:{level.id} end -->"]
     return "\n".join(lines)
+
+
+def _choices(level: Level) -> list[str]:
+    """What the headline rests on, computed: where the reduction came from, the robust trend and the trend
+    on verified entries only. Nothing when the level has a single result."""
+    best, base = level.best_row(), level.baseline_row()
+    if best is None or base is None or best is base:
+        return []
+    parts = []
+    if (sp := level.split) is not None:
+        parts.append(
+            f"Where the {best.reduction_factor:.1f}x came from: forward cost per {sp.unit} {sp.forward_factor:.2f}x "
+            f"({'architecture' if sp.unit == 'token' else 'architecture and resolution'}) x {sp.unit}s seen to "
+            f"the level {sp.seen_factor:.2f}x ({sp.baseline_seen:.3g} to {sp.best_seen:.3g})."
+        )
+    if (robust := _robust(level.fit)) != "-":
+        parts.append(f"Robust trend (Theil-Sen, same frontier): halves every {robust}.")
+    parts.append(f"On verified entries only: {_verified_only(level)}.")
+    return [" ".join(parts), ""]
 
 
 def leaderboards(result: Result, status: dict[str, str]) -> str:
@@ -86,13 +106,35 @@ def anchor(title: str) -> str:
 
 
 def _trend(level: Level) -> str:
-    fit = level.fit
+    return _fit_text(level.fit, level.frontier_span_factor, level.frontier_span_months)
+
+
+def _fit_text(fit: Fit, span_factor: float | None = None, span_months: float | None = None) -> str:
+    """A least-squares trend in words: the halving time and its 95% CI, or what two points say."""
     if fit.doubling_months is not None and fit.points >= 3:
         ci = f" (95% CI {fit.ci95_months[0]:.1f}-{fit.ci95_months[1]:.1f})" if fit.ci95_months else ""
         return f"halves every {fit.doubling_months:.1f} months{ci}"
-    if fit.points == 2 and level.frontier_span_months and level.frontier_span_factor:
-        return f"2 points: {level.frontier_span_factor:.1f}x in {level.frontier_span_months:.1f} months"
+    if fit.points == 2 and span_months and span_factor:
+        return f"2 points: {span_factor:.1f}x in {span_months:.1f} months"
     return "no trend yet"
+
+
+def _robust(fit: Fit) -> str:
+    """Theil-Sen's halving time over the same frontier points, with its distribution-free 95% interval."""
+    if fit.theil_sen_months is None or fit.theil_sen_ci95_months is None:
+        return "-"
+    lo, hi = fit.theil_sen_ci95_months
+    return f"{fit.theil_sen_months:.1f} months ({lo:.1f}-{'∞' if hi == float('inf') else f'{hi:.1f}'})"
+
+
+def _verified_only(level: Level) -> str:
+    """The reduction and trend when only verified entries count (the baseline stays the level's)."""
+    if level.verified_factor is None or level.verified_fit is None:
+        return "fewer than 2 verified"
+    fit = level.verified_fit
+    if fit.points >= 3 and fit.doubling_months is not None:
+        return f"{level.verified_factor:.1f}x; {_fit_text(fit)}"
+    return f"{level.verified_factor:.1f}x; {fit.points} frontier point{'s' if fit.points != 1 else ''}"
 
 
 def summary(result: Result, status: dict[str, str]) -> str:
@@ -104,12 +146,15 @@ def summary(result: Result, status: dict[str, str]) -> str:
         "Reduction: the baseline's training compute to reach the level / the least any entry needed. Compute "
         "trend: a least-squares fit of log2(compute) against date over the frontier (entries that needed less "
         "compute than every earlier one), with its 95% confidence interval; with two frontier points only "
-        "the factor and the months between them. Verified: CI re-estimated the compute from the entry's "
-        "own artifacts; claimed: it rests on the cited sources.",
+        "the factor and the months between them. Robust: Theil-Sen's median pairwise slope over the same "
+        "frontier points, with its distribution-free 95% interval (a record sequence is not independent "
+        "noise, so the least-squares interval is too narrow). Verified only: the reduction and trend when "
+        "only entries whose compute CI re-estimated from their own artifacts count. Verified: CI "
+        "re-estimated the compute from the entry's own artifacts; claimed: it rests on the cited sources.",
         "",
-        "| level | baseline → least compute | reduction | compute trend | frontier points "
-        "| entries (verified / claimed) | latest result |",
-        "|---|---|---:|---|---:|---|---|",
+        "| level | baseline → least compute | reduction | compute trend | robust trend (Theil-Sen) "
+        "| verified only | frontier points | entries (verified / claimed) | latest result |",
+        "|---|---|---:|---|---|---|---:|---|---|",
     ]
     for lv in result.levels:
         best = lv.best_row()
@@ -122,7 +167,8 @@ def summary(result: Result, status: dict[str, str]) -> str:
         title = markdown(lv.title)
         lines.append(
             f"| [{title}](#{anchor(title)}) | {markdown(base.model)} ({base.date[:4]}) → {markdown(best.model)} "
-            f"({best.date[:4]}) | {best.reduction_factor:.1f}x | {_trend(lv)} | {lv.fit.points} | "
+            f"({best.date[:4]}) | {best.reduction_factor:.1f}x | {_trend(lv)} | {_robust(lv.fit)} | "
+            f"{_verified_only(lv)} | {lv.fit.points} | "
             f"{len(lv.rows)} ({verified} / {claimed}) | {max(r.date for r in lv.rows)} |"
         )
     lines += ["", SUMMARY_END]
