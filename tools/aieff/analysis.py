@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aieff.rules import policy_text, rule_text
 from aieff.schema import Benchmark, ComputeClaim, Entry
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_multiply_add_tfs_days, flop_to_pfs_days, to_flop
 from aieff.validate import Dataset
@@ -93,6 +94,7 @@ class Row:
     samples: float | None = None  # training samples (images, sequences) seen to the level, when stated
     sequence_length: int | None = None  # tokens per sample, for sequence models
     verified: bool = False  # its compute is a verified re-estimate (aieff.record.shown)
+    rule: str = ""  # the level policy's rule this entry satisfies, in words (aieff.rules.rule_text)
 
 
 @dataclass
@@ -142,6 +144,8 @@ class Level:
     verified_fit: Fit | None = None  # the same fit over verified entries only (None: fewer than 2 verified)
     verified_factor: float | None = None  # least verified compute's reduction from the baseline
     split: Split | None = None  # baseline -> best, where both state samples and a forward cost
+    policy: str = ""  # the level's editorial rules in words, where it states a policy
+    not_entered: list[list[str]] = field(default_factory=list)  # [candidate, reason] of the policy
 
     def baseline_row(self) -> Row | None:
         """The baseline's row (None when the baseline entry is missing)."""
@@ -402,6 +406,7 @@ def _analyze_level(
                 samples=d.samples if d else None,
                 sequence_length=d.sequence_length if d else None,
                 verified=e.id in reestimated,
+                rule=rule_text(e, level),
             )
         )
         warnings += _claim_warnings(e, flop, level)
@@ -452,6 +457,8 @@ def _analyze_level(
         verified_fit=verified_fit,
         verified_factor=base.flop / verified_best.flop if base and verified_best else None,
         split=_split(base, least_compute(rows)),
+        policy=policy_text(level, len(rows)),
+        not_entered=[[n.candidate, n.reason] for n in level.policy.not_entered] if level.policy else [],
     )
 
 
@@ -603,20 +610,26 @@ def render_text(result: Result) -> str:
     out = []
     for lv in result.levels:
         out += [f"== {lv.id}: {lv.title} ({lv.threshold})", f"   {lv.headline}", ""]
+        width = max([22, *(len(r.model) for r in lv.rows)])  # never cut: two rows must not read alike
         out.append(
-            f"{'rank':>4}  {'model':<22} {'date':<10}  {'FLOP':>9}  {'pfs-days':>9}  "
-            f"{'tfs-d(MA)':>9}  {'factor':>7}  F  source value"
+            f"{'rank':>4}  {'model':<{width}} {'date':<10}  {'FLOP':>9}  {'pfs-days':>9}  "
+            f"{'tfs-d(MA)':>9}  {'factor':>7}  F  source value" + ("  | rule" if lv.policy else "")
         )
         for r in lv.rows:
             src = f"{r.source_value:g} {r.source_unit}" if r.source_value is not None else "-"
             out.append(
-                f"{r.rank:>4}  {r.model[:22]:<22} {r.date}  {r.flop:9.3e}  {r.pfs_days:9.3g}  "
+                f"{r.rank:>4}  {r.model:<{width}} {r.date}  {r.flop:9.3e}  {r.pfs_days:9.3g}  "
                 f"{r.multiply_add_tfs_days:9.3g}  {r.reduction_factor:6.1f}x  {'*' if r.frontier else ' '}  {src}"
+                + (f"  | {r.rule}" if lv.policy else "")
             )
         f = lv.fit
         if f.doubling_months is not None:
             se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else ""
             out.append(f"   frontier fit: doubling every {f.doubling_months:.1f} months{se} over {f.points} points")
+        if lv.policy:
+            out.append(f"   rules: {lv.policy}")
+        for candidate, reason in lv.not_entered:
+            out.append(f"   not entered: {candidate}: {reason}")
         for w in lv.warnings:
             out.append(f"   warning {w}")
         out.append("")

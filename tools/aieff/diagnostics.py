@@ -40,6 +40,17 @@ CODES: dict[str, tuple[str, str]] = {
         "unknown-recipe",
         "same_recipe_as names no earlier, ranked entry of the same level.",
     ),
+    "E040": ("rule-division", "The submission's division is not the one the level's policy admits."),
+    "E041": (
+        "rule-run-choice",
+        "The run the entry reads is not chosen as the level's policy says (e.g. not the submitted version).",
+    ),
+    "E042": (
+        "rule-inclusion",
+        "A candidate of the level's policy is neither an entry nor listed as not entered, or an entry is no "
+        "candidate (or a second entry of one).",
+    ),
+    "E043": ("rule-date", "The entry is not dated as the level's policy says (e.g. no evidence for its run's date)."),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),

@@ -552,6 +552,43 @@ class Withdrawn(Model):
     reason: Text = Field(description="Why the entry no longer counts.")
 
 
+RunChoice = Literal["only-run", "submitted-version", "every-run"]
+
+
+class Submission(Model):
+    """Which candidate of the level's source this entry is, and how its run and date were chosen: what the
+    level's policy checks (aieff validate, E040-E043)."""
+
+    candidate: Name = Field(
+        description="The source's own name for it, exactly as the level's policy lists it (e.g. 'record 85')."
+    )
+    division: Literal["closed", "open"] | None = Field(
+        None, description="The division the submission was made in, where the source has divisions (MLPerf)."
+    )
+    organisation: Name | None = Field(None, description="Who submitted it, as the source names them.")
+    run_choice: RunChoice = Field(
+        description="only-run: the source holds one run of it; submitted-version: the source holds several "
+        "versions and the entry reads the one the source names as submitted (version, version_source); "
+        "every-run: every run of the submission is referenced and combined as the level's policy says."
+    )
+    version: Name | None = Field(
+        None, description="With submitted-version: the version's folder name; every log lies under it."
+    )
+    version_source: CitedSource | None = Field(
+        None, description="With submitted-version: where the source names that version as the one submitted."
+    )
+    dated_by: CitedSource | None = Field(
+        None,
+        description="Where the run this entry verifies first appeared in public (e.g. the commit that added "
+        "its log): the evidence for publication.date where the level dates entries by their runs.",
+    )
+    source_date: IsoDate | None = Field(
+        None,
+        description="The source's own date for the result where it differs from publication.date (shown in "
+        "the notes, never used in the fit).",
+    )
+
+
 class Entry(Model):
     """One SOTA: a result that reached a level, with its training compute."""
 
@@ -591,6 +628,11 @@ class Entry(Model):
     withdrawn: Withdrawn | None = Field(
         None, description="Set instead of deleting an entry that should no longer count."
     )
+    submission: Submission | None = Field(
+        None,
+        description="Which candidate of the level's source this is and how its run and date were chosen; "
+        "required where the level states a policy.",
+    )
 
     @model_validator(mode="after")
     def _has_compute(self) -> Entry:
@@ -620,6 +662,45 @@ class Metric(Model):
     split: Name = Field(description="The evaluation split.")
 
 
+class NotEntered(Model):
+    """A candidate of the level's source that is not an entry, and why."""
+
+    candidate: Name = Field(description="The source's own name for it, as in `candidates`.")
+    reason: Text = Field(description="Why it is not an entry (e.g. no public log; its log ends above the level).")
+
+
+class Policy(Model):
+    """A level's editorial rules as data: which candidates exist, which division qualifies, which run of a
+    multi-run submission is read, how runs combine and how entries are dated. aieff validate checks every
+    entry against them (E040-E043) and aieff analyze names the rule each entry satisfies."""
+
+    candidates_are: Text = Field(
+        description="What the candidates are, in words (e.g. every row of the source's record table)."
+    )
+    candidates: list[Name] = Field(
+        min_length=1,
+        max_length=100_000,
+        description="Every candidate of the source, by its own name: each is an entry (submission.candidate) "
+        "or listed in not_entered with a reason. Completeness over editorial filters: rank and frontier "
+        "decide what matters.",
+    )
+    not_entered: list[NotEntered] = Field([], description="Candidates that are not entries, each with why.")
+    division: Literal["closed", "open", "any"] = Field(
+        "any", description="The division every entry's submission must have been made in."
+    )
+    run_choice: list[RunChoice] = Field(
+        min_length=1, description="The run choices an entry may state (never 'the first file in name order')."
+    )
+    combine: Literal["median", "single"] = Field(
+        description="How the runs of one submission combine: the median of their samples to the level, or one run."
+    )
+    dating: Literal["first-public-run", "source"] = Field(
+        description="first-public-run: publication.date is the date the run the entry verifies first appeared, "
+        "with submission.dated_by as evidence (a source's own date goes to submission.source_date); source: "
+        "the source's date."
+    )
+
+
 class Benchmark(Model):
     """A capability level that entries race to reach with less compute."""
 
@@ -647,6 +728,9 @@ class Benchmark(Model):
         "how runs of one recipe on other hardware are treated."
     )
     source: CitedSource = Field(description="Where the level is defined.")
+    policy: Policy | None = Field(
+        None, description="The level's editorial rules as data, checked against every entry by aieff validate."
+    )
 
     def agrees(self, value: float, reference: float) -> bool:
         """Whether value is within this level's tolerance of reference (relative)."""

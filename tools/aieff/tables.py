@@ -66,9 +66,16 @@ def level_table(level: Level, status: dict[str, str]) -> str:
 def _choices(level: Level) -> list[str]:
     """What the headline rests on, computed: where the reduction came from, the robust trend and the trend
     on verified entries only. Nothing when the level has a single result."""
+    rules = []
+    if level.policy:
+        rules.append(f"Rules, checked by `aieff validate`: {markdown(level.policy, 5000)}")
+        if level.not_entered:
+            skipped = "; ".join(f"{markdown(c)}: {markdown(r, 1000)}" for c, r in level.not_entered)
+            rules.append(f"Not entered: {skipped}.")
+    rules = [" ".join(rules), ""] if rules else []
     best, base = level.best_row(), level.baseline_row()
     if best is None or base is None or best is base:
-        return []
+        return rules
     parts = []
     if (sp := level.split) is not None:
         parts.append(
@@ -79,7 +86,7 @@ def _choices(level: Level) -> list[str]:
     if (robust := _robust(level.fit)) != "-":
         parts.append(f"Robust trend (Theil-Sen, same frontier): halves every {robust}.")
     parts.append(f"On verified entries only: {_verified_only(level)}.")
-    return [" ".join(parts), ""]
+    return [*rules, " ".join(parts), ""]
 
 
 def leaderboards(result: Result, status: dict[str, str]) -> str:

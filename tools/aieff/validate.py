@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from aieff.diagnostics import Diagnostic
 from aieff.repo import resolve_inside
+from aieff.rules import check_rules
 from aieff.schema import Benchmark, Entry
 from aieff.yamlload import MAX_BYTES, Loaded, load_file
 
@@ -323,6 +324,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
             ds.diagnostics.append(bdoc.loaded.error("E024", ("baseline",), why))
         elif base.model.withdrawn:
             ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
+    check_rules(ds)
 
 
 def _check_recipes(ds: Dataset) -> None:
