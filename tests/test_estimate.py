@@ -265,7 +265,7 @@ def test_several_runs_count_their_median_and_list_aborted_runs(toy: Path) -> Non
     cells = {r[0]: r[2] for r in est["rows"]}
     assert cells["run 3 (run3.txt)"] == "aborted: not counted"
     assert cells["run 1 (run1.txt)"].startswith("4 epochs")
-    assert any("median over 3 of 4 runs" in m for m in est["messages"])
+    assert any("median over 3 counted runs of 4 (0 never reach the level)" in m for m in est["messages"])
     # An even number of counted runs: the median is the mean of the middle two (4 and 6 -> 5).
     entry.write_text(_runs_entry(5, f32, logs[:2] + logs[3:]))
     [est] = json.loads(run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy).stdout)
@@ -279,3 +279,30 @@ def test_several_runs_count_their_median_and_list_aborted_runs(toy: Path) -> Non
     entry.write_text(_runs_entry(5, f32, [logs[0], ("run1.txt", hashlib.sha256(b"garbage\n").hexdigest())]))
     proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
     assert proc.returncode == 1 and "run 1 (run1.txt): training log" in proc.stdout, proc.stdout
+
+
+def test_a_run_that_never_reaches_counts_as_needing_more(toy: Path) -> None:
+    """A run that never reaches the level is not dropped (that would favour the fast runs): it counts as
+    needing more than it trained, so it can only move the median up; below half reaching, the entry fails."""
+    f32 = count_forward(build_torchvision("resnet18", {}), example_input("image", resolution=32)).flop
+    runs = {
+        "fast.txt": _mllog_run([0.5, 0.92], "success"),  # 4 epochs
+        "slow.txt": _mllog_run([0.5, 0.8, 0.91], "success"),  # 6 epochs
+        "short.txt": _mllog_run([0.5, 0.8, 0.85], "success"),  # never reaches 90%
+    }
+    logs = []
+    for name, text in runs.items():
+        (toy / "entries/toy-level" / name).write_text(text)
+        logs.append((name, hashlib.sha256(text.encode()).hexdigest()))
+    entry = toy / "entries/toy-level/better.yaml"
+    entry.write_text(_runs_entry(6, f32, logs))  # median of 4, 6 and "more": 6, not the 5 of dropping it
+    [est] = json.loads(run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy).stdout)
+    assert est["status"] == "verified", est
+    assert est["compute_flop"] == pytest.approx(3 * f32 * 6 * 1000, rel=1e-9)
+    cells = {r[0]: r[2] for r in est["rows"]}
+    assert cells["run 2 (short.txt)"] == "never reaches the level: counted as more than it trained"
+    assert any("median over 3 counted runs of 3 (1 never reach the level)" in m for m in est["messages"])
+    entry.write_text(_runs_entry(6, f32, [logs[0], logs[2], logs[2]]))  # one of three reaches
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
+    assert proc.returncode == 1
+    assert "only 1 of 3 counted runs reach the level: the median run does not" in proc.stdout

@@ -24,7 +24,7 @@ from aieff.checkpoint import CheckpointReport
 from aieff.diagnostics import excerpt, first_line, markdown_cell
 from aieff.flops import ForwardCount
 from aieff.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
-from aieff.repo import DataError, RunAborted, Unreachable, UsageError, inside
+from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
 from aieff.sandbox import Sandbox
 from aieff.schema import Benchmark, Entry, ForwardCost
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
@@ -120,18 +120,28 @@ class LogReading:
 
 
 def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
-    """One run's reading, or the median over several runs' readings (aborted runs listed, not counted)."""
+    """One run's reading, or the median over several runs' readings.
+
+    Aborted runs (MLPerf run_stop aborted) are listed and not counted, as MLPerf's rules say. A run that
+    never reaches the level counts as needing more than it trained (infinitely many samples): it can
+    only move the median up, and the entry fails when fewer than half of its counted runs reach it.
+    """
     specs = entry.artifacts.logs()  # type: ignore[union-attr]
     if len(specs) == 1:
         return _read_log(root, entry, level, specs[0])
     readings: list[LogReading] = []
     rows: list[list[str]] = []
+    short = 0
     for i, spec in enumerate(specs):
         name = f"run {i} ({_file_name(spec)})"
         try:
             r = _read_log(root, entry, level, spec, what=f"training log of {name}")
         except RunAborted as exc:
             rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
+            continue
+        except NotReached as exc:
+            short += 1
+            rows.append([name, "", "never reaches the level: counted as more than it trained", excerpt(str(exc), 120)])
             continue
         except Unreachable:
             raise  # not a verdict on the entry: the recorded one stays
@@ -141,17 +151,20 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         ev = r.reached.eval
         at = f"{r.epochs:g} epochs" if r.epochs is not None else f"{r.samples:,.0f} samples"
         rows.append([name, "", f"{at} (line {ev.line}, {ev.value:g})", ""])
-    if not readings:
+    counted = len(readings) + short
+    if not counted:
         raise DataError(f"none of the {len(specs)} runs reached the level (every run aborted)")
     ordered = sorted(readings, key=lambda r: r.samples)
-    n = len(ordered)
-    mid = ordered[(n - 1) // 2]
-    samples = (mid.samples + ordered[n // 2].samples) / 2
+    lo, hi = (counted - 1) // 2, counted // 2  # the median's positions among all counted runs
+    if hi >= len(ordered):
+        raise DataError(f"only {len(readings)} of {counted} counted runs reach the level: the median run does not")
+    mid = ordered[lo]
+    samples = (ordered[lo].samples + ordered[hi].samples) / 2
     per_epoch = _per_epoch(entry, level)
     epochs = samples / per_epoch if per_epoch else None
     notes = sorted({c for r in readings for c in r.conventions})
     notes.append(
-        f"median over {n} of {len(specs)} runs that reached the level: {samples:,.0f} samples"
+        f"median over {counted} counted runs of {len(specs)} ({short} never reach the level): {samples:,.0f} samples"
         + (f" = {epochs:g} epochs" if epochs is not None else "")
     )
     return LogReading(mid.reached, epochs, samples, notes, rows)

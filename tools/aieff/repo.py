@@ -20,6 +20,10 @@ class RunAborted(DataError):
     """The log records a run that stopped without success (MLPerf run_stop status aborted): not a result."""
 
 
+class NotReached(DataError):
+    """The log never reaches the level: for one run of several, a run that needed more than it trained."""
+
+
 class Unreachable(DataError):
     """An artifact could not be fetched (offline, timeout, server error): not a verdict on the entry."""
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from aieff.diagnostics import excerpt, first_line
-from aieff.repo import DataError
+from aieff.repo import DataError, NotReached
 from aieff.schema import Benchmark, TrainingLog
 
 PARSERS = {
@@ -200,7 +200,7 @@ def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
     hint = ""
     if level.metric.unit == "percent" and higher and all(e.value <= 1.0 for e in ordered) and level.threshold > 1:
         hint = "; every value is <= 1: is the log on the fraction scale (metric_scale: fraction)?"
-    raise DataError(
+    raise NotReached(
         f"training log never reaches the level: {level.threshold:g} ({level.direction} is better); "
         f"best {best.value:g} at {where} (line {best.line}) over {len(ordered)} evaluations{hint}"
     )
