@@ -1,4 +1,7 @@
-"""Workflow hardening: no expressions inside shell scripts, credentials only where they are needed."""
+"""Workflow hardening: no expressions inside shell scripts, credentials only where they are needed.
+
+docs/threat-model.md says what each job trusts; these tests hold the workflows to it.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +66,12 @@ def test_zizmor_finds_nothing_in_the_workflows() -> None:
 def test_issue_forms_and_dependabot_pass_their_schemas() -> None:
     forms = sorted(str(p) for p in (ROOT / ".github/ISSUE_TEMPLATE").glob("*.yml"))
     assert len(forms) == 2
-    for schema, files in (("vendor.github-issue-forms", forms), ("vendor.dependabot", [".github/dependabot.yml"])):
+    workflows = [str(p) for p in WORKFLOWS]
+    for schema, files in (
+        ("vendor.github-issue-forms", forms),
+        ("vendor.dependabot", [".github/dependabot.yml"]),
+        ("vendor.github-workflows", workflows),
+    ):
         proc = _run(sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *files)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -74,3 +82,76 @@ def test_every_workflow_installs_torch_from_the_cpu_index_with_a_pip_cache() -> 
         if "pip install" in text or "make test" in text:
             assert "PIP_EXTRA_INDEX_URL: https://download.pytorch.org/whl/cpu" in text, path.name
             assert "cache: pip" in text, path.name
+
+
+def _triggers(doc: dict) -> set[str]:
+    on = doc["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
+def _steps(path: Path):
+    """(job name, job, step, the step's effective env) for every step of a workflow."""
+    doc = _load(path)
+    for name, job in doc["jobs"].items():
+        for step in job["steps"]:
+            yield name, job, step, {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+
+
+def _action(step: dict) -> str:
+    return str(step.get("uses", "")).split("@", 1)[0]
+
+
+def _workflow(name: str) -> Path:
+    return ROOT / ".github/workflows" / name
+
+
+TOKEN = re.compile(r"\$\{\{\s*(github\.token|secrets\.)")
+GIT_SUBCOMMAND = re.compile(r"(?:^|[\s;&|(])git\s+(?:-c\s+(?:\"[^\"]*\"|\S+)\s+)*([a-z-]+)")
+
+
+def _git_subcommands(run: str) -> list[str]:
+    return GIT_SUBCOMMAND.findall(run.replace("\\\n", " "))
+
+
+def test_the_write_token_is_only_in_the_push_step() -> None:
+    """Steps before the push handle the rebuild's artifact; a token in their env could be read by it."""
+    holders = []
+    for path in WORKFLOWS:
+        doc = _load(path)
+        assert not TOKEN.search(str(doc.get("env", {}))), path.name
+        for job, spec, step, _ in _steps(path):
+            assert not TOKEN.search(str(spec.get("env", {}))), f"{path.name}:{job}: token in the job's env"
+            if TOKEN.search(str({k: v for k, v in step.items() if k != "name"})):
+                holders.append(f"{path.name}:{job}:{step.get('name')}")
+                assert set(_git_subcommands(step.get("run", ""))) == {"push"}, holders[-1]
+                assert not re.search(r"python|aieff|pip|\./", step["run"]), holders[-1]
+    assert holders == ["nightly.yml:publish:Push (the only step that holds the write token)"]
+
+
+def _publish() -> dict:
+    jobs = _load(_workflow("nightly.yml"))["jobs"]
+    (job,) = [j for j in jobs.values() if j.get("permissions", {}).get("contents") == "write"]
+    return job
+
+
+def test_publish_downloads_outside_the_checkout_and_only_the_allow_list_copies_in() -> None:
+    """An artifact extracted into the checkout could carry .git/config (and with it the push)."""
+    steps = _publish()["steps"]
+    assert [_action(s) for s in steps if "uses" in s] == ["actions/checkout", "actions/download-artifact"]
+    (download,) = [s for s in steps if _action(s) == "actions/download-artifact"]
+    prefix = "${{ runner.temp }}/"
+    assert download["with"]["path"].startswith(prefix), download["with"]
+    where = '"$RUNNER_TEMP/' + download["with"]["path"][len(prefix) :] + '"'
+    readers = [i for i, s in enumerate(steps) if where in s.get("run", "")]
+    assert len(readers) == 1, "one step reads the download"
+    assert steps[readers[0]]["run"].strip() == f"python3 .github/scripts/take_generated.py {where} ."
+    first_git = min(i for i, s in enumerate(steps) if _git_subcommands(s.get("run", "")))
+    assert steps.index(download) < readers[0] < first_git
+
+
+def test_publish_runs_git_without_hooks_or_fsmonitor() -> None:
+    env = _publish()["env"]
+    pairs = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert pairs == {"core.hooksPath": "/dev/null", "core.fsmonitor": "false"}
+    for step in _publish()["steps"]:
+        assert "GIT_CONFIG" not in str(step.get("env", {})) and "GIT_CONFIG" not in step.get("run", "")
