@@ -105,6 +105,23 @@ def _workflow(name: str) -> Path:
     return ROOT / ".github/workflows" / name
 
 
+def test_pull_requests_restore_caches_and_only_the_default_branch_saves_them() -> None:
+    """A PR runs contributors' artifacts: it may read the nightly's cache but never write one."""
+    restored = saved = 0
+    for path in WORKFLOWS:
+        on_pr = bool(_triggers(_load(path)) & {"pull_request", "pull_request_target"})
+        for job, _, step, _ in _steps(path):
+            action = _action(step)
+            where = f"{path.name}:{job}: {action}"
+            assert action != "actions/cache", f"{where} saves at the end of the job: use /restore and /save"
+            if action == "actions/cache/save":
+                saved += 1
+                assert not on_pr, where
+                assert "github.ref == 'refs/heads/main'" in str(step.get("if", "")), where
+            restored += action == "actions/cache/restore"
+    assert restored >= 2 and saved == 1
+
+
 TOKEN = re.compile(r"\$\{\{\s*(github\.token|secrets\.)")
 GIT_SUBCOMMAND = re.compile(r"(?:^|[\s;&|(])git\s+(?:-c\s+(?:\"[^\"]*\"|\S+)\s+)*([a-z-]+)")
 
