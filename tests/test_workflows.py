@@ -172,3 +172,47 @@ def test_publish_runs_git_without_hooks_or_fsmonitor() -> None:
     assert pairs == {"core.hooksPath": "/dev/null", "core.fsmonitor": "false"}
     for step in _publish()["steps"]:
         assert "GIT_CONFIG" not in str(step.get("env", {})) and "GIT_CONFIG" not in step.get("run", "")
+
+
+def test_pr_check_diffs_against_the_merge_base() -> None:
+    """A two-dot diff against the moving base branch blames the PR for what landed on main since."""
+    steps = [step for _, _, step, _ in _steps(_workflow("pr.yml"))]
+    by_id = {s["id"]: s for s in steps if "id" in s}
+    args = 0
+    for step in steps:
+        for var in re.findall(r'--(?:changed|edits)-since "?\$\{?(\w+)', step.get("run", "")):
+            args += 1
+            source = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.\w+ \}\}", step["env"][var])
+            assert source, f"{step.get('name')}: {var} is {step['env'][var]!r}, not a merge base"
+            assert 'git merge-base "origin/$BASE_REF" HEAD' in by_id[source.group(1)]["run"]
+    assert args == 2
+
+
+def test_sandbox_protections_are_required_wherever_artifacts_are_handled() -> None:
+    handlers = 0
+    for path in WORKFLOWS:
+        for job, _, step, env in _steps(path):
+            if re.search(r"(?m)^\s*aieff (estimate|check)\b", step.get("run", "")):
+                handlers += 1
+                required = set(str(env.get("AIEFF_SANDBOX_REQUIRE", "")).split(","))
+                assert {"filesystem", "network"} <= required, f"{path.name}:{job}: {step.get('name')}"
+    assert handlers == 2
+
+
+def test_only_pull_request_runs_are_cancelled() -> None:
+    """Cancelling a run on main would skip the checks of the commit that superseded it."""
+    for path in WORKFLOWS:
+        doc = _load(path)
+        cancel = doc.get("concurrency", {}).get("cancel-in-progress", False)
+        if _triggers(doc) - {"pull_request"}:
+            assert cancel in (False, "${{ github.event_name == 'pull_request' }}"), path.name
+
+
+def test_pr_workflow_runs_on_record_and_citation_edits() -> None:
+    """A PR that edits the verification record or CITATION.cff is checked (`aieff` refuses the record edit)."""
+    doc = _load(_workflow("pr.yml"))
+    paths = doc["on"]["pull_request"]["paths"]
+    assert {"exports/**", "CITATION.cff", "entries/**"} <= set(paths)
+    runs = "\n".join(step.get("run", "") for _, _, step, _ in _steps(_workflow("pr.yml")))
+    for command in ("aieff validate", "aieff check --changed-since", "aieff build --edits-since"):
+        assert command in runs, command
