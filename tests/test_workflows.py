@@ -5,7 +5,9 @@ docs/threat-model.md says what each job trusts; these tests hold the workflows t
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from conftest import ROOT
+from test_take_generated import _content, take
 
 WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
 
@@ -211,3 +214,61 @@ def test_pr_workflow_runs_on_record_and_citation_edits() -> None:
     runs = "\n".join(step.get("run", "") for _, _, step, _ in _steps(_workflow("pr.yml")))
     for command in ("aieff validate", "aieff check --changed-since", "aieff build --edits-since"):
         assert command in runs, command
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a step's script as GitHub Actions runs it (`bash --noprofile --norc -eo pipefail`)."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_publish_steps_commit_and_push_only_what_the_script_took(tmp_path: Path) -> None:
+    """The publish job's own scripts, run against a local remote: a hostile artifact stops the job."""
+    job = _publish()
+    steps = {s.get("name", ""): s for s in job["steps"]}
+    take_step = next(s for n, s in steps.items() if n.startswith("Take"))
+    commit_step, push_step = steps["Commit what changed"], next(s for n, s in steps.items() if n.startswith("Push"))
+    remote, checkout, temp = tmp_path / "remote.git", tmp_path / "checkout", tmp_path / "runner-temp"
+    temp.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run([*git, "init", "-q", str(checkout)], check=True)
+    for rel in sorted(take.FIXED | {"charts/overview.png", "charts/overview.svg"}):
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / rel).write_bytes(_content(rel))
+    (checkout / ".github/scripts").mkdir(parents=True)
+    shutil.copyfile(ROOT / ".github/scripts/take_generated.py", checkout / ".github/scripts/take_generated.py")
+    for args in (["add", "-A"], ["commit", "-qm", "base"], ["push", "-q", str(remote), "HEAD:main"]):
+        subprocess.run([*git, *args], cwd=checkout, check=True)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RUNNER_TEMP": str(temp), "GITHUB_REF_NAME": "main"}
+    env |= {k: str(v) for k, v in job["env"].items()}
+    count = int(env["GIT_CONFIG_COUNT"])  # the remote is github.com in the scripts: point it at the local one
+    env |= {"GIT_CONFIG_COUNT": str(count + 1), f"GIT_CONFIG_KEY_{count}": f"url.{remote.as_uri()}.insteadOf"}
+    env |= {f"GIT_CONFIG_VALUE_{count}": "https://github.com/owner/repo.git", "REPO": "owner/repo"}
+    env |= {"GITHUB_OUTPUT": str(temp / "output"), "GITHUB_STEP_SUMMARY": str(temp / "summary")}
+    artifact = temp / "generated"
+    shutil.copytree(checkout, artifact, ignore=shutil.ignore_patterns(".git*"))
+    (artifact / "README.md").write_text("rebuilt\n")
+    (artifact / ".git/hooks").mkdir(parents=True)
+    (artifact / ".git/hooks/pre-commit").write_text(f"#!/bin/sh\ntouch {tmp_path}/pwned\n")
+    proc = _bash(take_step["run"], checkout, env)
+    assert proc.returncode == 1 and "'.git': unexpected directory" in proc.stdout
+    shutil.rmtree(artifact / ".git")
+    for hook in ("pre-commit", "post-commit", "post-rewrite", "pre-push"):  # as if one had got into the checkout
+        (checkout / ".git/hooks" / hook).write_text(f"#!/bin/sh\necho {hook} >> {tmp_path}/pwned\n")
+        (checkout / ".git/hooks" / hook).chmod(0o755)
+    for step in (take_step, commit_step):
+        proc = _bash(step["run"], checkout, env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (temp / "output").read_text() == "changed=true\n"
+    proc = _bash(push_step["run"], checkout, env | {"TOKEN": "not-a-real-token"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = subprocess.run(["git", "show", "--name-only", "--format=%s", "main"], cwd=remote, capture_output=True)
+    assert shown.stdout.decode().split() == ["Nightly", "rebuild", "README.md"]
+    assert not (tmp_path / "pwned").exists()
