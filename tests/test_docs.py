@@ -48,7 +48,7 @@ def test_pr_only_adding_an_entry_passes_without_touching_generated_files(tmp_pat
     (repo / "entries/alexnet-imagenet/my-model.yaml").write_text(block)
     workflow = (ROOT / ".github/workflows/pr.yml").read_text()
     assert "aieff check --changed-since" in workflow
-    assert all(f"aieff {c}" in workflow for c in ("validate", "analyze", 'build --edits-since "origin/$BASE_REF"'))
+    assert all(f"aieff {c}" in workflow for c in ("validate", "analyze", 'build --edits-since "$BASE"'))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
     (repo / "entries/alexnet-imagenet/my-model.yaml").unlink()
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
