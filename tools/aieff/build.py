@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from aieff.analysis import analyze
+from aieff.narrative import NarrativeError
 from aieff.outputs import sync
 from aieff.repo import DataError
 from aieff.validate import Dataset
@@ -26,8 +27,9 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
         raise DataError("README.md is missing")
     try:
         labels = {k: v.label for k, v in shown.items()}
-        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels)
-    except tables.ReadmeError as exc:
+        texts = {k: ds.level(k).narrative or "" for k in ds.benchmarks if ds.level(k).narrative}
+        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels, texts)
+    except (tables.ReadmeError, NarrativeError) as exc:
         raise DataError(str(exc)) from exc
     version, released = export.release(root)
     readme = _citation(readme, export.bibtex(version, released))

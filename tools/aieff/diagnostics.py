@@ -51,6 +51,11 @@ CODES: dict[str, tuple[str, str]] = {
         "candidate (or a second entry of one).",
     ),
     "E043": ("rule-date", "The entry is not dated as the level's policy says (e.g. no evidence for its run's date)."),
+    "E044": (
+        "narrative-figure",
+        "A level's narrative types a number or names an unknown placeholder, entry or level: figures are "
+        "placeholders the build fills in.",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),

@@ -731,6 +731,12 @@ class Benchmark(Model):
     policy: Policy | None = Field(
         None, description="The level's editorial rules as data, checked against every entry by aieff validate."
     )
+    narrative: Text | None = Field(
+        None,
+        description="The README's account of what the level shows. Every figure is a placeholder the build "
+        "fills from the analysis ({reduction}, {trend}, {compute:ENTRY}, {ratio:A:B} ...; see "
+        "tools/aieff/narrative.py): a typed number is refused (E044), so the prose cannot drift from the data.",
+    )
 
     def agrees(self, value: float, reference: float) -> bool:
         """Whether value is within this level's tolerance of reference (relative)."""

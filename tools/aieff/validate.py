@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from aieff import narrative
 from aieff.diagnostics import Diagnostic
 from aieff.repo import resolve_inside
 from aieff.rules import check_rules
@@ -325,6 +326,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         elif base.model.withdrawn:
             ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
     check_rules(ds)
+    narrative.check(ds)
 
 
 def _check_recipes(ds: Dataset) -> None:
