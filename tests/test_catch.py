@@ -121,3 +121,47 @@ def test_a_relative_total_is_rescaled_by_the_referenced_runs_fraction(toy: Path)
     assert a.flop == pytest.approx(whole * 0.5)
     assert b.flop == pytest.approx(whole / 4 * 0.3)  # A's whole run, not A's half, divided by 4
     assert flop_to_pfs_days(b.flop) == pytest.approx(7.5)
+
+
+@pytest.mark.parametrize("fewer_by", ["5", "6"])
+def test_a_run_compute_with_a_third_field_is_refused_whatever_its_value(toy: Path, fewer_by: str) -> None:
+    """value and unit, or relative_to and fewer_by: a third field is refused even when it repeats a value
+    (the check once counted distinct values, so value 5 with fewer_by 5 passed)."""
+    better = toy / "entries/toy-level/better.yaml"
+    head = better.read_text().split("claims:")[0]
+    better.write_text(
+        head
+        + f"""training:
+  total_run_compute:
+    value: 5
+    unit: petaflop/s-days
+    fewer_by: {fewer_by}
+    source:
+      title: "Better net paper"
+      url: https://arxiv.org/abs/1807.00002
+      locator: "Table 2"
+"""
+    )
+    codes = {(d.code, d.field) for d in validate(toy).diagnostics}
+    assert ("E013", "training.total_run_compute") in codes
+
+
+def test_a_tracker_row_without_the_tracker_claim_is_refused_not_a_crash(toy: Path) -> None:
+    better = toy / "entries/toy-level/better.yaml"
+    better.write_text(
+        better.read_text()
+        + """tracker_row:
+  row: 1
+  metric: "Toy"
+  publication: "Better net"
+  date: 2018-07-09
+  link: https://arxiv.org/abs/1807.00002
+  analysis: "none"
+"""
+    )
+    (diag,) = validate(toy).diagnostics
+    assert diag.code == "E013" and "tracker_row needs the claim it continues" in diag.message
+    (toy / "README.md").write_text(hostile_corpus.README)
+    (toy / "CITATION.cff").write_text(hostile_corpus.CITATION)
+    proc = run("build", cwd=toy)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 from aieff.analysis import Result
 from aieff.escape import csv_cell, markdown
 from aieff.repo import DataError
+from aieff.schema import TRACKER_CSV
 from aieff.validate import Dataset
 
 # column -> (dtype for readers, meaning). The order here is the order in the CSV.
@@ -261,9 +262,6 @@ LEGACY_HEADER = [
     "Analysis",
     "Analysis link",
 ]
-
-
-TRACKER_CSV = "github.com/openai/ai-and-efficiency/blob/master/efficiency_sota.csv"
 
 
 def _mdy(iso: str) -> str:

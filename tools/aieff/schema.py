@@ -142,6 +142,9 @@ class Publication(Model):
     venue: Name | None = Field(None, description="Where it was published, e.g. NeurIPS 2012.")
 
 
+TRACKER_CSV = "github.com/openai/ai-and-efficiency/blob/master/efficiency_sota.csv"  # the original tracker
+
+
 class TrackerRow(Model):
     """The entry's row in the original tracker's efficiency_sota.csv (openai/ai-and-efficiency, 2020-06-01),
     cell by cell as published; its compute and factor are the entry's claim from that file."""
@@ -228,8 +231,8 @@ class RunCompute(Model):
     def _one_form(self) -> RunCompute:
         absolute = self.value is not None and self.unit is not None
         relative = self.relative_to is not None and self.fewer_by is not None
-        partial = {self.value, self.unit, self.relative_to, self.fewer_by} - {None}
-        if absolute == relative or len(partial) != 2:
+        given = sum(x is not None for x in (self.value, self.unit, self.relative_to, self.fewer_by))  # fields
+        if absolute == relative or given != 2:
             raise PydanticCustomError("aieff_E013", "give either value and unit, or relative_to and fewer_by")
         return self
 
@@ -638,6 +641,10 @@ class Entry(Model):
     def _has_compute(self) -> Entry:
         if not self.claims and self.training is None:
             raise PydanticCustomError("aieff_E011", "give at least one claim or the training facts")
+        if self.tracker_row is not None and not any(TRACKER_CSV in c.source.url for c in self.claims):
+            raise PydanticCustomError(
+                "aieff_E013", "tracker_row needs the claim it continues: a claim whose source is " + TRACKER_CSV
+            )
         return self
 
 

@@ -57,7 +57,7 @@ def level_table(level: Level, status: dict[str, str]) -> str:
         )
         lines.append(
             f"| {rank} | {model} | {r.date} | {r.pfs_days:.2e} | {r.flop:.2e} | "
-            f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'claimed'))} "
+            f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'pending'))} "
             f"| {evidence} |"
         )
     lines += ["", f"<!-- leaderboard:{level.id} end -->"]
