@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: build test lint bench setup check
+.PHONY: build test lint bench setup check mutate
 
 setup: $(STAMP)
 
@@ -44,3 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/build_scale.py
 	$(BIN)/python benchmarks/estimate.py
 	$(BIN)/python benchmarks/hostile.py
+
+## Apply each documented mutant (tests/mutants.py) to the code, run the tests meant to catch it, restore; print the score.
+mutate: $(STAMP)
+	$(BIN)/python tests/mutants.py
