@@ -105,4 +105,11 @@ def cases() -> list[Case]:
             lambda r: _step_log(r, b"a" * 100_000 + b"\n", SLOW_PATTERN),
             failed_with("A403", "RE2 instructions"),
         ),
+        Case(
+            "step-log-dfa-thrash-past-time-bound",
+            lambda r: _step_log(r, thrash_text(1_000_000), THRASH_PATTERN),
+            failed_with("A404", "better.log"),
+            env={"AIEFF_SANDBOX_SECONDS": "1"},
+            timeout=120,
+        ),
     ]

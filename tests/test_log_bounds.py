@@ -4,19 +4,28 @@ the sandbox under its time and memory limits, never in the process that holds th
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from aieff import logs
-from aieff.logs import step_log
+from aieff.logs import sandboxed, step_log
 from aieff.refusals import Refused
-from aieff.repo import DataError
+from aieff.repo import DataError, RunAborted
+from conftest import run
 from hostile_cases_logs import (
     SLOW_PATTERN,
+    THRASH_PATTERN,
     declared_length_file,
+    huge_tensor_file,
     records,
     tensor_event,
+    thrash_text,
 )
+from hostile_corpus import log_entry
 from test_logs import DAWN, LEVEL, LOSS_LEVEL, spec
 
 TB = spec("tensorboard", tag="a", step_means="epochs")
@@ -125,3 +134,75 @@ def test_a_line_over_the_bound_is_skipped_and_said() -> None:
     text = "s:1 tel:" + "9" * step_log.MAX_LINE + "\ns:2 tel:3.5\n"
     evals = logs.parse(text, s, LOSS_LEVEL)
     assert [e.steps for e in evals] == [2] and "1 line(s) over 131072 characters skipped" in evals.conventions
+
+
+# --- the sandbox: the parse happens elsewhere, within bounds ---------------------------------------------
+
+
+def test_a_parse_answers_the_same_from_the_sandbox(tmp_path: Path) -> None:
+    path = tmp_path / "log.tsv"
+    path.write_text(DAWN)
+    here, there = logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL), sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+    assert there == here and there.conventions == here.conventions
+    mllog = tmp_path / "aborted.txt"
+    mllog.write_text(':::MLLOG {"key": "run_stop", "value": null, "metadata": {"status": "aborted"}}\n')
+    with pytest.raises(RunAborted, match="run aborted"):
+        sandboxed.parse(mllog, spec("mlperf-mllog"), LEVEL)
+
+
+def test_a_44_byte_event_declaring_a_huge_tensor_never_grows_the_main_process(toy: Path) -> None:
+    """Estimating in a fresh process: the refusal is coded and that process's peak memory stays flat."""
+    assert len(huge_tensor_file()) < 50
+    log_entry(toy, huge_tensor_file(), "tensorboard", "    tag: a\n    step_means: epochs\n")
+    code = (
+        "import re; from aieff.cli import main; main(['estimate', 'entries/toy-level/better.yaml']); "
+        "print('peak', int(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]) // 1024)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=toy, capture_output=True, text=True, check=False)
+    assert "A402 log-tensor-not-scalar: entries/toy-level/better.log" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    peak_mb = int(proc.stdout.rsplit("peak", 1)[1])  # VmHWM: ru_maxrss would carry the forking process's peak
+    assert peak_mb < 300, f"the main process peaked at {peak_mb} MB"  # parsed in-process: 831 MB
+
+
+def test_the_main_process_never_runs_a_parser(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def parse_here(*args: object) -> None:
+        raise AssertionError("a training log was parsed in the main process")
+
+    monkeypatch.setattr(logs, "parse", parse_here)
+    log_entry(toy, declared_length_file(), "tensorboard", "    tag: a\n")
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
+    assert proc.returncode == 1 and "A401 log-record-length" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_parse_past_its_time_bound_is_stopped(toy: Path) -> None:
+    log_entry(toy, thrash_text(1_000_000), "step-log", f"    pattern: '{THRASH_PATTERN}'\n")
+    assert step_log.compile_pattern(THRASH_PATTERN).programsize <= step_log.MAX_PROGRAM  # not refused upfront
+    start = time.monotonic()
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy, env={"AIEFF_SANDBOX_SECONDS": "1"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "A404 log-parse-stopped: entries/toy-level/better.log (step-log): " in proc.stdout, proc.stdout
+    assert "stopped after 1 s" in proc.stdout or "CPU-time limit" in proc.stdout, proc.stdout
+    assert time.monotonic() - start < 30  # the deadline is the behaviour: unbounded, the search takes ~4 s/MB
+
+
+def test_a_parse_over_its_memory_bound_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"epoch": 1, "test_acc5": 95, "pad": "' + b"x" * (64 << 20) + b'"}\n')
+    monkeypatch.setenv("AIEFF_SANDBOX_MEMORY_MB", "96")
+    with pytest.raises(Refused, match=r"A404 .*\(jsonl\): ran out of memory within the sandbox's limit"):
+        sandboxed.parse(path, spec("jsonl"), LEVEL)
+
+
+def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aieff.sandbox import Sandbox
+
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # an environment no other test uses: a helper of its own
+    path = tmp_path / "log.tsv"
+    path.write_text(DAWN)
+    box = Sandbox()
+    try:
+        assert sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+        assert box.helper_pid is not None
+        assert "libtorch" not in Path(f"/proc/{box.helper_pid}/maps").read_text()
+    finally:
+        box.stop()

@@ -37,6 +37,10 @@ REFUSALS: dict[str, tuple[str, str]] = {
         "a step-log pattern compiles to an RE2 program over the size bound (or over RE2's memory bound): "
         "searching with it could cost seconds per megabyte",
     ),
+    "A404": (
+        "log-parse-stopped",
+        "reading the training log ran past its time or memory bound in the sandbox, or the sandbox could not run it",
+    ),
     "A405": (
         "log-too-many-evaluations",
         "a training log yields more evaluations than the bound; no real log comes close",
