@@ -180,11 +180,12 @@ def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
 
 
 def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
-    """Fetch and parse one training log and find the first evaluation at the level (cheap: no torch)."""
+    """Fetch one training log, parse it in the sandbox (no torch) and find the first evaluation at the level."""
     from aieff import logs
     from aieff.fetch import fetch
+    from aieff.logs import sandboxed
 
-    evals = logs.parse(fetch(spec, root, what=what, kind="log").read_bytes(), spec, level)
+    evals = sandboxed.parse(fetch(spec, root, what=what, kind="log"), spec, level)
     reached = logs.first_reaching(evals, level)
     ev, t = reached.eval, entry.training
     per_epoch = _per_epoch(entry, level)

@@ -22,6 +22,29 @@ REFUSALS: dict[str, tuple[str, str]] = {
     # --- end A3xx ---
     #
     # --- A4xx: training logs ---
+    "A401": (
+        "log-record-length",
+        "a record of a binary log (TensorBoard's TFRecord framing) declares more bytes than the file holds "
+        "after its header; refused before anything is read",
+    ),
+    "A402": (
+        "log-tensor-not-scalar",
+        "a TensorBoard tensor declares a shape of more than one element, or content of another size than one "
+        "element of its type; refused before the tensor is built",
+    ),
+    "A403": (
+        "log-pattern-too-complex",
+        "a step-log pattern compiles to an RE2 program over the size bound (or over RE2's memory bound): "
+        "searching with it could cost seconds per megabyte",
+    ),
+    "A404": (
+        "log-parse-stopped",
+        "reading the training log ran past its time or memory bound in the sandbox, or the sandbox could not run it",
+    ),
+    "A405": (
+        "log-too-many-evaluations",
+        "a training log yields more evaluations than the bound; no real log comes close",
+    ),
     # --- end A4xx ---
     #
     # --- A5xx: fetching and checkpoints ---

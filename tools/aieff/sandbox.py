@@ -301,6 +301,10 @@ def _answer(job: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
     """A job's result: its torch-free checks in one child, then, if they pass, the job in another."""
     if job.get("probe"):
         return _fork_job(job, limits)
+    if "parse_log" in job:  # torch-free: one child; the parsers are imported here once, for every child
+        import aieff.logs.sandboxed  # noqa: F401
+
+        return _fork_job(job, limits)
     checked = _fork_job({**job, "precheck": True}, limits)
     if not checked.get("ok"):
         return {**checked, "stage": "precheck"}

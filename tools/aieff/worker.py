@@ -1,4 +1,5 @@
-"""What runs inside the sandbox: build or load the model, count each phase, compare the checkpoint.
+"""What runs inside the sandbox: build or load the model, count each phase, compare the checkpoint; or
+parse a training log (torch-free).
 
 A job and its result are plain JSON, so nothing but numbers and short strings crosses back to the
 process that holds the repository.
@@ -42,6 +43,10 @@ def precheck(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
+    if "parse_log" in job:  # a training log: torch-free, one stage (aieff.logs.sandboxed)
+        from aieff.logs.sandboxed import run
+
+        return run(job["parse_log"])
     if job.get("precheck"):
         return precheck(job)
     if job.get("probe"):  # what a job can see: for tests and for operators checking the isolation

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from aieff.diagnostics import excerpt, first_line
+from aieff.refusals import Refused
 from aieff.repo import DataError, NotReached
 from aieff.schema import Benchmark, TrainingLog
 
@@ -68,6 +69,7 @@ METRIC_RANGE = {
 }
 MAX_EPOCHS = 1e6
 MAX_SAMPLES = 10**18
+MAX_EVALS = 100_000  # evaluations a log may yield (real logs: tens to thousands); bounds the sandbox's answer
 
 
 def parse(raw: str | bytes, spec: TrainingLog, level: Benchmark) -> Evals:
@@ -88,6 +90,8 @@ def parse(raw: str | bytes, spec: TrainingLog, level: Benchmark) -> Evals:
         raise DataError(f"training log ({spec.format}): unreadable value: {excerpt(first)}") from exc
     if not evals:
         raise DataError(f"training log ({spec.format}): no evaluations found")
+    if len(evals) > MAX_EVALS:
+        raise Refused("A405", f"training log ({spec.format}) yields {len(evals)} evaluations (bound {MAX_EVALS})")
     for ev in evals:
         check(ev, spec, level)
     return evals if isinstance(evals, Evals) else Evals(evals)

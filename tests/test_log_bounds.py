@@ -1,0 +1,208 @@
+"""Sizes a log declares are checked before anything is allocated, patterns are bounded, and every parse runs in
+the sandbox under its time and memory limits, never in the process that holds the repository."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aieff import logs
+from aieff.logs import sandboxed, step_log
+from aieff.refusals import Refused
+from aieff.repo import DataError, RunAborted
+from conftest import run
+from hostile_cases_logs import (
+    SLOW_PATTERN,
+    THRASH_PATTERN,
+    declared_length_file,
+    huge_tensor_file,
+    records,
+    tensor_event,
+    thrash_text,
+)
+from hostile_corpus import log_entry
+from test_logs import DAWN, LEVEL, LOSS_LEVEL, spec
+
+TB = spec("tensorboard", tag="a", step_means="epochs")
+
+
+# --- TensorBoard: record lengths (A401) and tensor shapes (A402) ---------------------------------------
+
+
+def test_event_files_from_tensorboards_writer_are_read_record_by_record() -> None:
+    from aieff.logs.tensorboard import records as read_records
+
+    events = [
+        tensor_event(1, [], floats=[60.0]),
+        tensor_event(2, [1], floats=[80.0]),
+        tensor_event(3, [1, 1], floats=[95.0]),
+    ]
+    raw = records(*events)
+    assert [payload for _, payload in read_records(raw)] == events
+    evals = logs.parse(raw, TB, LEVEL)
+    assert [(e.line, e.epochs, e.value) for e in evals] == [(1, 1, 60.0), (2, 2, 80.0), (3, 3, 95.0)]
+
+
+def test_a_record_declaring_more_bytes_than_the_file_holds_is_refused_before_reading() -> None:
+    with pytest.raises(Refused, match=r"A401 .*record 1 declares 4611686018427387904 bytes; the file holds 16"):
+        logs.parse(declared_length_file(), TB, LEVEL)
+    whole = records(tensor_event(1, [], floats=[95.0]), tensor_event(2, [], floats=[96.0]))
+    with pytest.raises(Refused, match=r"A401 .*record 2 declares \d+ bytes; the file holds \d+"):
+        logs.parse(whole[:-3], TB, LEVEL)  # a truncated last record is refused, not silently dropped
+    with pytest.raises(DataError, match="record 1: damaged length"):
+        logs.parse(b"\xff" + whole[1:], TB, LEVEL)
+    with pytest.raises(DataError, match="record 1: damaged payload"):
+        logs.parse(whole[:14] + b"\xff" + whole[15:], TB, LEVEL)
+    with pytest.raises(DataError, match="3 byte"):
+        logs.parse(whole + b"abc", TB, LEVEL)
+
+
+@pytest.mark.parametrize(
+    ("dims", "declared"),
+    [
+        ([200_000_000], r"\[200000000\] \(200000000 elements\)"),
+        ([2**63 - 1, 2**63 - 1], r"over 1e18 elements"),  # the product wraps to 1 in int64
+        ([2, -1], r"\[2, -1\]"),
+        ([0], r"\(0 elements\)"),
+    ],
+)
+def test_a_tensor_declaring_other_than_one_element_is_refused_before_it_is_built(
+    dims: list[int], declared: str
+) -> None:
+    raw = records(tensor_event(1, dims, floats=[95.0]))
+    with pytest.raises(Refused, match=rf"A402 .*record 1: tag 'a' declares a tensor of shape .*{declared}"):
+        logs.parse(raw, TB, LEVEL)
+
+
+def test_tensor_content_of_another_size_than_one_element_is_refused() -> None:
+    with pytest.raises(Refused, match="A402 .*declares 16 bytes of content for one 4-byte element"):
+        logs.parse(records(tensor_event(1, [], content=b"\0" * 16)), TB, LEVEL)
+    well_formed = records(tensor_event(1, [1], content=struct.pack("<f", 95.0)))
+    assert logs.parse(well_formed, TB, LEVEL)[0].value == 95.0
+
+
+# --- text logs: values they declare are bounded ---------------------------------------------------------
+
+
+def test_mllog_declared_counts_are_bounded() -> None:
+    def mllog(key: str, value: object, **meta: object) -> str:
+        import json
+
+        return ":::MLLOG " + json.dumps({"key": key, "value": value, "metadata": meta}) + "\n"
+
+    s = spec("mlperf-mllog", metric_scale="fraction")
+    with pytest.raises(DataError, match="not a whole count"):
+        logs.parse(mllog("eval_accuracy", 0.95, samples_count=10**30), s, LEVEL)
+    huge_block = mllog("block_start", None, first_epoch_num=1, epoch_count=1e300) + mllog("eval_accuracy", 0.95)
+    with pytest.raises(DataError, match="is not a number of epochs"):
+        logs.parse(huge_block, s, LEVEL)
+
+
+def test_a_log_yielding_more_evaluations_than_the_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "MAX_EVALS", 2)
+    with pytest.raises(Refused, match=r"A405 .*yields 3 evaluations \(bound 2\)"):
+        logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL)
+
+
+# --- step-log patterns (A403) and lines ----------------------------------------------------------------
+
+
+def test_the_53_character_pattern_is_refused_before_any_search() -> None:
+    assert len(SLOW_PATTERN) == 53
+    s = spec("step-log", pattern=SLOW_PATTERN)  # valid RE2, names step and value: validation accepts it
+    with pytest.raises(Refused, match=r"A403 .*compiles to \d{4} RE2 instructions \(bound 500\)"):
+        logs.parse("a" * 20_000 + "\n", s, LOSS_LEVEL)  # unbounded, this line alone took over a second
+
+
+def test_patterns_in_use_are_far_under_the_bound_and_rejects_by_re2_are_coded() -> None:
+    for pattern in (
+        r"^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$",
+        r"^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)",
+    ):
+        assert step_log.compile_pattern(pattern).programsize < step_log.MAX_PROGRAM // 5
+    with pytest.raises(Refused, match="A403 .*RE2 refuses it: .*pattern too large"):
+        step_log.compile_pattern(r"(?P<step>\pL{1000})(?P<value>\pL{1000})")
+
+
+def test_a_line_over_the_bound_is_skipped_and_said() -> None:
+    s = spec("step-log", pattern=r"^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)")
+    text = "s:1 tel:" + "9" * step_log.MAX_LINE + "\ns:2 tel:3.5\n"
+    evals = logs.parse(text, s, LOSS_LEVEL)
+    assert [e.steps for e in evals] == [2] and "1 line(s) over 131072 characters skipped" in evals.conventions
+
+
+# --- the sandbox: the parse happens elsewhere, within bounds ---------------------------------------------
+
+
+def test_a_parse_answers_the_same_from_the_sandbox(tmp_path: Path) -> None:
+    path = tmp_path / "log.tsv"
+    path.write_text(DAWN)
+    here, there = logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL), sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+    assert there == here and there.conventions == here.conventions
+    mllog = tmp_path / "aborted.txt"
+    mllog.write_text(':::MLLOG {"key": "run_stop", "value": null, "metadata": {"status": "aborted"}}\n')
+    with pytest.raises(RunAborted, match="run aborted"):
+        sandboxed.parse(mllog, spec("mlperf-mllog"), LEVEL)
+
+
+def test_a_44_byte_event_declaring_a_huge_tensor_never_grows_the_main_process(toy: Path) -> None:
+    """Estimating in a fresh process: the refusal is coded and that process's peak memory stays flat."""
+    assert len(huge_tensor_file()) < 50
+    log_entry(toy, huge_tensor_file(), "tensorboard", "    tag: a\n    step_means: epochs\n")
+    code = (
+        "import re; from aieff.cli import main; main(['estimate', 'entries/toy-level/better.yaml']); "
+        "print('peak', int(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]) // 1024)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=toy, capture_output=True, text=True, check=False)
+    assert "A402 log-tensor-not-scalar: entries/toy-level/better.log" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    peak_mb = int(proc.stdout.rsplit("peak", 1)[1])  # VmHWM: ru_maxrss would carry the forking process's peak
+    assert peak_mb < 300, f"the main process peaked at {peak_mb} MB"  # parsed in-process: 831 MB
+
+
+def test_the_main_process_never_runs_a_parser(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def parse_here(*args: object) -> None:
+        raise AssertionError("a training log was parsed in the main process")
+
+    monkeypatch.setattr(logs, "parse", parse_here)
+    log_entry(toy, declared_length_file(), "tensorboard", "    tag: a\n")
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy)
+    assert proc.returncode == 1 and "A401 log-record-length" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_parse_past_its_time_bound_is_stopped(toy: Path) -> None:
+    log_entry(toy, thrash_text(1_000_000), "step-log", f"    pattern: '{THRASH_PATTERN}'\n")
+    assert step_log.compile_pattern(THRASH_PATTERN).programsize <= step_log.MAX_PROGRAM  # not refused upfront
+    start = time.monotonic()
+    proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy, env={"AIEFF_SANDBOX_SECONDS": "1"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "A404 log-parse-stopped: entries/toy-level/better.log (step-log): " in proc.stdout, proc.stdout
+    assert "stopped after 1 s" in proc.stdout or "CPU-time limit" in proc.stdout, proc.stdout
+    assert time.monotonic() - start < 30  # the deadline is the behaviour: unbounded, the search takes ~4 s/MB
+
+
+def test_a_parse_over_its_memory_bound_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"epoch": 1, "test_acc5": 95, "pad": "' + b"x" * (64 << 20) + b'"}\n')
+    monkeypatch.setenv("AIEFF_SANDBOX_MEMORY_MB", "96")
+    with pytest.raises(Refused, match=r"A404 .*\(jsonl\): ran out of memory within the sandbox's limit"):
+        sandboxed.parse(path, spec("jsonl"), LEVEL)
+
+
+def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aieff.sandbox import Sandbox
+
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # an environment no other test uses: a helper of its own
+    path = tmp_path / "log.tsv"
+    path.write_text(DAWN)
+    box = Sandbox()
+    try:
+        assert sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+        assert box.helper_pid is not None
+        assert "libtorch" not in Path(f"/proc/{box.helper_pid}/maps").read_text()
+    finally:
+        box.stop()
