@@ -324,3 +324,19 @@ def test_the_deadline_setting_is_read_when_a_download_starts(server, tmp_path: P
         monkeypatch.setenv("AIEFF_FETCH_DEADLINE", bad)
         with pytest.raises(Unreachable, match="AIEFF_FETCH_DEADLINE=.* is not a positive number of seconds"):
             fetch(art(f"{base}/log.tsv", "6" * 64), tmp_path, what="log")
+
+
+def test_a_name_lookup_that_never_answers_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """getaddrinfo has no timeout of its own (a resolver asking a slow name server can wait long)."""
+    real = socket.getaddrinfo
+
+    def slow(host: str, *args: object, **kwargs: object) -> object:
+        if host == "slow.example":
+            time.sleep(30)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    download = Downloader(max_bytes=100, deadline=1.5)
+    seconds, error = _ends_in_time(lambda: download("https://slow.example/x", str(tmp_path / "out"), None), 1.5)
+    assert isinstance(error, Unreachable), error
+    assert seconds < 1.5 + MARGIN
