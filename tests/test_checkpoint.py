@@ -199,20 +199,45 @@ def test_a_torch_zip_of_views_sharing_one_storage_is_refused(tmp_path: Path) -> 
         compare({"a.weight": (6, 10), "b.weight": (6, 10)}, tmp_path / "alias.pt")
 
 
+class Tied(torch.nn.Module):
+    """An embedding and an output layer sharing one weight, as GPT-2's do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(10, 4)
+        self.head = torch.nn.Linear(4, 10, bias=False)
+        self.head.weight = self.embed.weight
+        self.other = torch.nn.Linear(4, 10, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x)) + self.other(self.embed(x))
+
+
 def test_weights_tied_by_the_architecture_may_share_storage(tmp_path: Path) -> None:
-    class Tied(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.embed = torch.nn.Embedding(10, 4)
-            self.head = torch.nn.Linear(4, 10, bias=False)
-            self.head.weight = self.embed.weight
+    from aieff.flops import load_export
 
     model = Tied()
     torch.save(model.state_dict(), tmp_path / "tied.pt")
-    shapes = state_shapes(model)
-    assert shapes.tied == [frozenset({"embed.weight", "head.weight"})]
     assert read_checkpoint_header(tmp_path / "tied.pt") == "torch-zip"
-    assert compare(shapes, tmp_path / "tied.pt").ok
+    ids = torch.zeros(1, 3, dtype=torch.long)
+    with torch.device("meta"):
+        graph_only = torch.export.export(Tied(), (ids.to("meta"),))
+    torch.export.save(torch.export.export(model, (ids,)), str(tmp_path / "tied.pt2"))
+    torch.export.save(graph_only, str(tmp_path / "graph_only.pt2"))
+    tie = [frozenset({"embed.weight", "head.weight"})]
+    for arch, ties in (
+        (model, tie),
+        (load_export(tmp_path / "tied.pt2"), tie),  # loaded, its tied weights are distinct objects on one storage
+        (load_export(tmp_path / "graph_only.pt2"), None),  # every meta tensor reads as one storage: ties unknown
+    ):
+        shapes = state_shapes(arch)
+        assert shapes.tied == ties
+        assert compare(shapes, tmp_path / "tied.pt").ok
+    # The same archive with the other layer also on that storage: not a tie of this architecture.
+    state = model.state_dict()
+    torch.save({**state, "other.weight": state["embed.weight"]}, tmp_path / "alias.pt")
+    with pytest.raises(Refused, match="A504 .*'embed.weight' and 'other.weight' are one storage"):
+        compare(state_shapes(model), tmp_path / "alias.pt")
 
 
 def test_a_storage_that_is_not_its_record_is_refused(tmp_path: Path) -> None:

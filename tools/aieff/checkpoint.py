@@ -426,7 +426,10 @@ def _distinct(
     for group in by_view.values():
         names = frozenset(s.name for s in group)
         if len(group) > 1 and _numel(group[0].shape) and tied is not None and not any(names <= t for t in tied):
-            pair = sorted(names)[:2]
+            pair = next(
+                ((a, b) for a in sorted(names) for b in sorted(names) if a < b and not any({a, b} <= t for t in tied)),
+                tuple(sorted(names)[:2]),
+            )
             raise Refused(
                 "A504",
                 f"{path.name}: tensors {excerpt(pair[0])} and {excerpt(pair[1])} are one storage; "
@@ -539,11 +542,12 @@ def read_checkpoint(path: Path, tied: list[frozenset[str]] | None = None) -> tup
 
 
 class ModelShapes(dict[str, tuple[int, ...]]):
-    """Name -> shape of a model's state dict, with the groups of names it ties to one tensor."""
+    """Name -> shape of a model's state dict, with the groups of names it ties to one tensor (None: the
+    model cannot tell, as a graph-only export, whose meta tensors all read as one storage once loaded)."""
 
-    def __init__(self, shapes: dict[str, tuple[int, ...]], tied: list[frozenset[str]] | None = None) -> None:
+    def __init__(self, shapes: dict[str, tuple[int, ...]], tied: list[frozenset[str]] | None) -> None:
         super().__init__(shapes)
-        self.tied = tied or []
+        self.tied = tied
 
 
 def compare(model_shapes: dict[str, tuple[int, ...]], path: Path) -> CheckpointReport:
@@ -565,11 +569,20 @@ def state_shapes(model: Any) -> ModelShapes:
     """Name -> shape of a module's (or exported program's) state dict, with the names it ties (one
     parameter or buffer under several names)."""
     state = model.state_dict(keep_vars=True)
-    by_object: dict[int, list[str]] = {}
+    groups: dict[object, list[str]] = {}
+    first_on: dict[int, int] = {}  # a meta storage -> the first tensor seen on it
+    unknown = False
     for name, value in state.items():
-        by_object.setdefault(id(value), []).append(name)
-    tied = [frozenset(names) for names in by_object.values() if len(names) > 1]
-    return ModelShapes({k: tuple(v.shape) for k, v in state.items()}, tied)
+        storage = value.untyped_storage()._cdata
+        if value.is_meta:  # ties are the same tensor object
+            key: object = id(value)
+            # Distinct meta tensors on one storage: a loaded graph-only export, whose ties are lost.
+            unknown |= first_on.setdefault(storage, id(value)) != id(value)
+        else:  # ties are one view of one storage (a loaded export's tied weights are distinct objects)
+            key = (storage, value.storage_offset(), tuple(value.shape), value.stride())
+        groups.setdefault(key, []).append(name)
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    return ModelShapes(shapes, None if unknown else [frozenset(g) for g in groups.values() if len(g) > 1])
 
 
 def _numel(shape: tuple[int, ...]) -> int:
