@@ -76,6 +76,9 @@ def test_safetensors_header_lies_are_caught(tmp_path: Path) -> None:
     (tmp_path / "huge.safetensors").write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
     with pytest.raises(DataError, match="does not fit"):
         read_checkpoint(tmp_path / "huge.safetensors")
+    _safetensors(tmp_path / "meta.safetensors", {"__metadata__": {"format": 1}}, b"")
+    with pytest.raises(DataError, match="__metadata__ is not a mapping of strings"):
+        read_checkpoint(tmp_path / "meta.safetensors")
     buf = io.BytesIO(struct.pack("<Q", 5) + b"{nope")
     (tmp_path / "bad.safetensors").write_bytes(buf.getvalue())
     with pytest.raises(DataError, match="not JSON"):

@@ -133,6 +133,8 @@ def _safetensors_layout(path: Path) -> tuple[dict[str, tuple[int, ...]], list[_S
     data_len = size - 8 - n
     for name, info in header.items():
         if name == "__metadata__":
+            if not (isinstance(info, dict) and all(isinstance(v, str) for v in info.values())):
+                raise DataError(f"{path.name}: __metadata__ is not a mapping of strings (safetensors requires one)")
             continue
         shown = excerpt(name)
         if not isinstance(info, dict) or len(name) > 1000:

@@ -155,7 +155,7 @@ def _lookup(host: str, port: int, timeout: float) -> list[tuple]:
     def ask() -> None:
         try:
             answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure reads "does not resolve", never a thread traceback
             answer.append(exc)
 
     thread = threading.Thread(target=ask, name="aieff-dns", daemon=True)
