@@ -2,7 +2,8 @@
 
 1. Forward cost of the largest torchvision model (by multiply-adds) at its native resolution:
    built and counted on the meta device vs built with real tensors and counted on a real input.
-2. Verifying a >= 1 GiB checkpoint (safetensors header; torch zip with weights_only+mmap) vs a
+2. Verifying a >= 1 GiB checkpoint (safetensors layout; torch zip through aieff's restricted reader
+   and weights_only on the meta device; both scanned for constant weights in 1 MiB chunks) vs a
    plain torch.load. Each measurement runs in a fresh process; peak memory is VmHWM (reset after
    imports, so it is what the step itself adds on top of the interpreter and torch).
 3. A GPT-2-small-shaped model (12 layers, 768 wide, 12 heads, 50,257 tokens, 1,024 positions, causal
@@ -56,9 +57,9 @@ result = count_forward(model, example_input("image", resolution=RES, device="cpu
 """,
 }
 VERIFY = {
-    "safetensors header (aieff)": "from pathlib import Path\nfrom aieff.checkpoint import read_checkpoint\n"
+    "safetensors layout + scan (aieff)": "from pathlib import Path\nfrom aieff.checkpoint import read_checkpoint\n"
     "result = len(read_checkpoint(Path(PATH))[1])",
-    "torch zip, weights_only+mmap (aieff)": "from pathlib import Path\nfrom aieff.checkpoint import read_checkpoint\n"
+    "torch zip, restricted reader (aieff)": "from pathlib import Path\nfrom aieff.checkpoint import read_checkpoint\n"
     "result = len(read_checkpoint(Path(PATH))[1])",
     "plain torch.load (torch zip)": "sd = torch.load(PATH, weights_only=True)\n"
     "result = sum(v.numel() for v in sd.values())",

@@ -128,6 +128,22 @@ def drip(handler: object, delay: float = 0.2, size: int = 1000) -> None:
         pass
 
 
+def drip_headers(handler: object, delay: float = 0.2, size: int = 3000, then_wait: float = 0.0) -> None:
+    """Send a status line, then one header `size` bytes long a byte every `delay` seconds (then wait
+    `then_wait` seconds in silence): every read is quick, the headers never end."""
+    import time
+
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")  # type: ignore[attr-defined]
+        for _ in range(size):
+            handler.wfile.write(b"a")  # type: ignore[attr-defined]
+            handler.wfile.flush()  # type: ignore[attr-defined]
+            time.sleep(delay)
+        time.sleep(then_wait)
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One artifact and render cache for the whole run, shared by its workers, never the user's own:

@@ -8,12 +8,13 @@ import ipaddress
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import drip, self_signed_cert
+from conftest import drip, drip_headers, self_signed_cert
 
 pytest.importorskip("pooch")
 
@@ -44,6 +45,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 self._send(200, b"x" * 5000)
             elif self.path == "/drip":
                 drip(self)
+            elif self.path == "/drip-headers":
+                drip_headers(self)
+            elif self.path == "/headers-then-silence":
+                drip_headers(self, size=9, then_wait=10)
             elif self.path == "/to-127-0-0-2":
                 self.send_response(302)
                 self.send_header("Location", f"https://127.0.0.2:{self.server.server_address[1]}/log.tsv")
@@ -238,3 +243,100 @@ def test_a_server_error_is_an_answer(server, tmp_path: Path) -> None:
             fetch(art(f"{base}/busy", "4" * 64), tmp_path, what="log")
         assert hits["/busy"] == 3
         assert fetch(art(f"{base}/log.tsv"), tmp_path, what="log").read_bytes() == BODY  # the host is still asked
+
+
+# The deadline is the behaviour under test here, so these tests time it: each download runs in a thread
+# and must have ended, unreachable, within its deadline plus MARGIN (a hang fails instead of blocking).
+MARGIN = 1.0
+
+
+def _ends_in_time(download: Callable[[], None], deadline: float) -> tuple[float, BaseException | None]:
+    """(seconds taken, exception raised) by download(); fails when it is still running after the deadline."""
+    outcome: dict[str, object] = {}
+
+    def go() -> None:
+        start = time.monotonic()
+        try:
+            download()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+        outcome["seconds"] = time.monotonic() - start
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(deadline + MARGIN + 3)
+    assert not thread.is_alive(), f"still downloading {deadline + MARGIN + 3:g} s into a {deadline:g} s deadline"
+    return outcome["seconds"], outcome.get("error")  # type: ignore[return-value]
+
+
+def test_a_server_that_drips_its_headers_is_stopped_at_the_deadline(server, tmp_path: Path) -> None:
+    """One header byte every 0.2 s never trips a read timeout; the deadline covers the headers too."""
+    base, _ = server
+    download = Downloader(max_bytes=10_000, deadline=1.5)
+    seconds, error = _ends_in_time(lambda: download(f"{base}/drip-headers", str(tmp_path / "out"), None), 1.5)
+    assert isinstance(error, Unreachable) and "no complete answer within 1.5 s" in str(error), error
+    assert seconds < 1.5 + MARGIN
+
+
+def test_each_read_waits_only_for_what_is_left(server, tmp_path: Path) -> None:
+    """Headers dripped for 1.8 s, then silence: the read that waits must end at the 2 s deadline, not a
+    full per-attempt timeout later."""
+    base, _ = server
+    download = Downloader(max_bytes=10_000, deadline=2.0)
+    seconds, error = _ends_in_time(lambda: download(f"{base}/headers-then-silence", str(tmp_path / "out"), None), 2.0)
+    assert isinstance(error, Unreachable), error
+    assert seconds < 2.0 + MARGIN
+
+
+def test_a_handshake_that_never_completes_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("AIEFF_FETCH_ALLOW_LOOPBACK", "1")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+
+    def accept() -> None:  # the TCP connection is taken, the TLS handshake never answered
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/x"
+    download = Downloader(max_bytes=100, deadline=1.5)
+    try:
+        seconds, error = _ends_in_time(lambda: download(url, str(tmp_path / "out"), None), 1.5)
+    finally:
+        listener.close()
+    assert held and isinstance(error, Unreachable), error
+    assert seconds < 1.5 + MARGIN
+
+
+def test_the_deadline_setting_is_read_when_a_download_starts(server, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """AIEFF_FETCH_DEADLINE set after import still applies (here to a body dripped over 200 s)."""
+    base, _ = server
+    monkeypatch.setenv("AIEFF_FETCH_DEADLINE", "1.5")
+    seconds, error = _ends_in_time(lambda: fetch(art(f"{base}/drip", "5" * 64), tmp_path, what="log"), 1.5)
+    assert isinstance(error, Unreachable) and "no complete answer within 1.5 s" in str(error), error
+    assert seconds < 1.5 + MARGIN
+    for bad in ("soon", "0", "-1", "nan", "inf"):
+        monkeypatch.setenv("AIEFF_FETCH_DEADLINE", bad)
+        with pytest.raises(Unreachable, match="AIEFF_FETCH_DEADLINE=.* is not a positive number of seconds"):
+            fetch(art(f"{base}/log.tsv", "6" * 64), tmp_path, what="log")
+
+
+def test_a_name_lookup_that_never_answers_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """getaddrinfo has no timeout of its own (a resolver asking a slow name server can wait long)."""
+    real = socket.getaddrinfo
+
+    def slow(host: str, *args: object, **kwargs: object) -> object:
+        if host == "slow.example":
+            time.sleep(30)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    download = Downloader(max_bytes=100, deadline=1.5)
+    seconds, error = _ends_in_time(lambda: download("https://slow.example/x", str(tmp_path / "out"), None), 1.5)
+    assert isinstance(error, Unreachable), error
+    assert seconds < 1.5 + MARGIN

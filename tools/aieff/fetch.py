@@ -5,7 +5,10 @@ downloader of ours that: resolves the host itself and connects only to public ad
 loopback, private, link-local, shared or metadata ranges; checked again on every redirect, and the
 connection goes to the address that was checked, so DNS cannot change its answer in between);
 follows https redirects only; streams with a size limit per artifact kind; and stops at one total
-deadline per artifact, retrying server errors within it. Whatever went wrong on the network, the
+deadline per artifact, retrying server errors within it. The deadline covers the whole exchange (name
+lookup, connect, TLS handshake, status line, headers, body, retries): every socket operation may block
+at most READ_TIMEOUT and never past it, so a server that sends its handshake, headers or body a byte
+at a time cannot outlast it. Settings are read on every call. Whatever went wrong on the network, the
 message says only "unreachable", and such a failure is not a verdict on the entry. Within
 remember_silent_hosts() (one `aieff estimate` run), a host that gave no answer at all is not asked
 again, so an offline run costs one deadline per host, not one per artifact.
@@ -19,9 +22,11 @@ import functools
 import hashlib
 import http.client
 import ipaddress
+import math
 import os
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,8 +40,9 @@ from aieff.schema import Artifact
 
 # Largest file accepted per artifact kind, in bytes.
 MAX_BYTES = {"log": 256 << 20, "export": 2 << 30, "checkpoint": 8 << 30}
-DEADLINE = float(os.environ.get("AIEFF_FETCH_DEADLINE") or 600)  # seconds per artifact, all tries included
-READ_TIMEOUT = 30.0  # seconds one connect or read may block (never more than what is left)
+DEADLINE_ENV = "AIEFF_FETCH_DEADLINE"  # seconds per artifact, all tries included (read on every call)
+DEFAULT_DEADLINE = 600.0
+READ_TIMEOUT = 30.0  # seconds one socket operation may block (never more than what is left)
 RETRIES = 3
 ALLOW_LOOPBACK_ENV = "AIEFF_FETCH_ALLOW_LOOPBACK"  # tests serve artifacts on 127.0.0.1
 
@@ -52,6 +58,28 @@ def remember_silent_hosts() -> Iterator[None]:
         yield
     finally:
         _SILENT.reset(token)
+
+
+def deadline_seconds() -> float:
+    """The total time per artifact: AIEFF_FETCH_DEADLINE when set (read now, not at import), else 600 s."""
+    raw = os.environ.get(DEADLINE_ENV) or ""
+    if not raw:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:  # not a verdict on the entry: the operator's setting is wrong
+        raise Unreachable(f"{DEADLINE_ENV}={excerpt(raw, 40)} is not a positive number of seconds; nothing fetched")
+    return value
+
+
+def _timeout(stop: float) -> float:
+    """How long the next socket operation may block: READ_TIMEOUT, capped by what is left before `stop`."""
+    left = stop - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline")
+    return min(READ_TIMEOUT, left)
 
 
 def sha256_file(path: Path) -> str:
@@ -82,7 +110,28 @@ def _ssl_context() -> ssl.SSLContext:
 def _context_for(bundle: str | None) -> ssl.SSLContext:
     """One verifying context per CA bundle for the process: loading the system's CA store costs ~25 ms,
     paid once rather than on every download."""
-    return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
+    context = ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
+    context.sslsocket_class = _DeadlineSocket  # the documented way to get sockets of our own class
+    return context
+
+
+class _DeadlineSocket(ssl.SSLSocket):
+    """A TLS socket whose every handshake step, read and send blocks at most _timeout(stop): one byte
+    every few seconds keeps no operation waiting past the deadline, and each read checks it first."""
+
+    stop = math.inf
+
+    def do_handshake(self, block: bool = False) -> None:
+        self.settimeout(_timeout(self.stop))  # the handshake as a whole is bounded by this (CPython's _ssl)
+        super().do_handshake(block)
+
+    def read(self, len: int = 1024, buffer: bytearray | memoryview | None = None) -> bytes | int:  # noqa: A002
+        self.settimeout(_timeout(self.stop))  # recv and recv_into (status line, headers, body) come here
+        return super().read(len, buffer)
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        self.settimeout(_timeout(self.stop))  # sendall sends through here
+        return super().send(data, flags)
 
 
 class Refused(Exception):
@@ -98,12 +147,30 @@ def allowed_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def public_addresses(host: str, port: int) -> list[str]:
+def _lookup(host: str, port: int, timeout: float) -> list[tuple]:
+    """getaddrinfo, given up after `timeout` s: it has no timeout of its own, so it runs in a thread
+    that is left to finish on its own when the answer is late."""
+    answer: list = []
+
+    def ask() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except Exception as exc:  # noqa: BLE001 - any failure reads "does not resolve", never a thread traceback
+            answer.append(exc)
+
+    thread = threading.Thread(target=ask, name="aieff-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not answer:
+        raise TimeoutError("name lookup")
+    if isinstance(answer[0], BaseException):
+        raise OSError("name does not resolve") from answer[0]
+    return answer[0]
+
+
+def public_addresses(host: str, port: int, timeout: float = READ_TIMEOUT) -> list[str]:
     """The host's addresses, all of which must be allowed (one bad answer refuses the host)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise OSError("name does not resolve") from exc
+    infos = _lookup(host, port, timeout)
     addresses = []
     for *_, sockaddr in infos:
         ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
@@ -116,17 +183,39 @@ def public_addresses(host: str, port: int) -> list[str]:
 
 
 class _CheckedConnection(http.client.HTTPSConnection):
-    """Connects to an address that passed public_addresses, verifying TLS against the host name."""
+    """Connects to an address that passed public_addresses, verifying TLS against the host name, with
+    every step (lookup, connect, handshake, then each read and send) bounded by the deadline `stop`."""
+
+    def __init__(self, *args: object, stop: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.stop = stop
 
     def connect(self) -> None:
-        address = public_addresses(self.host, self.port)[0]
-        sock = socket.create_connection((address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        address = public_addresses(self.host, self.port, _timeout(self.stop))[0]
+        sock = socket.create_connection((address, self.port), _timeout(self.stop))
+        try:
+            tls = self._context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)  # type: ignore[attr-defined]
+        except BaseException:
+            sock.close()
+            raise
+        assert isinstance(tls, _DeadlineSocket)
+        tls.stop = self.stop
+        try:
+            tls.do_handshake()
+        except BaseException:
+            tls.close()
+            raise
+        self.sock = tls
 
 
 class _CheckedHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext, stop: float) -> None:
+        super().__init__(context=context)
+        self.stop = stop
+
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_CheckedConnection, req, context=self._context)  # type: ignore[attr-defined]
+        connection = functools.partial(_CheckedConnection, stop=self.stop)
+        return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
 
 
 class _HttpsOnly(urllib.request.HTTPRedirectHandler):
@@ -138,21 +227,23 @@ class _HttpsOnly(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener() -> urllib.request.OpenerDirector:
+def _opener(stop: float) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), _CheckedHandler(context=_ssl_context()), _HttpsOnly()
+        urllib.request.ProxyHandler({}), _CheckedHandler(_ssl_context(), stop), _HttpsOnly()
     )
 
 
 class Downloader:
-    """A pooch downloader: stream to the output file within a size limit and one total deadline."""
+    """A pooch downloader: stream to the output file within a size limit and one total deadline
+    (default: deadline_seconds(), read when the download starts)."""
 
-    def __init__(self, max_bytes: int, deadline: float = DEADLINE, retries: int = RETRIES) -> None:
+    def __init__(self, max_bytes: int, deadline: float | None = None, retries: int = RETRIES) -> None:
         self.max_bytes, self.deadline, self.retries = max_bytes, deadline, retries
 
     def __call__(self, url: str, output_file: str, pooch: object) -> None:  # noqa: ARG002
-        opener = _opener()
-        stop = time.monotonic() + self.deadline
+        deadline = deadline_seconds() if self.deadline is None else self.deadline
+        stop = time.monotonic() + deadline
+        opener = _opener(stop)
         shown = _plain(url)
         silent, host = _SILENT.get(), urlsplit(url).netloc
         if silent is not None and host in silent:
@@ -181,25 +272,17 @@ class Downloader:
             time.sleep(pause)
         if silent is not None and not answered:
             silent.add(host)
-        raise Unreachable(
-            f"{shown}: unreachable (no complete answer within {self.deadline:g} s and {self.retries} tries)"
-        )
+        raise Unreachable(f"{shown}: unreachable (no complete answer within {deadline:g} s and {self.retries} tries)")
 
     def _once(self, opener: urllib.request.OpenerDirector, url: str, output_file: str, stop: float) -> None:
-        def left() -> float:
-            remaining = stop - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("deadline")
-            return remaining
-
-        with opener.open(url, timeout=min(READ_TIMEOUT, left())) as resp:
+        with opener.open(url, timeout=_timeout(stop)) as resp:  # each socket step re-arms its own timeout
             declared = resp.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
                 raise DataError(f"{_plain(url)}: {declared} bytes is over the {self.max_bytes}-byte limit")
             total = 0
             with open(output_file, "wb") as out:
                 while chunk := resp.read1(1 << 16):  # what has arrived; read() would wait for all of it
-                    left()  # one deadline for the whole transfer, however slowly bytes arrive
+                    _timeout(stop)  # one deadline for the whole transfer, however slowly bytes arrive
                     total += len(chunk)
                     if total > self.max_bytes:
                         raise DataError(f"{_plain(url)}: more than {self.max_bytes} bytes; download stopped")

@@ -48,6 +48,32 @@ REFUSALS: dict[str, tuple[str, str]] = {
     # --- end A4xx ---
     #
     # --- A5xx: fetching and checkpoints ---
+    "A501": (
+        "checkpoint-layout",
+        "a safetensors checkpoint's data section is not what its header declares: a tensor's byte range is "
+        "not its shape times its dtype size, the ranges overlap or leave gaps, or they do not cover the data "
+        "section exactly (a header without the weights); the safetensors library refuses such files too",
+    ),
+    "A502": (
+        "checkpoint-storage",
+        "a torch zip checkpoint's storage is not the archive record it names: the record is missing, "
+        "compressed, or of another size than the pickle declares",
+    ),
+    "A503": (
+        "checkpoint-view",
+        "a torch zip checkpoint's tensor is not a dense view of its own bytes: a zero stride (an expanded view), "
+        "strides that overlap or skip, or a range past its storage",
+    ),
+    "A504": (
+        "checkpoint-shared-storage",
+        "two tensors of a checkpoint share bytes, other than the same tensor under two names the architecture "
+        "itself ties",
+    ),
+    "A505": (
+        "checkpoint-constant",
+        "a checkpoint's weight (a tensor named `weight` with two or more dimensions) holds one value repeated, "
+        "or every tensor of more than one element does: weights that were never trained",
+    ),
     # --- end A5xx ---
     #
     # --- A6xx: verdicts ---
