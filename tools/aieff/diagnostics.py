@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
+from aieff.escape import markdown
+
 # code -> (short name, what it means). Codes are stable: never renumber, only add.
 CODES: dict[str, tuple[str, str]] = {
     "E001": ("yaml-syntax", "The file is not valid YAML."),
@@ -108,19 +110,6 @@ def excerpt(text: str, limit: int = 80) -> str:
     return repr(cut) + (f" (+{len(text) - limit} characters)" if len(text) > limit else "")
 
 
-def markdown_cell(text: str) -> str:
-    """Untrusted text made inert inside a markdown table cell (job summaries)."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
-
-
 def render(diags: list[Diagnostic], fmt: str) -> str:
     """Render diagnostics as text lines or a JSON document."""
     ordered = sorted(diags)
@@ -146,8 +135,8 @@ def github_report(diags: list[Diagnostic], n_files: int) -> None:
         lines += ["| file | line | code | field | message |", "|---|---|---|---|---|"]
         for d in sorted(diags):
             lines.append(
-                f"| {markdown_cell(d.path)} | {d.line}:{d.col} | {d.code} | {markdown_cell(d.field)} "
-                f"| {markdown_cell(d.message)} |"
+                f"| {markdown(d.path, 1000)} | {d.line}:{d.col} | {d.code} | {markdown(d.field, 1000)} "
+                f"| {markdown(d.message, 1000)} |"
             )
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
