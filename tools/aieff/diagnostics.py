@@ -42,6 +42,10 @@ CODES: dict[str, tuple[str, str]] = {
         "unknown-recipe",
         "same_recipe_as names no earlier, ranked entry of the same level.",
     ),
+    "E034": (
+        "invisible-character",
+        "A Unicode format character (bidi control, zero-width character, tag): invisible, it can reorder or hide text.",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),
