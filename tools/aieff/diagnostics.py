@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
-from aieff.escape import markdown
+from aieff.escape import markdown, visible
 
 # code -> (short name, what it means). Codes are stable: never renumber, only add.
 CODES: dict[str, tuple[str, str]] = {
@@ -46,6 +46,10 @@ CODES: dict[str, tuple[str, str]] = {
         "invisible-character",
         "A Unicode format character (bidi control, zero-width character, tag): invisible, it can reorder or hide text.",
     ),
+    "E035": (
+        "bad-file-name",
+        "A file or folder name under entries/ that is not UTF-8 or holds a control or format character.",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),
@@ -69,6 +73,10 @@ class Diagnostic:
     def __post_init__(self) -> None:
         if self.code not in CODES:
             raise ValueError(f"unregistered diagnostic code {self.code}")
+        # Undecodable bytes of a file name and format characters are shown as escapes in every output
+        # (text, JSON, annotations, job summary), so none can fail to encode or reorder the line.
+        for name in ("path", "field", "message"):
+            object.__setattr__(self, name, visible(getattr(self, name)))
 
     def text(self) -> str:
         """One line, whatever the file name or message holds (control characters are escaped)."""

@@ -17,6 +17,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from aieff.diagnostics import Diagnostic
+from aieff.escape import describe, format_chars
 from aieff.repo import resolve_inside
 from aieff.schema import Benchmark, Entry
 from aieff.yamlload import MAX_BYTES, Loaded, load_file
@@ -201,6 +202,21 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def bad_name(name: str) -> str | None:
+    """Why a file or folder name cannot be shown as it is (os.fsdecode's surrogates mark bytes that are
+    not UTF-8), or None."""
+    if re.search(r"[\ud800-\udfff]", name):
+        return "the name is not UTF-8: rename it"
+    if m := _NAME_CONTROL.search(name):
+        return f"the name holds the control character U+{ord(m.group()):04X}: rename it"
+    if hidden := format_chars(name):
+        return f"the name holds {describe(name[hidden[0]])}, an invisible formatting character: rename it"
+    return None
+
+
 def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]]:
     """List level and entry files under entries/, and flag stray or oversized files."""
     items: list[tuple[Path, str, bool]] = []
@@ -211,15 +227,22 @@ def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]
     for dirpath, dirnames, filenames in os.walk(base):
         here = Path(dirpath)
         depth = len(here.relative_to(base).parts)
-        for name in [d for d in dirnames if (here / d).is_symlink()]:
+        for name in sorted(dirnames):
             rel = (here / name).relative_to(root).as_posix()
-            diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed (a linked folder)"))
+            if why := bad_name(name):
+                diags.append(Diagnostic(rel, 1, 1, "E035", "-", why))
+            elif (here / name).is_symlink():
+                diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed (a linked folder)"))
+            else:
+                continue
             dirnames.remove(name)
         dirnames.sort()
         for name in sorted(filenames):
             file = here / name
             rel = file.relative_to(root).as_posix()
-            if file.is_symlink():
+            if why := bad_name(name):
+                diags.append(Diagnostic(rel, 1, 1, "E035", "-", why))
+            elif file.is_symlink():
                 diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed"))
             elif depth == 0:
                 if name not in {"README.md"}:
