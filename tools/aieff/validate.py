@@ -19,10 +19,11 @@ from pydantic import BaseModel, ValidationError
 from aieff.diagnostics import Diagnostic
 from aieff.escape import describe, format_chars
 from aieff.repo import resolve_inside
-from aieff.schema import Benchmark, Entry
+from aieff.schema import Benchmark, Citation, Entry
 from aieff.yamlload import MAX_BYTES, Loaded, load_file
 
 BENCHMARK_FILE = "benchmark.yaml"
+CITATION_FILE = "CITATION.cff"
 PARALLEL_THRESHOLD = 2000
 
 
@@ -426,12 +427,34 @@ def _check_paths(ds: Dataset, doc: Doc, entry: Entry) -> None:
             ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} does not exist"))
 
 
+def citation(root: Path) -> tuple[Citation | None, list[Diagnostic]]:
+    """CITATION.cff's release (version, date-released), checked as an entry is; (None, []) when there is none.
+
+    Its version reaches the README's BibTeX, the exports and the data package.
+    """
+    file = root / CITATION_FILE
+    if file.is_symlink():
+        return None, [Diagnostic(CITATION_FILE, 1, 1, "E029", "-", "symbolic links are not allowed")]
+    if not file.exists():
+        return None, []
+    loaded = load_file(file, CITATION_FILE, require_schema_line=False)
+    if loaded.errors or loaded.data is None:
+        return None, loaded.errors
+    try:
+        return Citation.model_validate(loaded.data), []
+    except ValidationError as exc:
+        return None, schema_errors(loaded, exc, Citation)
+
+
 def validate(root: Path, *, jobs: int | None = None) -> Dataset:
-    """Load, schema-check and cross-check everything under root/entries."""
+    """Load, schema-check and cross-check everything under root/entries, and CITATION.cff."""
     ds = Dataset(root)
     items, ds.diagnostics = discover(root)
     docs = _load_items(items, jobs)
     ds.n_files = len(docs)
+    if (root / CITATION_FILE).exists() or (root / CITATION_FILE).is_symlink():
+        ds.n_files += 1
+        ds.diagnostics.extend(citation(root)[1])
     for doc in docs:
         ds.diagnostics.extend(doc.loaded.errors)
     cross_check(ds, docs)
