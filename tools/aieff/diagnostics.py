@@ -76,7 +76,7 @@ class Diagnostic:
         # Undecodable bytes of a file name and format characters are shown as escapes in every output
         # (text, JSON, annotations, job summary), so none can fail to encode or reorder the line.
         for name in ("path", "field", "message"):
-            object.__setattr__(self, name, visible(getattr(self, name)))
+            object.__setattr__(self, name, visible(str(getattr(self, name))))
 
     def text(self) -> str:
         """One line, whatever the file name or message holds (control characters are escaped)."""

@@ -16,7 +16,6 @@ import urllib.parse
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Each character that means something to markdown or HTML, and what stands for it. A backtick is an
 # entity, not \`: an escaped backtick beside a code span is read differently by different parsers.
 _MD_SPECIAL = {c: "\\" + c for c in "\\*_[]|!~$#"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "&#96;"}
@@ -50,22 +49,23 @@ def describe(char: str) -> str:
 def visible(text: str) -> str:
     """Text with format characters written as \\u escapes and undecodable bytes (surrogate escapes, as
     os.fsdecode gives for a file name that is not UTF-8) as \\x escapes, so it shows what it holds."""
-    text = _SURROGATE.sub(_surrogate, text)
-    marks = format_chars(text)
-    for i in reversed(marks):
-        text = text[:i] + f"\\u{ord(text[i]):04x}" + text[i + 1 :]
-    return text
+    return text if text.isascii() else _NON_ASCII.sub(_shown, text)
 
 
-def _surrogate(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+def _shown(m: re.Match[str]) -> str:
+    char, code = m.group(), ord(m.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if 0xD800 <= code <= 0xDFFF or unicodedata.category(char) == "Cf":
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
 
 
 def one_line(text: object, limit: int = 300) -> str:
     """Control characters and line breaks folded to one space, format characters made visible, then cut
     at limit characters."""
-    flat = visible(_CONTROL.sub(" ", str(text))).strip()
+    raw = str(text).lstrip()[: 10 * limit + 1000]  # what can reach the cut, whatever the text's length
+    flat = visible(_CONTROL.sub(" ", raw)).strip()
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
