@@ -105,7 +105,7 @@ def test_github_actions_annotations_and_summary(toy: Path, tmp_path: Path) -> No
     proc = run("validate", cwd=toy, env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert proc.returncode == 1
     assert "::error file=entries/toy-level/better.yaml,line=21,col=21,title=E013 invalid-value::" in proc.stdout
-    assert "| entries/toy-level/better.yaml | 21:21 | E013 | training.epochs_to_target |" in summary.read_text()
+    assert "| entries/toy-level/better.yaml | 21:21 | E013 | training.epochs\\_to\\_target |" in summary.read_text()
 
 
 def test_validate_does_not_import_torch() -> None:

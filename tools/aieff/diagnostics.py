@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
+from aieff.escape import markdown, visible
+
 # code -> (short name, what it means). Codes are stable: never renumber, only add.
 CODES: dict[str, tuple[str, str]] = {
     "E001": ("yaml-syntax", "The file is not valid YAML."),
@@ -39,6 +41,14 @@ CODES: dict[str, tuple[str, str]] = {
     "E033": (
         "unknown-recipe",
         "same_recipe_as names no earlier, ranked entry of the same level.",
+    ),
+    "E034": (
+        "invisible-character",
+        "A Unicode format character (bidi control, zero-width character, tag): invisible, it can reorder or hide text.",
+    ),
+    "E035": (
+        "bad-file-name",
+        "A file or folder name under entries/ that is not UTF-8 or holds a control or format character.",
     ),
     "E040": ("rule-division", "The submission's division is not the one the level's policy admits."),
     "E041": (
@@ -79,6 +89,10 @@ class Diagnostic:
     def __post_init__(self) -> None:
         if self.code not in CODES:
             raise ValueError(f"unregistered diagnostic code {self.code}")
+        # Undecodable bytes of a file name and format characters are shown as escapes in every output
+        # (text, JSON, annotations, job summary), so none can fail to encode or reorder the line.
+        for name in ("path", "field", "message"):
+            object.__setattr__(self, name, visible(str(getattr(self, name))))
 
     def text(self) -> str:
         """One line, whatever the file name or message holds (control characters are escaped)."""
@@ -124,19 +138,6 @@ def excerpt(text: str, limit: int = 80) -> str:
     return repr(cut) + (f" (+{len(text) - limit} characters)" if len(text) > limit else "")
 
 
-def markdown_cell(text: str) -> str:
-    """Untrusted text made inert inside a markdown table cell (job summaries)."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
-
-
 def render(diags: list[Diagnostic], fmt: str) -> str:
     """Render diagnostics as text lines or a JSON document."""
     ordered = sorted(diags)
@@ -162,8 +163,8 @@ def github_report(diags: list[Diagnostic], n_files: int) -> None:
         lines += ["| file | line | code | field | message |", "|---|---|---|---|---|"]
         for d in sorted(diags):
             lines.append(
-                f"| {markdown_cell(d.path)} | {d.line}:{d.col} | {d.code} | {markdown_cell(d.field)} "
-                f"| {markdown_cell(d.message)} |"
+                f"| {markdown(d.path, 1000)} | {d.line}:{d.col} | {d.code} | {markdown(d.field, 1000)} "
+                f"| {markdown(d.message, 1000)} |"
             )
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")

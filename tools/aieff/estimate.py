@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aieff.checkpoint import CheckpointReport
-from aieff.diagnostics import excerpt, first_line, markdown_cell
+from aieff.diagnostics import excerpt, first_line
 from aieff.flops import ForwardCount
 from aieff.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
 from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
@@ -366,6 +366,8 @@ def render_text(ests: list[Estimate]) -> str:
 
 
 def _summary(ests: list[Estimate]) -> None:
+    from aieff.escape import markdown
+
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if os.environ.get("GITHUB_ACTIONS") != "true" or not summary:
         return
@@ -375,12 +377,12 @@ def _summary(ests: list[Estimate]) -> None:
         "| entry | status | factor | entry says | re-estimate | |",
         "|---|---|---|---|---|---|",
     ]
-    for e in ests:
+    for e in ests:  # every cell quotes entries, logs or artifacts: escaped, so no link, image or tag renders
         for i, r in enumerate(e.rows or [["-", "-", "-", ""]]):
             head = [e.path, e.status] if i == 0 else ["", ""]
-            lines.append("| " + " | ".join(markdown_cell(c) for c in [*head, *r]) + " |")
+            lines.append("| " + " | ".join(markdown(c, 1000) for c in [*head, *r]) + " |")
         for m in e.messages:
-            lines.append(f"| | | note | {markdown_cell(m)} | | |")
+            lines.append(f"| | | note | {markdown(m, 1000)} | | |")
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
 

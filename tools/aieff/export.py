@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from aieff.analysis import Result
-from aieff.escape import csv_cell, markdown
+from aieff.escape import code_line, csv_cell, markdown
 from aieff.repo import DataError
 from aieff.schema import TRACKER_CSV
 from aieff.validate import Dataset
@@ -110,17 +110,14 @@ LEVEL_COLUMNS: dict[str, tuple[str, str]] = {
 
 def release(root: Path) -> tuple[str, str]:
     """The dataset's (version, date-released) as CITATION.cff records them, the one place they are kept."""
-    from ruamel.yaml import YAML
+    from aieff.validate import CITATION_FILE, citation
 
-    path = root / "CITATION.cff"
-    try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"CITATION.cff: cannot be read ({exc})") from exc
-    version, released = (data or {}).get("version"), (data or {}).get("date-released")
-    if not isinstance(version, str) or not isinstance(released, dt.date):
-        raise DataError("CITATION.cff: needs version (e.g. '2026.11.23') and date-released (YYYY-MM-DD)")
-    return version, released.isoformat()
+    if not (root / CITATION_FILE).is_file():
+        raise DataError("CITATION.cff: missing; it records the dataset's version and date-released")
+    cff, problems = citation(root)
+    if cff is None:
+        raise DataError(f"CITATION.cff is invalid: {problems[0].text()}")
+    return cff.version, cff.date_released.isoformat()
 
 
 def _sig6(value: float | None) -> float | None:
@@ -515,10 +512,10 @@ def bibtex(version: str, released: str) -> str:
             "@misc{aieff,",
             "  title        = {aieff: a tracker of the training compute needed to reach fixed capability levels},",
             "  author       = {{aieff contributors}},",
-            f"  year         = {{{released[:4]}}},",
-            f"  version      = {{{version}}},",
+            f"  year         = {{{code_line(released[:4])}}},",
+            f"  version      = {{{code_line(version)}}},",
             "  howpublished = {\\url{https://github.com/aieff/aieff}},",
-            f"  note         = {{Dataset version {version}, released {released}}}",
+            f"  note         = {{Dataset version {code_line(version)}, released {code_line(released)}}}",
             "}",
             "",
             "@article{hernandez2020measuring,",

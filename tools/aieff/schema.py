@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -754,3 +755,30 @@ class Benchmark(Model):
         if (self.threshold is None) == (self.criterion is None):
             raise PydanticCustomError("aieff_E013", "give exactly one of threshold, criterion")
         return self
+
+
+# --- the dataset's release (CITATION.cff) ----------------------------------------------------------
+
+
+def _dated_version(value: str, info: ValidationInfo) -> str:
+    released = info.data.get("date_released")  # validated first: the model declares it first
+    if not re.fullmatch(r"[0-9]{4}\.[0-9]{2}\.[0-9]{2}", value):
+        raise PydanticCustomError(
+            "aieff_E013", "not a dated version YYYY.MM.DD (e.g. 2026.11.22): {v}", {"v": repr(value[:40])}
+        )
+    if released is not None and value != (want := released.strftime("%Y.%m.%d")):
+        raise PydanticCustomError(
+            "aieff_E013", "{v} is not date-released written YYYY.MM.DD ({want})", {"v": value, "want": want}
+        )
+    return value
+
+
+class Citation(BaseModel):
+    """What aieff reads from CITATION.cff: the dataset's release. The rest is the Citation File Format's."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+    date_released: IsoDate = Field(alias="date-released", description="The release date, YYYY-MM-DD.")
+    version: Annotated[str, AfterValidator(_dated_version)] = Field(
+        description="The release as a dated version, YYYY.MM.DD: date-released with dots."
+    )

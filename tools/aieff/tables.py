@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from aieff.analysis import Fit, Level, Result
-from aieff.escape import link, markdown, repo_link
+from aieff.escape import link, markdown, one_line, repo_link
 
 START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
 SUMMARY_START, SUMMARY_END = "<!-- summary start -->", "<!-- summary end -->"
@@ -172,9 +172,9 @@ def summary(result: Result, status: dict[str, str]) -> str:
         states = [status.get(r.id, "pending") for r in lv.rows]
         verified = sum(s.startswith("verified") for s in states)
         claimed = sum(s.startswith("claimed") for s in states)
-        title = markdown(lv.title)
+        title, target = markdown(lv.title), anchor(one_line(lv.title))  # the anchor of the heading as shown
         lines.append(
-            f"| [{title}](#{anchor(title)}) | {markdown(base.model)} ({base.date[:4]}) → {markdown(best.model)} "
+            f"| [{title}](#{target}) | {markdown(base.model)} ({base.date[:4]}) → {markdown(best.model)} "
             f"({best.date[:4]}) | {best.reduction_factor:.1f}x | {_trend(lv)} | {_robust(lv.fit)} | "
             f"{_verified_only(lv)} | {lv.fit.points} | "
             f"{len(lv.rows)} ({verified} / {claimed}) | {max(r.date for r in lv.rows)} |"
@@ -196,7 +196,7 @@ def narratives(result: Result, texts: dict[str, str]) -> str:
     for lv in result.levels:
         if lv.id in texts:
             body = markdown(" ".join(render(texts[lv.id], lv, result).split()), 20_000)
-            lines.append(f"- **[{markdown(lv.title)}](#{anchor(markdown(lv.title))}):** {body}")
+            lines.append(f"- **[{markdown(lv.title)}](#{anchor(one_line(lv.title))}):** {body}")
     lines += ["", NARRATIVE_END]
     return "\n".join(lines)
 

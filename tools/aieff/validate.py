@@ -18,12 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from aieff import narrative
 from aieff.diagnostics import Diagnostic
+from aieff.escape import describe, format_chars
 from aieff.repo import resolve_inside
 from aieff.rules import check_rules
-from aieff.schema import Benchmark, Entry
+from aieff.schema import Benchmark, Citation, Entry
 from aieff.yamlload import MAX_BYTES, Loaded, load_file
 
 BENCHMARK_FILE = "benchmark.yaml"
+CITATION_FILE = "CITATION.cff"
 PARALLEL_THRESHOLD = 2000
 
 
@@ -203,6 +205,21 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def bad_name(name: str) -> str | None:
+    """Why a file or folder name cannot be shown as it is (os.fsdecode's surrogates mark bytes that are
+    not UTF-8), or None."""
+    if re.search(r"[\ud800-\udfff]", name):
+        return "the name is not UTF-8: rename it"
+    if m := _NAME_CONTROL.search(name):
+        return f"the name holds the control character U+{ord(m.group()):04X}: rename it"
+    if hidden := format_chars(name):
+        return f"the name holds {describe(name[hidden[0]])}, an invisible formatting character: rename it"
+    return None
+
+
 def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]]:
     """List level and entry files under entries/, and flag stray or oversized files."""
     items: list[tuple[Path, str, bool]] = []
@@ -213,15 +230,22 @@ def discover(root: Path) -> tuple[list[tuple[Path, str, bool]], list[Diagnostic]
     for dirpath, dirnames, filenames in os.walk(base):
         here = Path(dirpath)
         depth = len(here.relative_to(base).parts)
-        for name in [d for d in dirnames if (here / d).is_symlink()]:
+        for name in sorted(dirnames):
             rel = (here / name).relative_to(root).as_posix()
-            diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed (a linked folder)"))
+            if why := bad_name(name):
+                diags.append(Diagnostic(rel, 1, 1, "E035", "-", why))
+            elif (here / name).is_symlink():
+                diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed (a linked folder)"))
+            else:
+                continue
             dirnames.remove(name)
         dirnames.sort()
         for name in sorted(filenames):
             file = here / name
             rel = file.relative_to(root).as_posix()
-            if file.is_symlink():
+            if why := bad_name(name):
+                diags.append(Diagnostic(rel, 1, 1, "E035", "-", why))
+            elif file.is_symlink():
                 diags.append(Diagnostic(rel, 1, 1, "E029", "-", "symbolic links are not allowed"))
             elif depth == 0:
                 if name not in {"README.md"}:
@@ -407,12 +431,34 @@ def _check_paths(ds: Dataset, doc: Doc, entry: Entry) -> None:
             ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} does not exist"))
 
 
+def citation(root: Path) -> tuple[Citation | None, list[Diagnostic]]:
+    """CITATION.cff's release (version, date-released), checked as an entry is; (None, []) when there is none.
+
+    Its version reaches the README's BibTeX, the exports and the data package.
+    """
+    file = root / CITATION_FILE
+    if file.is_symlink():
+        return None, [Diagnostic(CITATION_FILE, 1, 1, "E029", "-", "symbolic links are not allowed")]
+    if not file.exists():
+        return None, []
+    loaded = load_file(file, CITATION_FILE, require_schema_line=False)
+    if loaded.errors or loaded.data is None:
+        return None, loaded.errors
+    try:
+        return Citation.model_validate(loaded.data), []
+    except ValidationError as exc:
+        return None, schema_errors(loaded, exc, Citation)
+
+
 def validate(root: Path, *, jobs: int | None = None) -> Dataset:
-    """Load, schema-check and cross-check everything under root/entries."""
+    """Load, schema-check and cross-check everything under root/entries, and CITATION.cff."""
     ds = Dataset(root)
     items, ds.diagnostics = discover(root)
     docs = _load_items(items, jobs)
     ds.n_files = len(docs)
+    if (root / CITATION_FILE).exists() or (root / CITATION_FILE).is_symlink():
+        ds.n_files += 1
+        ds.diagnostics.extend(citation(root)[1])
     for doc in docs:
         ds.diagnostics.extend(doc.loaded.errors)
     cross_check(ds, docs)

@@ -19,9 +19,11 @@ from ruamel.yaml.nodes import ScalarNode
 
 from aieff.diagnostics import Diagnostic
 from aieff.diagnostics import excerpt as _excerpt
+from aieff.escape import describe, format_chars
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
+MAX_REPORTED = 20  # invisible characters reported one by one per file; the rest are counted
 SCHEMA_LINE_PREFIX = "# yaml-language-server: $schema="
 
 _CORE = "tag:yaml.org,2002:"
@@ -218,6 +220,14 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
         line, col = _line_col(text, bad.start())
         doc.errors.append(Diagnostic(path, line, col, "E003", "-", f"control character U+{ord(bad.group()):04X}"))
         return doc
+    if hidden := format_chars(text):
+        for n, i in enumerate(hidden[:MAX_REPORTED], 1):
+            line, col = _line_col(text, i)
+            why = f"{describe(text[i])} is an invisible formatting character (it can reorder or hide text); delete it"
+            if n == MAX_REPORTED < len(hidden):
+                why += f" ({len(hidden) - n} more after this one)"
+            doc.errors.append(Diagnostic(path, line, col, "E034", "-", why))
+        return doc
     tab = text.find("\t")
     if tab >= 0:
         line, col = _line_col(text, tab)
@@ -254,8 +264,43 @@ def load_text(raw: bytes, path: str, *, require_schema_line: bool = True) -> Loa
     if not isinstance(data, dict):
         doc.errors.append(Diagnostic(path, *doc.values[()], "E008", "-", "expected a mapping"))
         return doc
+    if "\\" in text and (escaped := _escaped_characters(doc, data)):
+        doc.errors.extend(escaped)
+        return doc
     doc.data = data
     return doc
+
+
+# Control characters a double-quoted YAML escape can still write (tab, line feed and carriage return are text).
+_ESCAPED_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
+def _hidden(text: str) -> tuple[str, str] | None:
+    """(code, why) when text holds a character no file may hold, else None."""
+    if hidden := format_chars(text):
+        return "E034", f"{describe(text[hidden[0]])} is an invisible formatting character (it can reorder or hide text)"
+    if m := _ESCAPED_CONTROL.search(text):
+        return "E003", f"control character U+{ord(m.group()):04X}"
+    return None
+
+
+def _escaped_characters(doc: Loaded, data: dict[str, Any]) -> list[Diagnostic]:
+    """E034 or E003 for keys and strings that a double-quoted escape (\\u202e, \\x1b) gave a character the
+    file itself may not hold."""
+    out: list[Diagnostic] = []
+    stack: list[tuple[Loc, Any]] = [((), data)]
+    while stack and len(out) < MAX_REPORTED:
+        loc, node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and (bad := _hidden(k)):
+                    out.append(doc.error(bad[0], loc + (k,), f"{bad[1]}, written as an escape", key=True))
+                stack.append((loc + (k,), v))
+        elif isinstance(node, list):
+            stack.extend((loc + (i,), v) for i, v in enumerate(node))
+        elif isinstance(node, str) and (bad := _hidden(node)):
+            out.append(doc.error(bad[0], loc, f"{bad[1]}, written as an escape"))
+    return sorted(out)
 
 
 def load_file(file: Path, rel: str, **kw: Any) -> Loaded:
