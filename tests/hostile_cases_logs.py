@@ -103,7 +103,7 @@ def cases() -> list[Case]:
         Case(
             "step-log-53-char-pattern",
             lambda r: _step_log(r, b"a" * 100_000 + b"\n", SLOW_PATTERN),
-            failed_with("A403", "RE2 instructions"),
+            failed_with("E013", "RE2 instructions (bound 500)", code=2),  # refused by validate, before any fetch
         ),
         Case(
             "step-log-dfa-thrash-past-time-bound",

@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from aieff import logs
 from aieff.logs import sandboxed, step_log
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
+from aieff.schema import TrainingLog
 from conftest import run
 from hostile_cases_logs import (
     SLOW_PATTERN,
@@ -114,7 +116,10 @@ def test_a_log_yielding_more_evaluations_than_the_bound_is_refused(monkeypatch: 
 
 def test_the_53_character_pattern_is_refused_before_any_search() -> None:
     assert len(SLOW_PATTERN) == 53
-    s = spec("step-log", pattern=SLOW_PATTERN)  # valid RE2, names step and value: validation accepts it
+    with pytest.raises(ValidationError, match=r"compiles to \d{4} RE2 instructions \(bound 500\)"):
+        spec("step-log", pattern=SLOW_PATTERN)  # aieff validate refuses it first (E013)
+    # A spec that never went through validation (the sandbox's own copy) is refused by the reader too.
+    s = TrainingLog.model_construct(path="entries/lvl/x.log", sha256="a" * 64, format="step-log", pattern=SLOW_PATTERN)
     with pytest.raises(Refused, match=r"A403 .*compiles to \d{4} RE2 instructions \(bound 500\)"):
         logs.parse("a" * 20_000 + "\n", s, LOSS_LEVEL)  # unbounded, this line alone took over a second
 

@@ -51,7 +51,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file or folder: {', '.join(missing)}")
         scope = {inside(root, p).relative_to(root.resolve()).as_posix() for p in args.paths}
     if args.changed_since:
-        changed = changed_files(root, args.changed_since)
+        changed = changed_files(root, args.changed_since, ("entries", "CITATION.cff"))
         levels = {Path(p).parent.as_posix() for p in changed if Path(p).name == BENCHMARK_FILE}
         scope = (scope or set()) | changed | levels
     if scope is not None:

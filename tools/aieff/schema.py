@@ -447,14 +447,18 @@ STEP_LOG_GROUPS = frozenset({"step", "value", "epoch", "samples"})
 
 
 def _check_pattern(pattern: str) -> None:
-    """A step-log pattern must compile under RE2 (linear-time matching) and name step and value."""
-    import re2
+    """A step-log pattern must compile under RE2 within the program size the log reader allows (A403
+    there; refused here first) and name step and value."""
+    from aieff.logs.step_log import compile_pattern
+    from aieff.refusals import Refused
 
     try:
-        compiled = re2.compile(pattern)
-    except re2.error as exc:
+        compiled = compile_pattern(pattern)
+    except Refused as exc:
         raise PydanticCustomError(
-            "aieff_E013", "pattern is not a valid RE2 expression: {why}", {"why": str(exc)[:80]}
+            "aieff_E013",
+            "pattern is not a valid RE2 expression within the log reader's bounds: {why}",
+            {"why": exc.detail[:120]},
         ) from None
     names = set(compiled.groupindex)
     if not {"step", "value"} <= names or not names <= STEP_LOG_GROUPS:
