@@ -95,9 +95,6 @@ def check_archive(path: Path) -> list[zipfile.ZipInfo]:
         name = info.filename
         if not _MEMBER.match(name):
             raise DataError(f"{path.name}: unexpected member {excerpt(name)}")
-        parts = name.split("/")
-        if parts[1] == "data" and parts[2] in ("weights", "constants") and parts[3].endswith(".pt"):
-            raise DataError(f"{path.name}: legacy-format {parts[2]} ({excerpt(name)}) would be unpickled; re-export it")
     return infos
 
 
