@@ -64,7 +64,9 @@ def test_every_committed_export_passes_the_gate() -> None:
         check_without_torch(path)
 
 
-def test_regenerating_refuses_an_export_that_calls_an_impure_operator_or_an_unreviewed_string(tmp_path: Path) -> None:
+def test_regenerating_refuses_an_impure_operator_or_an_unreviewed_string(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "entries/level/exports"
     folder.mkdir(parents=True)
 
@@ -80,6 +82,9 @@ def test_regenerating_refuses_an_export_that_calls_an_impure_operator_or_an_unre
         generate(tmp_path)
     write(_doc("torch.ops.aten.relu.default"))
     assert json.loads(generate(tmp_path))["operators"]["torch.ops.aten.relu.default"]["exports"] == 1
+    monkeypatch.setattr("aieff.pt2_operators.EXTRAS", frozenset({"torch.ops.aten.add_.Tensor"}))
+    with pytest.raises(ValueError, match="EXTRAS lists torch.ops.aten.add_.Tensor .in-place"):
+        generate(tmp_path)
 
 
 def test_every_listed_operator_is_pure_by_its_torch_schema() -> None:

@@ -114,6 +114,9 @@ def committed_exports(root: Path) -> list[Path]:
 
 def generate(root: Path) -> str:
     """The allow-list's JSON text, from the committed exports under root and EXTRAS (no torch)."""
+    for target in sorted(EXTRAS):
+        if reason := why_impure(target):
+            raise ValueError(f"EXTRAS lists {target} ({reason}): the gate cannot allow it")
     uses: dict[str, set[str]] = {target: set() for target in EXTRAS}
     verifiers: set[tuple[str, ...]] = set()
     for path, doc in model_jsons(committed_exports(root)):
