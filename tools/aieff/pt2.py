@@ -4,11 +4,14 @@ Also the writer the levels' export scripts share (save_graph_only, export_script
 torch.export.load turns names from `models/*.json` into generated Python source (graph inputs become
 `forward` parameters, so `x=__import__('os').system(...)` runs while the module is built), passes
 `expr_str` to `sympy.sympify` (an eval), compiles `guards_code`, and unpickles payloads marked
-`use_pickle`. So nothing from an archive reaches torch unless it passed an allow-list here: member
-names, payload configs, every key and string of the model JSON (identifiers, aten targets, sympy
-expressions made of known functions and symbols, pytree specs of known container types). Free text
-that torch would only use for messages (node metadata such as stack traces, guard code) is dropped
-from the copy that is loaded, never interpreted.
+`use_pickle`; and the graph it builds runs whatever operator a node names (`aten.from_file` with
+`copy_` writes any file). So nothing from an archive reaches torch unless it passed an allow-list here:
+member names, payload configs, every key and string of the model JSON (identifiers, sympy expressions
+made of known functions and symbols, pytree specs of known container types), the verifier dialect,
+and every node: its operator must be on the list of pure operators (aieff.pt2_operators) and its
+string and flag arguments among the values listed for them. Free text that torch would only use for
+messages (node metadata such as stack traces, guard code) is dropped from the copy that is loaded,
+never interpreted.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from aieff.diagnostics import excerpt
+from aieff.pt2_operators import allowed, argument_refusal, why_impure
+from aieff.refusals import Refused
 from aieff.repo import DataError
 
 MAX_UNPACKED = 1 << 30  # bytes across all members (GPT-2 small in fp32 is 0.5 GiB)
@@ -37,10 +42,18 @@ _MEMBER = re.compile(
     r"|data/sample_inputs/[A-Za-z0-9_]+\.pt)$"
 )
 _SAFE = re.compile(r"^[A-Za-z0-9_.+\-]*$")
-_TARGET = re.compile(r"^torch\.ops\.aten\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
-_OTHER_TARGETS = frozenset({"_operator.getitem"})
 _PRINTABLE = re.compile(r"^[ !#-\[\]-~]*$")  # printable ASCII without quotes or backslash
 _REFUSED_KEYS = frozenset({"as_custom_obj", "custom_obj", "as_graph", "as_operator", "as_opaque", "opaque"})
+# The kinds of value a node's argument may be: tensors, numbers, flags, shapes, dtypes, devices and
+# strings (each checked against its operator's list); not lists of strings, mappings, graphs or objects.
+_ARGUMENT_KINDS = frozenset(
+    """
+    as_none as_tensor as_tensors as_optional_tensor as_optional_tensors as_int as_ints as_float as_floats
+    as_bool as_bools as_string as_sym_int as_sym_ints as_sym_bool as_sym_float as_scalar_type as_memory_format
+    as_layout as_device
+    """.split()
+)
+_NODE_STRING = ("nodes", "inputs", "arg", "as_string")  # the one place a free-standing string may sit
 _DROPPED_KEYS = frozenset({"metadata", "guards_code"})
 _NAME_KEYS = frozenset({"name", "forward_arg_names"})
 _SPEC_KEYS = frozenset({"in_spec", "out_spec"})
@@ -95,9 +108,6 @@ def check_archive(path: Path) -> list[zipfile.ZipInfo]:
         name = info.filename
         if not _MEMBER.match(name):
             raise DataError(f"{path.name}: unexpected member {excerpt(name)}")
-        parts = name.split("/")
-        if parts[1] == "data" and parts[2] in ("weights", "constants") and parts[3].endswith(".pt"):
-            raise DataError(f"{path.name}: legacy-format {parts[2]} ({excerpt(name)}) would be unpickled; re-export it")
     return infos
 
 
@@ -198,12 +208,42 @@ def _identifier(value: Any, where: str) -> None:
         raise DataError(f"{where}: {excerpt(value)} is not a plain identifier")
 
 
+def _check_operator(target: Any, where: str) -> None:
+    if not (isinstance(target, str) and target in allowed()["operators"]):
+        why = why_impure(target) if isinstance(target, str) else None
+        raise Refused(
+            "A101",
+            f"{where}: operator {excerpt(target)} is not on the list of pure operators" + (f" ({why})" if why else ""),
+        )
+
+
+def _check_node(node: dict[str, Any], where: str) -> None:
+    """One graph node: an allowed operator, arguments of allowed kinds, strings and flags among their values."""
+    target = node.get("target")
+    _check_operator(target, where)
+    inputs = node.get("inputs")
+    if not isinstance(inputs, list):
+        raise DataError(f"{where}: node {excerpt(node.get('name'))} has no argument list")
+    values = allowed()["operators"][target].get("arguments", {})
+    for named in inputs:
+        arg = named.get("arg") if isinstance(named, dict) else None
+        kinds = list(arg) if isinstance(arg, dict) else []
+        if len(kinds) != 1 or kinds[0] not in _ARGUMENT_KINDS:
+            name = named.get("name") if isinstance(named, dict) else None
+            shown = ", ".join(excerpt(k) for k in kinds) or "empty"
+            raise Refused("A103", f"{where}: {target} argument {excerpt(name)} is {shown}")
+        if reason := argument_refusal(target, named, values):
+            raise Refused("A102", f"{where}: {target} {reason}")
+
+
 def _walk(node: Any, where: str, path: tuple[str, ...], depth: int = 0) -> Any:
     """Check one JSON value by the key it sits under; return it with dropped fields removed."""
     if depth > 200:
         raise DataError(f"{where}: nested too deeply")
     key = path[-1] if path else ""
     if isinstance(node, dict):
+        if key == "nodes":
+            _check_node(node, where)
         out = {}
         for k, v in node.items():
             if not isinstance(k, str) or not _SAFE.match(k) or len(k) > MAX_STRING:
@@ -221,8 +261,7 @@ def _walk(node: Any, where: str, path: tuple[str, ...], depth: int = 0) -> Any:
         return [_walk(v, where, path, depth + 1) for v in node]
     if isinstance(node, str):
         if key == "target":
-            if not (_TARGET.match(node) or node in _OTHER_TARGETS):
-                raise DataError(f"{where}: operator {excerpt(node)} is not an aten operator")
+            _check_operator(node, where)
         elif key in _NAME_KEYS:
             _identifier(node, f"{where}: name")
         elif key == "expr_str":
@@ -230,6 +269,8 @@ def _walk(node: Any, where: str, path: tuple[str, ...], depth: int = 0) -> Any:
         elif key in _SPEC_KEYS:
             _check_spec(node, where)
         elif key == "as_string":
+            if path[-len(_NODE_STRING) :] != _NODE_STRING:
+                raise Refused("A102", f"{where}: string {excerpt(node)} outside an operator's arguments")
             if len(node) > MAX_STRING or not _PRINTABLE.match(node):
                 raise DataError(f"{where}: string argument {excerpt(node)} is not allowed")
         elif len(node) > MAX_STRING or not _SAFE.match(node):
@@ -241,8 +282,16 @@ def _walk(node: Any, where: str, path: tuple[str, ...], depth: int = 0) -> Any:
 
 
 def clean_model_json(data: bytes, where: str) -> bytes:
-    """The model JSON checked against the allow-lists, with free-text fields emptied."""
-    return json.dumps(_walk(_json(data, where), where, ()), sort_keys=True).encode()
+    """The model JSON checked against the allow-lists, with free-text fields emptied. The copy names torch's
+    strict ATEN verifier (the exports say TRAINING, which lets operators write to their inputs), so torch
+    itself refuses any non-functional operator when it loads the graph: a second check behind the list."""
+    doc = _walk(_json(data, where), where, ())
+    dialect = doc.get("verifiers") if isinstance(doc, dict) else None
+    if dialect != allowed()["verifiers"]:
+        shown = json.dumps(dialect)[:100]
+        raise Refused("A104", f"{where}: verifiers {shown}; committed exports use {json.dumps(allowed()['verifiers'])}")
+    doc["verifiers"] = ["ATEN"]
+    return json.dumps(doc, sort_keys=True).encode()
 
 
 def _checked_json(zin: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:

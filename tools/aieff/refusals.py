@@ -13,6 +13,26 @@ from aieff.repo import DataError
 # code -> (short name, what it means)
 REFUSALS: dict[str, tuple[str, str]] = {
     # --- A1xx: the .pt2 gate ---
+    "A101": (
+        "pt2-operator",
+        "a graph node calls an operator that is not on the list of pure operators "
+        "(tools/aieff/data/pt2_operators.json): in-place and `.out` operators, `copy_`, `set_`, `resize_`, "
+        "`from_file`, random operators and every target outside `torch.ops.aten` are refused by name",
+    ),
+    "A102": (
+        "pt2-argument-value",
+        "a node's string or flag argument is not among the values listed for its operator (a file path, a free "
+        "string, a string where the operator takes none, batch norm in training mode, attention dropout)",
+    ),
+    "A103": (
+        "pt2-argument-kind",
+        "a node's argument is of a kind the gate does not accept (lists of strings, mappings, graphs, operators, "
+        "custom objects)",
+    ),
+    "A104": (
+        "pt2-dialect",
+        "the archive names a verifier dialect other than the one the committed exports use",
+    ),
     # --- end A1xx ---
     #
     # --- A2xx: counting ---
