@@ -168,8 +168,8 @@ def test_two_points_give_a_factor_and_months_not_a_doubling_time(result: Result)
     go = result.level("alphago-zero-go")
     assert go.fit.doubling_months is None and go.frontier_span_months == pytest.approx(1.6, abs=0.05)
     assert go.frontier_span_factor == pytest.approx(7.9, abs=0.05)
-    assert "2 frontier points: 7.9x in 1.6 months, too few for a doubling time" in go.headline
-    assert "doubling every" not in go.headline
+    assert "2 frontier points: 7.9x in 1.6 months, too few for a halving time" in go.headline
+    assert "halving every" not in go.headline
 
 
 def test_a_level_names_its_papers_period_beside_two_points(tmp_path: Path) -> None:
@@ -182,4 +182,4 @@ def test_a_level_names_its_papers_period_beside_two_points(tmp_path: Path) -> No
     ds = validate(repo)
     assert ds.diagnostics == []
     go = analyze(ds).level("alphago-zero-go")
-    assert go.headline.endswith("too few for a doubling time (the paper's period: about a year)")
+    assert go.headline.endswith("too few for a halving time (the paper's period: about a year)")

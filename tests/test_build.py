@@ -329,7 +329,7 @@ def test_chart_points_equal_the_entries() -> None:
     n_front = len(re.findall(r"<use ", groups["frontier"].group(1)))
     assert n_entries == sum(not r.frontier for r in level.rows)
     assert n_front == sum(r.frontier for r in level.rows)
-    assert "doubling every 15.9 months" in files[ROOT / "README.md"]
+    assert "compute halving every 15.9 months" in files[ROOT / "README.md"]
 
 
 def test_bibtex_in_readme_parses() -> None:

@@ -1,4 +1,4 @@
-"""Turn entries into results: compute in FLOP, reduction factors, frontiers, doubling times, warnings."""
+"""Turn entries into results: compute in FLOP, reduction factors, frontiers, halving times, warnings."""
 
 from __future__ import annotations
 
@@ -267,7 +267,7 @@ def _months(date: dt.date) -> float:
 
 
 def fit_doubling(points: list[tuple[dt.date, float]]) -> Fit:
-    """Fit log2(FLOP) = a + b * months by least squares; doubling time is -1/b months."""
+    """Fit log2(FLOP) = a + b * months by least squares; the halving time of compute is -1/b months."""
     n = len(points)
     if n < 2:
         return Fit(n, None, None, None, None)
@@ -570,12 +570,12 @@ def _headline(level: Benchmark, rows: list[Row], fit: Fit, span: tuple[float | N
         return f"{base.model if base else level.baseline} is the only result so far"
     text = f"{best.reduction_factor:.1f}x less compute than {base.model} ({best.model}, {best.date[:4]})"
     if fit.doubling_months is not None and fit.points >= 3:
-        text += f", doubling every {fit.doubling_months:.1f} months"
+        text += f", compute halving every {fit.doubling_months:.1f} months"
         if fit.ci95_months:
             lo, hi = fit.ci95_months
             text += f" (95% CI {lo:.1f}-{hi:.1f}, {fit.points} frontier points)"
     elif fit.points == 2 and span[0] is not None and span[1] is not None:
-        text += f"; 2 frontier points: {span[1]:.1f}x in {span[0]:.1f} months, too few for a doubling time"
+        text += f"; 2 frontier points: {span[1]:.1f}x in {span[0]:.1f} months, too few for a halving time"
         if level.paper_period:
             text += f" (the paper's period: {level.paper_period})"
     last_move = max(r.date for r in rows if r.frontier)
@@ -625,7 +625,7 @@ def render_text(result: Result) -> str:
         f = lv.fit
         if f.doubling_months is not None:
             se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else ""
-            out.append(f"   frontier fit: doubling every {f.doubling_months:.1f} months{se} over {f.points} points")
+            out.append(f"   frontier fit: compute halves every {f.doubling_months:.1f} months{se} over {f.points} points")
         if lv.policy:
             out.append(f"   rules: {lv.policy}")
         for candidate, reason in lv.not_entered:
