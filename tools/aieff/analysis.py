@@ -95,6 +95,7 @@ class Row:
     sequence_length: int | None = None  # tokens per sample, for sequence models
     verified: bool = False  # its compute is a verified re-estimate (aieff.record.shown)
     rule: str = ""  # the level policy's rule this entry satisfies, in words (aieff.rules.rule_text)
+    flop_low: float | None = None  # verified: compute at the evaluation before the first at the level
 
 
 @dataclass
@@ -328,18 +329,27 @@ def _primary_claim(entry: Entry) -> ComputeClaim | None:
     return entry.claims[0] if entry.claims else None
 
 
-def analyze(ds: Dataset, levels: list[str] | None = None, reestimated: dict[str, float] | None = None) -> Result:
+def analyze(
+    ds: Dataset,
+    levels: list[str] | None = None,
+    reestimated: dict[str, float] | None = None,
+    brackets: dict[str, float] | None = None,
+) -> Result:
     """Analyze every level (or the ones named) of a validated dataset.
 
     reestimated: entry id -> the compute a verified verdict that still binds re-estimated (aieff.record.shown);
-    that figure, not the one the entry's facts give, is the entry's published compute.
+    that figure, not the one the entry's facts give, is the entry's published compute. brackets: entry id ->
+    the compute at the evaluation before the first at the level (the lower end the log fixes).
     """
     all_entries = ds.all_entries()
     out = []
     for level_id in sorted(ds.benchmarks):
         if levels and level_id not in levels:
             continue
-        out.append(_analyze_level(ds.level(level_id), ds.entries_of(level_id), all_entries, reestimated or {}))
+        level = _analyze_level(ds.level(level_id), ds.entries_of(level_id), all_entries, reestimated or {})
+        for r in level.rows:
+            r.flop_low = (brackets or {}).get(r.id) if r.verified else None
+        out.append(level)
     if levels:
         missing = sorted(set(levels) - {lv.id for lv in out})
         if missing:
@@ -625,7 +635,9 @@ def render_text(result: Result) -> str:
         f = lv.fit
         if f.doubling_months is not None:
             se = f" +/- {f.se_months:.1f} (SE)" if f.se_months else ""
-            out.append(f"   frontier fit: compute halves every {f.doubling_months:.1f} months{se} over {f.points} points")
+            out.append(
+                f"   frontier fit: compute halves every {f.doubling_months:.1f} months{se} over {f.points} points"
+            )
         if lv.policy:
             out.append(f"   rules: {lv.policy}")
         for candidate, reason in lv.not_entered:

@@ -21,7 +21,7 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
     from aieff.schemagen import generated
 
     shown = record.shown(record.load(root / record.RECORD_PATH), ds)  # read, validated and bound once
-    result = analyze(ds, reestimated=record.published_compute(shown))
+    result = analyze(ds, reestimated=record.published_compute(shown), brackets=record.published_brackets(shown))
     readme_path = root / "README.md"
     if not readme_path.is_file():
         raise DataError("README.md is missing")

@@ -130,9 +130,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     root = _root(args)
     ds = _valid_dataset(root)
-    published = record.published_compute(record.shown(record.load(root / record.RECORD_PATH), ds))
+    shown = record.shown(record.load(root / record.RECORD_PATH), ds)
+    published, brackets = record.published_compute(shown), record.published_brackets(shown)
     try:
-        result = analyze(ds, levels=args.level or None, reestimated=published)
+        result = analyze(ds, levels=args.level or None, reestimated=published, brackets=brackets)
     except AnalysisError as exc:
         raise DataError(str(exc)) from exc
     sys.stdout.write(render_json(result) if args.format == "json" else render_text(result))

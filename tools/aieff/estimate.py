@@ -14,6 +14,7 @@ fetches, checks hashes, parses logs and judges.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ class Estimate:
     compute_flop: float | None = None
     compute_multiply_adds: float | None = None
     compute_pfs_days: float | None = None
+    compute_flop_low: float | None = None  # compute at the evaluation before the first at the level
     claimed_flop: float | None = None
     rows: list[list[str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -117,6 +119,7 @@ class LogReading:
     samples: float
     conventions: list[str]
     runs: list[list[str]] = field(default_factory=list)  # one table row per run, for several runs
+    samples_before: float = 0.0  # at the evaluation before the first at the level (0: none before it)
 
 
 def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
@@ -160,6 +163,8 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         raise DataError(f"only {len(readings)} of {counted} counted runs reach the level: the median run does not")
     mid = ordered[lo]
     samples = (ordered[lo].samples + ordered[hi].samples) / 2
+    befores = sorted(r.samples_before for r in readings) + [math.inf] * short
+    before = (befores[lo] + befores[hi]) / 2
     per_epoch = _per_epoch(entry, level)
     epochs = samples / per_epoch if per_epoch else None
     notes = sorted({c for r in readings for c in r.conventions})
@@ -167,7 +172,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         f"median over {counted} counted runs of {len(specs)} ({short} never reach the level): {samples:,.0f} samples"
         + (f" = {epochs:g} epochs" if epochs is not None else "")
     )
-    return LogReading(mid.reached, epochs, samples, notes, rows)
+    return LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples))
 
 
 def _file_name(spec: Any) -> str:
@@ -187,22 +192,30 @@ def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str =
 
     evals = sandboxed.parse(fetch(spec, root, what=what, kind="log"), spec, level)
     reached = logs.first_reaching(evals, level)
-    ev, t = reached.eval, entry.training
+    ev = reached.eval
     per_epoch = _per_epoch(entry, level)
     notes = list(evals.conventions)
+    samples = _samples_at(entry, level, ev, notes)
+    before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
+    epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
+    return LogReading(reached, epochs, samples, notes, samples_before=before)
+
+
+def _samples_at(entry: Entry, level: Benchmark, ev: Any, notes: list[str]) -> float:
+    """Training samples seen at an evaluation, from its samples, steps (with the entry's batch schedule) or
+    epochs (with the level's samples per epoch)."""
+    t, per_epoch = entry.training, _per_epoch(entry, level)
     if ev.samples is not None:
-        samples = float(ev.samples)
-    elif ev.steps is not None:
+        return float(ev.samples)
+    if ev.steps is not None:
         if t is None or (t.samples_per_step is None and t.samples_per_step_schedule is None):
             raise DataError("the log counts steps: give training.samples_per_step (or its schedule)")
         samples = float(t.samples_after(ev.steps))
         notes.append(f"{ev.steps} steps = {samples:,.0f} samples (samples per step summed)")
-    elif per_epoch and ev.epochs is not None:
-        samples = ev.epochs * per_epoch
-    else:
-        raise DataError("the log counts epochs but the level has no train_samples_per_epoch")
-    epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
-    return LogReading(reached, epochs, samples, notes)
+        return samples
+    if per_epoch and ev.epochs is not None:
+        return ev.epochs * per_epoch
+    raise DataError("the log counts epochs but the level has no train_samples_per_epoch")
 
 
 def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox) -> Estimate:
@@ -310,15 +323,29 @@ def _judge_log(
             reached.cadence,
         ]
     )
-    if epochs is not None and per_epoch and len(counted) > 1:
-        flop = sum(
-            FORWARD_AND_BACKWARD * f * (min(end, epochs) - start) * per_epoch
-            for start, end, f in counted
-            if epochs > start
-        )
-    else:
-        flop = FORWARD_AND_BACKWARD * counted[0][2] * samples
+
+    def flop_at(seen: float) -> float:
+        if per_epoch and len(counted) > 1:
+            done = seen / per_epoch
+            return sum(
+                FORWARD_AND_BACKWARD * f * (min(end, done) - start) * per_epoch
+                for start, end, f in counted
+                if done > start
+            )
+        return FORWARD_AND_BACKWARD * counted[0][2] * seen
+
+    flop = flop_at(epochs * per_epoch) if epochs is not None and per_epoch and len(counted) > 1 else flop_at(samples)
     est.compute_flop, est.compute_multiply_adds, est.compute_pfs_days = flop, flop / 2, flop_to_pfs_days(flop)
+    # The log fixes the compute only to the interval since the evaluation before the first at the level.
+    est.compute_flop_low = flop_at(reading.samples_before)
+    est.rows.append(
+        [
+            "bracket",
+            "",
+            f"{est.compute_flop_low:.4g} to {flop:.4g} FLOP (previous evaluation to the first at the level)",
+            "",
+        ]
+    )
     # The re-estimate is what a verified entry publishes, so it must agree with every figure the entry
     # states: the compute its training facts give (what the README would otherwise show) and its claim.
     from aieff.analysis import stated_compute
@@ -441,6 +468,7 @@ def run_estimates(
                 "status": e.status,
                 "judged": records.judge_inputs(entry, ds.level(entry.benchmark), everything),
                 "compute_flop": e.compute_flop,
+                "compute_flop_low": e.compute_flop_low,
                 "messages": [m[:1000] for m in e.messages[:100]],
             }
             for e, entry in zip(ests, entries, strict=True)

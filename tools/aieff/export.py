@@ -32,6 +32,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     ),
     "compute_flop": ("float64", "Training compute to reach the level, FLOP (multiply-add = 2 FLOP)."),
     "compute_pfs_days": ("float64", "The same in petaflop/s-days (8.64e19 FLOP)."),
+    "compute_flop_low": (
+        "float64",
+        "Verified entries: the re-estimated compute at the log's evaluation before the first at the level, FLOP. "
+        "The log fixes the compute only to the interval (compute_flop_low, compute_flop]; empty when not verified.",
+    ),
     "basis": ("string", "'derived from training facts' or the source of the claim used."),
     "source_value": ("float64", "The primary source's own number, empty when no claim is recorded."),
     "source_unit": ("string", "The unit of source_value, convention included."),
@@ -141,6 +146,7 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "arxiv": f"arXiv:{entry.publication.arxiv}" if getattr(entry.publication, "arxiv", None) else "",
                     "compute_flop": _sig6(r.flop),
                     "compute_pfs_days": _sig6(r.pfs_days),
+                    "compute_flop_low": _sig6(r.flop_low),
                     "basis": r.basis,
                     "source_value": r.source_value,
                     "source_unit": r.source_unit or "",

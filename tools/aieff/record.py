@@ -77,6 +77,7 @@ class Verdict(Model):
     status: Recorded
     judged: Judged | None = None
     compute_flop: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    compute_flop_low: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None  # the bracket's lower end
     messages: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=100)
     date: str | None = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
     aieff_version: str | None = Field(None, max_length=40)
@@ -235,6 +236,7 @@ class Shown:
     status: Status
     label: str
     compute_flop: float | None = None
+    compute_flop_low: float | None = None  # the bracket's lower end: compute at the evaluation before
 
 
 def shown(record: Record, ds: Dataset) -> dict[str, Shown]:
@@ -265,7 +267,8 @@ def shown(record: Record, ds: Dataset) -> dict[str, Shown]:
         reasons = _reasons(v) if v.status != Status.VERIFIED else []
         label = f"{text} ({'; '.join(reasons)})" if reasons else text
         flop = v.compute_flop if v.status == Status.VERIFIED else None
-        out[entry_id] = Shown(Status(v.status), label, flop)
+        low = v.compute_flop_low if flop is not None and v.compute_flop_low is not None else None
+        out[entry_id] = Shown(Status(v.status), label, flop, min(low, flop) if low is not None and flop else None)
     return out
 
 
@@ -282,6 +285,12 @@ def _agrees_with_entry(v: Verdict, entry: Entry, ds: Dataset) -> bool:
 def published_compute(shown_: dict[str, Shown]) -> dict[str, float]:
     """Entry id -> re-estimated FLOP, for the verified verdicts that still bind: what analysis publishes."""
     return {k: v.compute_flop for k, v in shown_.items() if v.compute_flop is not None}
+
+
+def published_brackets(shown_: dict[str, Shown]) -> dict[str, float]:
+    """Entry id -> the re-estimated compute at the evaluation before the first at the level (the lower end
+    of what the log fixes), for the verified verdicts that still bind."""
+    return {k: v.compute_flop_low for k, v in shown_.items() if v.compute_flop_low is not None}
 
 
 def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[str] | None) -> Record:

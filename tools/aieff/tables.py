@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aieff.analysis import Fit, Level, Result
+from aieff.analysis import Fit, Level, Result, Row
 from aieff.escape import link, markdown, one_line, repo_link
 
 START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
@@ -56,7 +56,7 @@ def level_table(level: Level, status: dict[str, str]) -> str:
             + [link(lab, t) if t.startswith("https://") else repo_link(lab, t) for lab, t in r.evidence]
         )
         lines.append(
-            f"| {rank} | {model} | {r.date} | {r.pfs_days:.2e} | {r.flop:.2e} | "
+            f"| {rank} | {model} | {r.date} | {r.pfs_days:.2e} | {_flop_cell(r)} | "
             f"{r.reduction_factor:.1f}x | {'★' if r.frontier else ''} | {markdown(status.get(r.id, 'pending'))} "
             f"| {evidence} |"
         )
@@ -90,6 +90,13 @@ def _choices(level: Level) -> list[str]:
     return [*rules, " ".join(parts), ""]
 
 
+def _flop_cell(r: Row) -> str:
+    """Compute in FLOP; for a verified entry whose log evaluates at intervals, the bracket it is known to."""
+    if r.flop_low is not None and r.flop_low < r.flop * 0.995:
+        return f"{r.flop:.2e} (from {r.flop_low:.2e})"
+    return f"{r.flop:.2e}"
+
+
 def leaderboards(result: Result, status: dict[str, str]) -> str:
     """Every level's table plus the legend: the content between the outer markers."""
     parts = [
@@ -99,7 +106,9 @@ def leaderboards(result: Result, status: dict[str, str]) -> str:
         "\n\n".join(level_table(lv, status) for lv in result.levels),
         "",
         "Compute: training compute to first reach the level; FLOP counts a multiply-add as 2 FLOP; "
-        "1 petaflop/s-day = 8.64e19 FLOP. Reduction: baseline compute / entry compute. "
+        "1 petaflop/s-day = 8.64e19 FLOP; (from X): a verified log evaluates at intervals, so the compute is "
+        "known only to lie between X, at the evaluation before the first at the level, and the figure shown. "
+        "Reduction: baseline compute / entry compute. "
         "★: lowest compute of any entry published by that date. =N: the same recipe as a ranked entry, run on "
         "other hardware (not ranked, never ★). Entry and evidence: the entry's YAML and the artifacts CI "
         "re-estimates from (logs pinned to a commit, checkpoint, graph-only export). " + STATUS_LEGEND,

@@ -56,6 +56,7 @@ class Reached:
     index: int
     cadence: str
     best: Eval
+    previous: Eval | None = None  # the evaluation before it (below the level): the bracket's lower end
 
 
 # Range of a metric by the level's unit; loss and elo only need to be finite (loss also >= 0).
@@ -196,7 +197,7 @@ def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
     best = max(ordered, key=lambda e: e.value) if higher else min(ordered, key=lambda e: e.value)
     for i, ev in enumerate(ordered):
         if (ev.value >= level.threshold) if higher else (ev.value <= level.threshold):
-            return Reached(ev, i, _cadence(ordered, i), best)
+            return Reached(ev, i, _cadence(ordered, i), best, ordered[i - 1] if i else None)
     if best.epochs is not None:
         where = f"epoch {best.epochs:g}"
     else:
