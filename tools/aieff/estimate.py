@@ -333,8 +333,9 @@ def _judge_log(
     return est
 
 
-def render_text(ests: list[Estimate]) -> str:
-    """A block per entry: the verdict, the factors side by side, then notes."""
+def render_text(ests: list[Estimate], protection: str | None = None) -> str:
+    """A block per entry: the verdict, the factors side by side, then notes; last, how the sandbox
+    confined this run's jobs (when any ran)."""
     out = []
     for e in ests:
         out.append(f"{e.path}: {e.status}")
@@ -345,10 +346,12 @@ def render_text(ests: list[Estimate]) -> str:
         out += [f"  - {m}" for m in e.messages]
     counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
     out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if protection:
+        out.append(f"sandbox: {protection}")
     return "\n".join(out) + "\n"
 
 
-def _summary(ests: list[Estimate]) -> None:
+def _summary(ests: list[Estimate], protection: str | None = None) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if os.environ.get("GITHUB_ACTIONS") != "true" or not summary:
         return
@@ -364,6 +367,8 @@ def _summary(ests: list[Estimate]) -> None:
             lines.append("| " + " | ".join(markdown_cell(c) for c in [*head, *r]) + " |")
         for m in e.messages:
             lines.append(f"| | | note | {markdown_cell(m)} | | |")
+    if protection:
+        lines += ["", f"sandbox: {markdown_cell(protection)}"]
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
 
@@ -412,8 +417,8 @@ def run_estimates(
     if fmt == "json":
         sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(render_text(ests))
-    _summary(ests)
+        sys.stdout.write(render_text(ests, box.protection))
+    _summary(ests, box.protection)
     if record_path is not None and old is not None:
         fresh = {
             e.id: {
