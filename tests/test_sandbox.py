@@ -135,7 +135,7 @@ def test_a_job_writes_and_reads_nothing_outside_its_scratch_and_has_no_network(t
             {
                 "probe": True,
                 "write": [str(c) for c in canaries],
-                "read": [str(secret), str(ROOT / "pyproject.toml"), "/etc/passwd"],
+                "read": [str(secret), str(ROOT / "pyproject.toml"), "/etc/passwd", f"/proc/self/root{secret}"],
                 "socket": True,
                 "connect": ["127.0.0.1", server.getsockname()[1]],
                 "fork": True,
@@ -153,6 +153,7 @@ def test_a_job_writes_and_reads_nothing_outside_its_scratch_and_has_no_network(t
     assert not written
     assert all(tried[f"read {p}"].startswith("PermissionError") for p in (secret, ROOT / "pyproject.toml")), tried
     assert tried["read /etc/passwd"].startswith("PermissionError"), tried
+    assert tried[f"read /proc/self/root{secret}"].startswith("PermissionError"), tried  # no way round by /proc
     assert tried["socket"].startswith("PermissionError") and tried["unix socket"].startswith("PermissionError")
     assert tried["connect"].startswith("PermissionError") and accepted in ([], [None]), tried
     assert tried["fork"].startswith("PermissionError") and tried["signal"].startswith("PermissionError"), tried
@@ -287,3 +288,17 @@ def test_landlock_rulesets_name_only_rights_their_abi_has() -> None:
     fs = {1: 0x1FFF, 2: 0x3FFF, 3: 0x7FFF, 4: 0x7FFF, 5: 0xFFFF, 6: 0xFFFF, 7: 0xFFFF}
     for abi, rights in fs.items():
         assert confine.handled_rights(abi) == (rights, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0), abi
+
+
+@pytest.mark.parametrize(
+    ("column", "header"),
+    [(0, "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"), (1, "/usr/include/asm-generic/unistd.h")],
+)
+def test_seccomp_syscall_numbers_match_the_kernel_headers(column: int, header: str) -> None:
+    import re
+
+    if not Path(header).exists():
+        pytest.skip(f"no {header} here")
+    defined = {m[1]: int(m[2]) for m in re.finditer(r"#define __NR(?:3264)?_(\w+)\s+(\d+)", Path(header).read_text())}
+    for name, numbers in {**confine.DENIED, **confine.SPECIAL}.items():
+        assert numbers[column] == defined.get(name), name

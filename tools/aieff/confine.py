@@ -4,8 +4,8 @@ Each step needs no privilege and is applied where the kernel has it: no inherite
 capabilities; an empty network namespace (root, or where user namespaces are allowed); Landlock, so
 the child reads only its job's artifacts, its scratch directory and the Python installation and
 writes only its scratch directory (with ABI 4 no TCP, with ABI 6 no signals or abstract sockets
-outside it); seccomp, so sockets, new processes, exec, ptrace, namespaces, mounts and io_uring fail
-with EPERM. `Protection` records which steps took, so a run can report it and refuse to go on
+outside it); seccomp, so sockets, new processes, exec, ptrace, namespaces, mounts, io_uring and IPC
+objects fail with EPERM. `Protection` records which steps took, so a run can report it and refuse to go on
 without the ones it requires (AIEFF_SANDBOX_REQUIRE).
 """
 
@@ -157,7 +157,7 @@ def python_paths() -> list[str]:
     paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix, str(Path(aieff.__file__).parent)}
     paths |= {sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "purelib", "platlib")}
     paths |= set(site.getsitepackages())
-    return sorted(paths | {os.path.realpath(p) for p in paths})
+    return sorted((paths | {os.path.realpath(p) for p in paths}) - {"/"})  # a prefix of / would allow everything
 
 
 SYSTEM_READ = (
@@ -205,6 +205,8 @@ def landlock(files: list[str], scratch: str | None, abi: int | None = None) -> t
 
 
 def _add_rule(ruleset: int, path: str, rights: int, artifact: bool) -> None:
+    """Allow `rights` beneath `path`; a path that is absent, or that the kernel refuses a rule on, stays
+    inaccessible (so a failure here can only take access away)."""
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC | (os.O_NOFOLLOW if artifact else 0))
     except OSError:
@@ -216,25 +218,33 @@ def _add_rule(ruleset: int, path: str, rights: int, artifact: bool) -> None:
         if not (mode & 0o170000 == 0o040000):
             rights &= _FILE_RIGHTS
         rule = _PathBeneath(rights, fd)
-        if _syscall(_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.c_void_p(ctypes.addressof(rule)), 0) != 0:
-            raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
+        _syscall(_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.c_void_p(ctypes.addressof(rule)), 0)  # refused: no access
     finally:
         os.close(fd)
 
 
 # --- seccomp -------------------------------------------------------------------------------------
 
-# Syscalls a job never needs, per architecture (x86_64, aarch64); fork, vfork, iopl and ioperm are x86 only.
-_DENIED = {
-    "x86_64": [41, 53, 57, 58, 59, 322, 200, 101, 310, 311, 165, 166, 155, 272, 308, 304, 175, 313, 246, 320,
-               248, 249, 250, 321, 323, 298, 172, 173],
-    "aarch64": [198, 199, 221, 281, 130, 117, 270, 271, 40, 39, 41, 97, 268, 265, 105, 273, 104, 294, 217, 218,
-                219, 280, 282, 241],
+# Syscalls a job never needs, by name: (x86_64 number, aarch64 number), None where the arch has none.
+# System V and POSIX IPC objects would outlive the job; the rest would leave the sandbox.
+DENIED = {
+    "socket": (41, 198), "socketpair": (53, 199), "fork": (57, None), "vfork": (58, None), "execve": (59, 221),
+    "execveat": (322, 281), "tkill": (200, 130), "ptrace": (101, 117), "process_vm_readv": (310, 270),
+    "process_vm_writev": (311, 271), "mount": (165, 40), "umount2": (166, 39), "pivot_root": (155, 41),
+    "unshare": (272, 97), "setns": (308, 268), "open_by_handle_at": (304, 265), "init_module": (175, 105),
+    "finit_module": (313, 273), "kexec_load": (246, 104), "kexec_file_load": (320, 294), "add_key": (248, 217),
+    "request_key": (249, 218), "keyctl": (250, 219), "bpf": (321, 280), "userfaultfd": (323, 282),
+    "perf_event_open": (298, 241), "iopl": (172, None), "ioperm": (173, None), "shmget": (29, 194),
+    "semget": (64, 190), "msgget": (68, 186), "mq_open": (240, 180), "pidfd_send_signal": (424, 424),
+    "io_uring_setup": (425, 425), "io_uring_enter": (426, 426), "io_uring_register": (427, 427),
+    "open_tree": (428, 428), "move_mount": (429, 429), "fsopen": (430, 430), "fsconfig": (431, 431),
+    "fsmount": (432, 432), "fspick": (433, 433), "pidfd_open": (434, 434), "pidfd_getfd": (438, 438),
+    "mount_setattr": (442, 442),
 }  # fmt: skip
-_DENIED_ANY = [424, 425, 426, 427, 428, 429, 430, 431, 432, 433, 434, 438, 442]  # pidfd_*, io_uring_*, new mount API
-_ARCH = {"x86_64": (0xC000003E, 56, [62], [234, 129, 297]), "aarch64": (0xC00000B7, 220, [129], [131, 138, 240])}
-# arch -> (AUDIT_ARCH, clone, kill-like (pid first), tgkill-like (tgid first))
-_CLONE3 = 435
+# Allowed only for a thread (clone), or for a signal to this process (pid or tgid first).
+SPECIAL = {"clone": (56, 220), "clone3": (435, 435), "kill": (62, 129), "tgkill": (234, 131),
+           "rt_sigqueueinfo": (129, 138), "rt_tgsigqueueinfo": (297, 240)}  # fmt: skip
+ARCHES = {"x86_64": (0, 0xC000003E), "aarch64": (1, 0xC00000B7)}  # column in the tables, AUDIT_ARCH
 _CLONE_THREAD = 0x00010000
 
 _LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
@@ -254,9 +264,10 @@ def seccomp_program(arch: str, pid: int) -> list[tuple[int, int, int, int]] | No
     """The BPF filter: deny the listed syscalls with EPERM, clone3 with ENOSYS (libc falls back to
     clone), clone unless it makes a thread, signals to any process but this one; kill the process on
     a foreign ABI (x32, i386). None for an architecture whose syscall numbers are not listed here."""
-    if arch not in _ARCH:
+    if arch not in ARCHES:
         return None
-    audit, clone, kill_like, tgkill_like = _ARCH[arch]
+    column, audit = ARCHES[arch]
+    number = {name: numbers[column] for name, numbers in SPECIAL.items()}
     eperm = (_RET, 0, 0, _ERRNO | errno.EPERM)
     prog = [(_LD_W_ABS, 0, 0, 4), (_JEQ, 1, 0, audit), (_RET, 0, 0, _KILL), (_LD_W_ABS, 0, 0, 0)]
     if arch == "x86_64":
@@ -266,13 +277,14 @@ def seccomp_program(arch: str, pid: int) -> list[tuple[int, int, int, int]] | No
         prog.append((_JEQ, 0, len(body), nr))
         prog.extend(body)
 
-    for nr in _DENIED[arch] + _DENIED_ANY:
-        block(nr, [eperm])
-    block(_CLONE3, [(_RET, 0, 0, _ERRNO | errno.ENOSYS)])
+    for numbers in DENIED.values():
+        if numbers[column] is not None:
+            block(numbers[column], [eperm])
+    block(number["clone3"], [(_RET, 0, 0, _ERRNO | errno.ENOSYS)])
     arg0 = (_LD_W_ABS, 0, 0, 16)  # the low 32 bits of the first argument (little-endian)
-    block(clone, [arg0, (_JSET, 0, 1, _CLONE_THREAD), (_RET, 0, 0, _ALLOW), eperm])
-    for nr in kill_like + tgkill_like:
-        block(nr, [arg0, (_JEQ, 0, 1, pid), (_RET, 0, 0, _ALLOW), eperm])
+    block(number["clone"], [arg0, (_JSET, 0, 1, _CLONE_THREAD), (_RET, 0, 0, _ALLOW), eperm])
+    for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        block(number[name], [arg0, (_JEQ, 0, 1, pid), (_RET, 0, 0, _ALLOW), eperm])
     prog.append((_RET, 0, 0, _ALLOW))
     return prog
 
