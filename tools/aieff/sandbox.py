@@ -52,7 +52,8 @@ def required() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job limits: wall and CPU seconds, memory beyond the helper's own, bytes a job may write."""
+    """Per-job limits: wall and CPU seconds, memory beyond the helper's own, bytes a job may write (in
+    all, to its scratch directory; also the largest file it may write)."""
 
     wall_seconds: float = 600.0
     cpu_seconds: int = 600
