@@ -314,7 +314,7 @@ def confine(files: list[str], scratch: str | None) -> Protection:
     abi, handled = landlock(files, scratch)
     if abi:
         done.add("filesystem", f"landlock abi {abi} ({handled})")
-        done.add("disk", "scratch directory size enforced" if scratch else "nothing writable")
+        done.add("disk", "disk bounded")  # writable: the scratch directory (size enforced) or nothing
     if seccomp():
         done.add("syscalls", "seccomp (no sockets, processes, exec, ptrace, mounts)")
         done.active.add("network")  # no socket of any family can be made
