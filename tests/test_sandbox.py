@@ -78,7 +78,7 @@ def test_every_sandbox_of_a_process_shares_one_helper_and_it_stops_at_exit() -> 
         os.kill(pid, 0)
 
 
-def test_estimating_never_imports_torch_in_the_main_process(toy: Path) -> None:
+def test_estimating_never_imports_torch_in_the_main_process(toy: Path, tmp_path: Path) -> None:
     entry = toy / "entries/toy-level/better.yaml"
     entry.write_text(entry.read_text() + "artifacts:\n  architecture:\n    torchvision: resnet18\n")
     code = (
@@ -87,10 +87,13 @@ def test_estimating_never_imports_torch_in_the_main_process(toy: Path) -> None:
         f"root = Path({str(toy)!r}); run_estimates(root, validate(root), ['entries/toy-level/better.yaml'], "
         "all_entries=False, record=None, fmt='text'); print('torch' in sys.modules)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=toy, capture_output=True, text=True, check=False)
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=toy, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "forward cost @32px" in proc.stdout  # the count happened, in the sandbox
     assert proc.stdout.count("sandbox: ") == 1 and "rlimits" in proc.stdout  # how, said once per run
+    assert summary.read_text().count("sandbox: ") == 1  # and in the job summary
     assert proc.stdout.strip().endswith("False")
 
 
