@@ -377,8 +377,9 @@ def _judge_log(
     return est
 
 
-def render_text(ests: list[Estimate]) -> str:
-    """A block per entry: the verdict, the factors side by side, then notes."""
+def render_text(ests: list[Estimate], protection: str | None = None) -> str:
+    """A block per entry: the verdict, the factors side by side, then notes; last, how the sandbox
+    confined this run's jobs (when any ran)."""
     out = []
     for e in ests:
         out.append(f"{e.path}: {e.status}")
@@ -389,10 +390,12 @@ def render_text(ests: list[Estimate]) -> str:
         out += [f"  - {m}" for m in e.messages]
     counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
     out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if protection:
+        out.append(f"sandbox: {protection}")
     return "\n".join(out) + "\n"
 
 
-def _summary(ests: list[Estimate]) -> None:
+def _summary(ests: list[Estimate], protection: str | None = None) -> None:
     from aieff.escape import markdown
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -410,6 +413,8 @@ def _summary(ests: list[Estimate]) -> None:
             lines.append("| " + " | ".join(markdown(c, 1000) for c in [*head, *r]) + " |")
         for m in e.messages:
             lines.append(f"| | | note | {markdown(m, 1000)} | | |")
+    if protection:
+        lines += ["", f"sandbox: {markdown(protection, 1000)}"]
     with open(summary, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n\n")
 
@@ -458,8 +463,8 @@ def run_estimates(
     if fmt == "json":
         sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(render_text(ests))
-    _summary(ests)
+        sys.stdout.write(render_text(ests, box.protection))
+    _summary(ests, box.protection)
     if record_path is not None and old is not None:
         everything = ds.all_entries()
         fresh = {

@@ -39,6 +39,12 @@ REFUSALS: dict[str, tuple[str, str]] = {
     # --- end A2xx ---
     #
     # --- A3xx: the sandbox ---
+    "A301": (
+        "sandbox-unprotected",
+        "a protection the run requires (AIEFF_SANDBOX_REQUIRE; in CI, filesystem and network) is not active "
+        "in the sandbox, so the job was not run",
+    ),
+    "A302": ("sandbox-require-unknown", "AIEFF_SANDBOX_REQUIRE names a protection aieff does not have"),
     # --- end A3xx ---
     #
     # --- A4xx: training logs ---

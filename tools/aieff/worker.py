@@ -42,6 +42,83 @@ def precheck(job: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def probe(job: dict[str, Any]) -> dict[str, Any]:
+    """What a job can see and do, for tests and for operators checking the isolation: its environment,
+    limits and open descriptors, and the outcome of each attempt the job asks for (write or read a
+    path, open a socket, write a forged result to every descriptor, fill its scratch directory, fork,
+    signal its parent)."""
+    import os
+    import resource
+    import socket
+    import tempfile
+
+    from aieff.confine import RESULT_FD
+
+    tried: dict[str, str] = {}
+
+    def attempt(name: str, action: Any) -> None:
+        try:
+            action()
+            tried[name] = "done"
+        except OSError as exc:
+            tried[name] = f"{type(exc).__name__}: {exc.strerror or exc}"
+
+    def fill(total: int) -> None:
+        block = b"x" * (1 << 20)
+        for i in range(total >> 23):  # 8 MiB files, kept
+            with open(os.path.join(tempfile.gettempdir(), f"fill-{i}"), "wb") as fh:
+                for _ in range(8):
+                    fh.write(block)
+
+    def forge() -> None:
+        for fd in range(64):
+            if fd != RESULT_FD:
+                try:
+                    os.write(fd, b'{"ok": true, "forged": true}\n')
+                except OSError:
+                    pass
+
+    def fork() -> None:
+        if (pid := os.fork()) == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    for path in job.get("write") or []:
+        attempt(f"write {path}", lambda p=path: Path(p).write_bytes(b"canary"))
+    for path in job.get("read") or []:
+        attempt(f"read {path}", lambda p=path: Path(p).read_bytes())
+    if job.get("socket"):
+        attempt("socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close())
+        attempt("unix socket", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close())
+    if connect := job.get("connect"):
+        attempt("connect", lambda: socket.create_connection(tuple(connect), timeout=5).close())
+    if job.get("forge"):
+        forge()
+    if job.get("fill"):
+        attempt("fill", lambda: fill(int(job["fill"])))
+    if job.get("fork"):
+        attempt("fork", fork)
+    if job.get("signal"):
+        attempt("signal", lambda: os.kill(os.getppid(), 0))
+    with open("/proc/self/status") as fh:
+        capabilities = next((line.split()[1] for line in fh if line.startswith("CapEff:")), "")
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass  # the descriptor listdir itself used
+    return {
+        "environment": sorted(os.environ),
+        "cwd": os.getcwd(),
+        "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0],
+        "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
+        "capabilities": capabilities,
+        "fds": fds,
+        "tried": tried,
+    }
+
+
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     if "parse_log" in job:  # a training log: torch-free, one stage (aieff.logs.sandboxed)
         from aieff.logs.sandboxed import run
@@ -49,16 +126,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         return run(job["parse_log"])
     if job.get("precheck"):
         return precheck(job)
-    if job.get("probe"):  # what a job can see: for tests and for operators checking the isolation
-        import os
-        import resource
-
-        return {
-            "environment": sorted(os.environ),
-            "cwd": os.getcwd(),
-            "memory_limit": resource.getrlimit(resource.RLIMIT_AS)[0],
-            "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
-        }
+    if job.get("probe"):
+        return probe(job)
     from aieff.flops import (
         build_torchvision,
         count_forward,

@@ -26,7 +26,8 @@ def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
             "path": str(path),
             "spec": spec.model_dump(mode="json"),
             "level": level.model_dump(mode="json"),
-        }
+        },
+        "files": [str(path)],  # the one file the confined child may read (aieff.sandbox.job_files)
     }
 
 
