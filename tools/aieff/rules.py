@@ -43,7 +43,7 @@ def _check_entry(ds: Dataset, doc: Doc, entry: Entry, level: Benchmark, entered:
             err("E042", ("id",), f"the level {level.id} states a policy: give submission (candidate, run_choice)")
         )
         return
-    if sub.candidate not in policy.candidates:
+    if policy.candidates is not None and sub.candidate not in policy.candidates:
         ds.diagnostics.append(
             err("E042", ("submission", "candidate"), f"{sub.candidate!r} is not a candidate of the level's policy")
         )
@@ -114,7 +114,7 @@ def _check_candidates(ds: Dataset, bdoc: Doc, level: Benchmark, entered: dict[st
     listed: set[str] = set()
     for i, skipped in enumerate(policy.not_entered):
         where = ("policy", "not_entered", i, "candidate")
-        if skipped.candidate not in policy.candidates:
+        if policy.candidates is not None and skipped.candidate not in policy.candidates:
             ds.diagnostics.append(err("E042", where, f"{skipped.candidate!r} is not in policy.candidates"))
         elif skipped.candidate in entered:
             ds.diagnostics.append(
@@ -124,7 +124,7 @@ def _check_candidates(ds: Dataset, bdoc: Doc, level: Benchmark, entered: dict[st
             ds.diagnostics.append(err("E042", where, f"{skipped.candidate!r} is listed twice"))
         listed.add(skipped.candidate)
     seen: set[str] = set()
-    for i, candidate in enumerate(policy.candidates):
+    for i, candidate in enumerate(policy.candidates or []):
         if candidate in seen:
             ds.diagnostics.append(err("E042", ("policy", "candidates", i), f"{candidate!r} is listed twice"))
         seen.add(candidate)
@@ -174,8 +174,13 @@ def policy_text(level: Benchmark, entries: int) -> str:
         if policy.dating == "first-public-run"
         else "dated as the source dates them"
     )
+    counts = (
+        f"{len(policy.candidates)} candidates: {entries} entered, {len(policy.not_entered)} not entered (each with "
+        "a reason)."
+        if policy.candidates is not None
+        else f"An open level: {entries} entered."
+    )
     return (
-        f"{policy.candidates_are} {len(policy.candidates)} candidates: {entries} entered, "
-        f"{len(policy.not_entered)} not entered (each with a reason). {division}"
+        f"{policy.candidates_are} {counts} {division}"
         f"run read: {' or '.join(runs[c] for c in policy.run_choice)}; {dating}."
     )

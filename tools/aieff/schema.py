@@ -689,12 +689,14 @@ class Policy(Model):
     candidates_are: Text = Field(
         description="What the candidates are, in words (e.g. every row of the source's record table)."
     )
-    candidates: list[Name] = Field(
+    candidates: list[Name] | None = Field(
+        None,
         min_length=1,
         max_length=100_000,
-        description="Every candidate of the source, by its own name: each is an entry (submission.candidate) "
-        "or listed in not_entered with a reason. Completeness over editorial filters: rank and frontier "
-        "decide what matters.",
+        description="Every candidate of a closed source (a record table, a results round), by its own name: "
+        "each is an entry (submission.candidate) or listed in not_entered with a reason. Completeness over "
+        "editorial filters: rank and frontier decide what matters. Absent for an open level, where any result "
+        "with a public source may be entered (each once).",
     )
     not_entered: list[NotEntered] = Field([], description="Candidates that are not entries, each with why.")
     division: Literal["closed", "open", "any"] = Field(
