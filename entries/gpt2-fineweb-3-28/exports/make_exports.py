@@ -142,7 +142,7 @@ MODELS: dict[str, tuple] = {
     "nanogpt_flex_7_no_attn7.pt2": (50304, 6, [7] * 7 + [None] + [7] * 4, 65536),
     # record 20: long windows (mean 7.3 blocks) in layers 1, 5 and 12, short (half: mean 3.4) elsewhere
     "nanogpt_long7_short3_no_attn7.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 65536),
-    # record 21 (re-timed 2025-02-01): record 20's layers over 49,152-token sequences
+    # records 21-28 (21 re-timed 2025-02-01): record 20's layers over 49,152-token sequences
     "nanogpt_long7_short3_no_attn7_48k.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 49152),
     # From record 29 (FlashAttention 3, varlen) on, attention stays inside sequences of at most 2,048 tokens
     # that start at a document: ("keys", K) is the mean keys per query over the steps to the level, each
@@ -162,7 +162,7 @@ MODELS: dict[str, tuple] = {
         ],
         2048,
     ),
-    # records 39 and 46: no attention and no MLP in layer 1, no attention in layer 8
+    # records 39 and 46-48: no attention and no MLP in layer 1, no attention in layer 8
     "nanogpt_r39_varlen.pt2": (
         50304,
         6,
@@ -177,16 +177,15 @@ MODELS: dict[str, tuple] = {
         2048,
         [False] + [True] * 11,
     ),
-    # records 62 and 85: 11 layers, no attention in layer 7; paired-head layers 1, 3, 6, 10 attend over the
-    # doubled sequence; record 85 adds the DC-MHA correction's 112-key window in layer 11
-    # record 53: 11 layers, no attention in layer 7, long windows in layers 4 and 11, no paired heads yet
+    # records 49-55: 11 layers, no attention in layer 7, long windows in layers 4 and 11, no paired heads yet
     "nanogpt_r53_varlen.pt2": (
         50304,
         6,
         [*[("keys", 414)] * 3, ("keys", 761), *[("keys", 414)] * 2, None, *[("keys", 414)] * 3, ("keys", 761)],
         2048,
     ),
-    # record 81: record 85's layers and stage schedule (1,405 + 10 steps) without DC-MHA
+    # record 81 (and 88-89, whose window means round the same): record 62's layers with MUDD, stage schedule
+    # of 1,405 + 10 steps
     "nanogpt_r81_varlen.pt2": (
         50304,
         6,
@@ -205,6 +204,8 @@ MODELS: dict[str, tuple] = {
         ],
         2048,
     ),
+    # records 62-71 and 73: 11 layers, no attention in layer 7; paired-head layers 1, 3, 6, 10 attend over the
+    # doubled sequence (the same multiply-adds per key)
     "nanogpt_r62_varlen.pt2": (
         50304,
         6,
@@ -233,7 +234,7 @@ MODELS: dict[str, tuple] = {
     "nanogpt_r40_varlen.pt2": (50304, 6, [None, *_r29(342, 662)[1:]], 2048, [False] + [True] * 11),
     # records 56-57: record 53's 11 layers
     "nanogpt_r56_varlen.pt2": (50304, 6, _paired(0, 415, 762, 762, paired_at=()), 2048),
-    # records 58-61 and 72-84: record 62's layers (paired-head layers 1, 3, 6, 10) with their own window means;
+    # records 58-61, 72 and 74-84: record 62's layers (paired-head layers 1, 3, 6, 10) with their own window means;
     # record 72 cuts sequences to 896 tokens for steps 1-504 and short windows to 2 blocks for steps 1,010-1,514
     "nanogpt_r58_varlen.pt2": (50304, 6, _paired(447, 415, 762, 762), 2048),
     "nanogpt_r61_varlen.pt2": (50304, 6, _paired(448, 415, 762, 762), 2048),
