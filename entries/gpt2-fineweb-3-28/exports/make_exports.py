@@ -108,6 +108,22 @@ class GPT(nn.Module):
         return self.head(F.rms_norm(x, (x.shape[-1],)))
 
 
+def _r29(short: int, long: int) -> list[Window | None]:
+    """Record 29's 12 layers: long windows in layers 1, 5 and 12, no attention in layer 8, short elsewhere."""
+    s, g = ("keys", short), ("keys", long)
+    return [g, s, s, s, g, s, s, None, s, s, s, g]
+
+
+def _paired(paired: int, short: int, long: int, last: int, paired_at: tuple[int, ...] = (0, 2, 5, 9)) -> list:
+    """Record 53's 11 layers (no attention in layer 7, long windows in layers 4 and 11, `last` keys in layer 11)
+    with paired-head attention (`paired` keys per query) in the 0-based layers `paired_at`."""
+    windows: list[Window | None] = [("keys", short)] * 11
+    windows[3], windows[6], windows[10] = ("keys", long), None, ("keys", last)
+    for i in paired_at:
+        windows[i] = ("keys", paired)
+    return windows
+
+
 # name: (vocab rows the LM head computes, heads, per-layer attention (None: none), sequence length[, MLP layers])
 MODELS: dict[str, tuple] = {
     # llm.c GPT-2 124M (12 heads of 64; its matmuls use the vocabulary padded to 50,304 rows)
@@ -126,7 +142,7 @@ MODELS: dict[str, tuple] = {
     "nanogpt_flex_7_no_attn7.pt2": (50304, 6, [7] * 7 + [None] + [7] * 4, 65536),
     # record 20: long windows (mean 7.3 blocks) in layers 1, 5 and 12, short (half: mean 3.4) elsewhere
     "nanogpt_long7_short3_no_attn7.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 65536),
-    # record 21 (re-timed 2025-02-01): record 20's layers over 49,152-token sequences
+    # records 21-28 (21 re-timed 2025-02-01): record 20's layers over 49,152-token sequences
     "nanogpt_long7_short3_no_attn7_48k.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 49152),
     # From record 29 (FlashAttention 3, varlen) on, attention stays inside sequences of at most 2,048 tokens
     # that start at a document: ("keys", K) is the mean keys per query over the steps to the level, each
@@ -146,7 +162,7 @@ MODELS: dict[str, tuple] = {
         ],
         2048,
     ),
-    # records 39 and 46: no attention and no MLP in layer 1, no attention in layer 8
+    # records 39 and 46-48: no attention and no MLP in layer 1, no attention in layer 8
     "nanogpt_r39_varlen.pt2": (
         50304,
         6,
@@ -161,16 +177,15 @@ MODELS: dict[str, tuple] = {
         2048,
         [False] + [True] * 11,
     ),
-    # records 62 and 85: 11 layers, no attention in layer 7; paired-head layers 1, 3, 6, 10 attend over the
-    # doubled sequence; record 85 adds the DC-MHA correction's 112-key window in layer 11
-    # record 53: 11 layers, no attention in layer 7, long windows in layers 4 and 11, no paired heads yet
+    # records 49-55: 11 layers, no attention in layer 7, long windows in layers 4 and 11, no paired heads yet
     "nanogpt_r53_varlen.pt2": (
         50304,
         6,
         [*[("keys", 414)] * 3, ("keys", 761), *[("keys", 414)] * 2, None, *[("keys", 414)] * 3, ("keys", 761)],
         2048,
     ),
-    # record 81: record 85's layers and stage schedule (1,405 + 10 steps) without DC-MHA
+    # record 81 (and 88-89, whose window means round the same): record 62's layers with MUDD, stage schedule
+    # of 1,405 + 10 steps
     "nanogpt_r81_varlen.pt2": (
         50304,
         6,
@@ -189,6 +204,8 @@ MODELS: dict[str, tuple] = {
         ],
         2048,
     ),
+    # records 62-71 and 73: 11 layers, no attention in layer 7; paired-head layers 1, 3, 6, 10 attend over the
+    # doubled sequence (the same multiply-adds per key)
     "nanogpt_r62_varlen.pt2": (
         50304,
         6,
@@ -207,24 +224,25 @@ MODELS: dict[str, tuple] = {
         ],
         2048,
     ),
-    "nanogpt_r85_varlen.pt2": (
-        50304,
-        6,
-        [
-            ("keys", 444),
-            ("keys", 412),
-            ("keys", 444),
-            ("keys", 752),
-            ("keys", 412),
-            ("keys", 444),
-            None,
-            ("keys", 412),
-            ("keys", 412),
-            ("keys", 444),
-            ("keys", 861),
-        ],
-        2048,
-    ),
+    # record 85, the submitted version (this_pr_v3: 1,275 + 15 steps): record 62's layers with the DC-MHA
+    # correction's 112-key window added to layer 11
+    "nanogpt_r85v3_varlen.pt2": (50304, 6, _paired(443, 410, 751, 860), 2048),
+    # records 30-34: record 29's layers without the MLP of layer 1
+    "nanogpt_r30_varlen.pt2": (50304, 6, _r29(338, 658), 2048, [False] + [True] * 11),
+    # records 35-38 and 42-45 (343/664), 40-41 (342/662): record 39's layers (no attention, no MLP in layer 1)
+    "nanogpt_r35_varlen.pt2": (50304, 6, [None, *_r29(343, 664)[1:]], 2048, [False] + [True] * 11),
+    "nanogpt_r40_varlen.pt2": (50304, 6, [None, *_r29(342, 662)[1:]], 2048, [False] + [True] * 11),
+    # records 56-57: record 53's 11 layers
+    "nanogpt_r56_varlen.pt2": (50304, 6, _paired(0, 415, 762, 762, paired_at=()), 2048),
+    # records 58-61, 72 and 74-84: record 62's layers (paired-head layers 1, 3, 6, 10) with their own window means;
+    # record 72 cuts sequences to 896 tokens for steps 1-504 and short windows to 2 blocks for steps 1,010-1,514
+    "nanogpt_r58_varlen.pt2": (50304, 6, _paired(447, 415, 762, 762), 2048),
+    "nanogpt_r61_varlen.pt2": (50304, 6, _paired(448, 415, 762, 762), 2048),
+    "nanogpt_r72_varlen.pt2": (50304, 6, _paired(284, 271, 756, 756), 2048),
+    "nanogpt_r74_varlen.pt2": (50304, 6, _paired(449, 415, 756, 756), 2048),
+    "nanogpt_r82_varlen.pt2": (50304, 6, _paired(449, 416, 756, 756), 2048),
+    # record 87: paired-head attention in layers 1 and 6 only (layers 3 and 10 back to short windows)
+    "nanogpt_r87_varlen.pt2": (50304, 6, _paired(435, 404, 740, 740, paired_at=(0, 5)), 2048),
 }
 
 
