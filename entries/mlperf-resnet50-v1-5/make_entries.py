@@ -88,6 +88,8 @@ RESULTS_PAGE = {
     "4.0": "https://mlcommons.org/en/training-normal-40/",
 }
 RESNET50_V15_224 = 4.089185e09  # torchvision resnet50 at 224 px, multiply-adds (aieff counts it)
+# `submission_division` in v0.6 `:::MLL` lines and in `:::MLLOG` JSON.
+LOG_DIVISION = (rb'submission_division: \{"value": "(\w+)"', rb'"key": "submission_division", "value": "(\w+)"')
 RUN = re.compile(r"(?P<sub>.+)/results/(?P<system>[^/]+)/resnet/result_(?P<n>\d+)\.txt")
 
 # v0.5 logs whose epoch labels count from 0 (label N = N+1 epochs done), from their code and log order.
@@ -114,22 +116,23 @@ _BLURPOOL = (
 OPEN_MODEL: dict[str, tuple[bool, str]] = {
     "v0.6 Fujitsu abci_2048xV100_mxnet": (
         True,
-        _V15 + "Fujitsu's MXNet implementation of the MLPerf ResNet-50 (NVIDIA's MXNet ResNet-50 v1.5 lineage) "
-        "on 2,048 V100s; open division for its large-batch schedule. Moved here from the closed-division level, "
-        "where it was listed by mistake (its systems json says open).",
+        _V15 + "its logs run MXNet's `--network resnet-v1b-fl --num-layers 50` (v1b: stride in the 3x3 "
+        "convolution) on 2,048 V100s, global batch 86,016 with LARS (base learning rate 13). Moved here from the "
+        "closed-division level, where it was listed by mistake (its systems json says open).",
     ),
     "v0.7 Fujitsu gx_V100x8_fjmxnet": (
         True,
-        _V15 + "Fujitsu's MXNet build of the MLPerf ResNet-50 on 8 V100s (open division: its own MXNet changes).",
+        _V15 + "its logs run MXNet's network='resnet-v1b-normconv-fl', num_layers=50, image_shape 224x224, "
+        "optimizer sgdwfastlars, on 8 V100s.",
     ),
     "v0.7 SIAT modelarts_1024_tensorflow_open": (
         True,
-        _V15 + "tensorflow_open_src/main.py sets 'resnet_version': 'v1.5'.",
+        _V15 + "tensorflow_open_src/main.py sets 'resnet_version': 'v1.5' and data_generator.py trains at 224 px.",
     ),
     "v0.7 SIAT modelarts_512_tensorflow_open": (
         True,
-        _V15 + "tensorflow_open_src/main.py sets 'resnet_version': 'v1.5'. Its logs name both divisions; "
-        "the folder (…_open) and the results table put it in the open division.",
+        _V15 + "tensorflow_open_src/main.py sets 'resnet_version': 'v1.5' and data_generator.py trains at 224 px. "
+        "Its logs name both divisions; the folder (…_open) puts it in the open division.",
     ),
     "v0.7 SIAT modelarts_128_mindspore_open": (
         True,
@@ -161,6 +164,41 @@ EXTRA_NOTE = {
         "Epoch labels are read from 1 (inferred): tf_cnn_benchmarks labels an evaluation with the epochs done, "
         "and its last train_epoch line reads '61, but this epoch only has 0.04% of the examples'."
     ),
+}
+
+
+# The hand-picked entries these levels held before issue 19 (publication.date, epochs_to_target), so that an
+# entry whose values changed says so in its notes.
+PREVIOUS = {
+    "mlperf-v0-5-google-8xv100": ("2018-12-12", 61),
+    "mlperf-v0-5-nvidia-dgx1-ngc18-11-mxnet": ("2018-12-12", 62),
+    "mlperf-v0-6-fujitsu-abci-2048xv100-mxnet": ("2019-07-10", 90),
+    "mlperf-v0-6-google-tpu-v3-32": ("2019-07-10", 60),
+    "mlperf-v0-6-nvidia-dgx1-ngc19-05-mxnet": ("2019-07-10", 60),
+    "mlperf-v0-7-dellemc-dss8440": ("2020-07-29", 35),
+    "mlperf-v0-7-fujitsu-gx-v100x8-ngc20-06-mxnet": ("2020-07-29", 35),
+    "mlperf-v0-7-inspur-nf5488-mxnet": ("2020-07-29", 35),
+    "mlperf-v1-0-dell-2xdss8440x8a100-pcie-40gb": ("2021-06-30", 35),
+    "mlperf-v1-0-fujitsu-gx-a100x4-mxnet-ngc-21-05": ("2021-06-30", 35),
+    "mlperf-v1-0-gigabyte-g492-zd2-a100-20210517-mxnet": ("2021-06-30", 35),
+    "mlperf-v1-1-azure-nd96amsr-a100-v4-n8-ngc21-09-mxnet": ("2021-12-01", 35),
+    "mlperf-v1-1-baidu-1-node-8-a100-ngc21-05-mxnet": ("2021-12-01", 35),
+    "mlperf-v1-1-dell-2xr750xax4a100-pcie-80gb": ("2021-12-01", 35),
+    "mlperf-v2-0-asustek-esc8000a-e11-8xa100-pcie-80gb-nvbridge": ("2022-06-29", 35),
+    "mlperf-v2-0-azure-nd96amsr-a100-v4-n1-mxnet": ("2022-06-29", 35),
+    "mlperf-v2-0-dell-2xxe8545x4a100-sxm-40gb": ("2022-06-29", 35),
+    "mlperf-v2-1-asustek-esc8000a-e11-8xa100-pcie-80gb-nvbridge": ("2022-11-09", 35),
+    "mlperf-v2-1-azure-nc96ads-a100-v4-mxnet": ("2022-11-09", 35),
+    "mlperf-v2-1-dell-2xxe8545x4a100-sxm-40gb": ("2022-11-09", 35),
+    "mlperf-v3-0-asustek-esc4000-e11-4xa100-pcie-80gb": ("2023-06-27", 35),
+    "mlperf-v3-0-azure-nd-h100-v5-mxnet": ("2023-06-27", 35),
+    "mlperf-v3-0-dell-2xr750xax4a100-pcie-80gb": ("2023-06-27", 35),
+    "mlperf-v3-1-asustek-esc-n8-e11": ("2023-11-08", 35),
+    "mlperf-v3-1-azure-nd-h100-v5-mxnet": ("2023-11-08", 35),
+    "mlperf-v3-1-ctuning-a10x2-mxnet-22-08": ("2023-11-08", 35),
+    "mlperf-v4-0-asustek-esc8000a-e12-8xh100-pcie-80gb": ("2024-06-12", 35),
+    "mlperf-v4-0-dell-r760xax4l40s": ("2024-06-12", 35),
+    "mlperf-v4-0-fujitsu-gx2560m7-h100-sxm-80gbx4": ("2024-06-12", 35),
 }
 
 
@@ -245,8 +283,8 @@ def division_of(mirror: Path, sub: Sub) -> None:
     for run in sub.runs:
         if run.raw:
             head = run.raw[:300_000]
-            in_logs |= {m.decode().lower() for m in re.findall(rb'submission_division"?: \{?"?(?:value)?"?:? ?"(\w+)"', head)}
-            in_logs |= {m.decode().lower() for m in re.findall(rb'"key": "submission_division", "value": "(\w+)"', head)}
+            for pattern in LOG_DIVISION:
+                in_logs |= {m.decode().lower() for m in re.findall(pattern, head)}
     if not sub.division and len(in_logs) == 1:
         sub.division = in_logs.pop()
         sub.division_note = "`submission_division` in the logs"
@@ -379,8 +417,7 @@ def entry_yaml(sub: Sub, level_id: str, target: str, extra_note: str) -> str:
     title = f"MLPerf Training v{sub.round} results: {sub.org} {sub.display}"
     counted = [r for r in sub.runs if r.status in ("reached", "short")]
     per_run = ", ".join(
-        fmt_epochs(r.epochs) if r.status == "reached" and r.epochs is not None else r.status
-        for r in sub.runs
+        fmt_epochs(r.epochs) if r.status == "reached" and r.epochs is not None else r.status for r in sub.runs
     )
     aborted = sum(r.status == "aborted" for r in sub.runs)
     short = sum(r.status == "short" for r in sub.runs)
@@ -402,6 +439,18 @@ def entry_yaml(sub: Sub, level_id: str, target: str, extra_note: str) -> str:
         )
     if extra_note:
         parts.append(extra_note)
+    if sub.slug in PREVIOUS:
+        date, was = PREVIOUS[sub.slug]
+        changed = []
+        if was != epochs:
+            changed.append(f"epochs_to_target {fmt_epochs(was)} -> {fmt_epochs(epochs)}")
+        if date != sub.commit_date:
+            changed.append(
+                f"publication.date {date} (the round's publication) -> {sub.commit_date} (the commit that added "
+                "its logs; the round's date is now submission.source_date)"
+            )
+        if changed:
+            parts.append("Changed in the MLPerf levels' rebuild (issue 19): " + "; ".join(changed) + ".")
     fixed = "the model MLPerf's closed division fixes" if sub.division == "closed" else "what this submission trained"
     parts.append(
         f"Forward cost counted by aieff with torchvision resnet50 (ResNet-50 v1.5, stride in the 3x3 convolution, "
@@ -462,7 +511,7 @@ def entry_yaml(sub: Sub, level_id: str, target: str, extra_note: str) -> str:
         "  dated_by:",
         f"    title: {q(f'mlcommons/training_results_v{sub.round} commit {sub.commit[:7]}')}",
         f"    url: {q(f'https://github.com/mlcommons/training_results_v{sub.round}/commit/{sub.commit}')}",
-        f"    locator: {q(f'the commit that added these run logs ({sub.commit_date}, UTC)')}",
+        f"    locator: {q(f'the last commit that added or moved these run logs ({sub.commit_date}, UTC)')}",
     ]
     if ROUND_DATE[sub.round] != sub.commit_date:
         lines.append(f"  source_date: {ROUND_DATE[sub.round]}")
@@ -535,7 +584,7 @@ def main() -> None:
     later = [s for rnd in ROUNDS[1:] for s in by_round[rnd]]
     closed = [s for s in later if s.division == "closed"]
     opened = [s for s in later if s.division == "open"]
-    unknown = [s.candidate for s in every if s.division not in ("closed", "open") or (s.round == "0.5" and s not in v05)]
+    unknown = [s.candidate for s in every if s.division not in ("closed", "open")]
     if unknown:
         raise SystemExit(f"no division for: {unknown}")
     for level_id, subs, division, what, target in (
