@@ -75,13 +75,26 @@ def test_unreachable_keeps_the_recorded_verdict_and_cache_add_verifies_offline(r
     env = {"AIEFF_CACHE": str(tmp_path / "cache"), "AIEFF_FETCH_DEADLINE": "5"}
     record = repo / "exports/verification.json"
     record.parent.mkdir()
-    old = {"entries": {"mlp": {"level": "test-digits", "status": "verified", "compute_flop": 1.9e8, "messages": []}}}
-    record.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    from aieff.record import judge_inputs
+    from aieff.validate import validate
+
+    ds = validate(repo)
+    judged = judge_inputs(ds.all_entries()["mlp"], ds.level("test-digits"), ds.all_entries()).model_dump()
+    verdict = {"level": "test-digits", "status": "verified", "judged": judged, "compute_flop": 1.9e8, "messages": []}
+    from aieff.record import Record, write
+
+    write(record, Record.model_validate({"entries": {"mlp": verdict}}))  # as the nightly writes it
     before = record.read_bytes()
     proc = run("estimate", "--all", "--record", "exports/verification.json", cwd=repo, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # offline is not a failure of the entry
     assert "entries/test-digits/mlp.yaml: unreachable" in proc.stdout and "unreachable (" in proc.stdout
-    assert record.read_bytes() == before  # the last real verdict stays, byte for byte
+    assert record.read_bytes() == before  # the last real verdict on the same inputs stays, byte for byte
+    stale = json.loads(before) | {}
+    stale["entries"]["mlp"]["judged"]["code"] = "0" * 64  # judged by other counting code
+    record.write_text(json.dumps(stale, indent=2, sort_keys=True) + "\n")
+    assert run("estimate", "--all", "--record", "exports/verification.json", cwd=repo, env=env).returncode == 0
+    assert json.loads(record.read_text())["entries"]["mlp"]["status"] == "unreachable"  # not kept: it binds no more
+    record.write_bytes(before)
     # The PR check cannot pass on an artifact nobody can fetch.
     other = tmp_path / "other.tsv"
     other.write_bytes(b"epoch\ttop1Accuracy\n1\t99\n")
