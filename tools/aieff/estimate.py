@@ -92,6 +92,32 @@ def _job(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost 
     }
 
 
+def _count(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost | None]], box: Sandbox) -> dict:
+    """The sandbox's count for an entry, or the memo of the same count (aieff.memo): keyed by what the count
+    is a function of (the pinned export's and checkpoint's sha256, or the torchvision name and kwargs; the
+    input shapes) and the counting code."""
+    from aieff import memo
+
+    job = _job(entry, root, phases)  # fetches and checks every artifact's sha256 first, memo or not
+    arts = entry.artifacts
+    assert arts is not None and arts.architecture is not None
+    material = {
+        "arch": {k: v for k, v in job["arch"].items() if k != "export"}
+        | ({"export_sha256": arts.architecture.export.sha256} if arts.architecture.export else {}),
+        "input": job["input"],
+        "features": job["features"],
+        "phases": job["phases"],
+        "checkpoint_sha256": arts.checkpoint.sha256 if arts.checkpoint else None,
+    }
+    k = memo.key("count", material)
+    if (kept := memo.get(k, "count")) is not None:
+        return kept
+    result = box.run(job)
+    if result.get("ok"):
+        memo.put(k, "count", {x: y for x, y in result.items() if x != "protection"})
+    return result
+
+
 def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | None = None) -> Estimate:
     """Re-estimate one entry; never raises: any failure becomes a failed verdict with a one-line reason."""
     path = ds.entries[entry.id].path
@@ -231,7 +257,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
     phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
     # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
     reached = _read_logs(root, entry, level) if arts.logs() else None
-    result = box.run(_job(entry, root, phases))
+    result = _count(entry, root, phases, box)
     if not result.get("ok"):
         raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
     counted: list[tuple[float, float, float]] = []  # (start, end, forward FLOP) per phase

@@ -33,10 +33,19 @@ def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
 
 def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
     """The log's evaluations, parsed in the sandbox; a parse the sandbox stops is refused (A404)."""
+    from aieff import memo
     from aieff.sandbox import Sandbox
 
     name = str(spec.path or spec.url)[:120]
-    result = Sandbox().run(job(path, spec, level))
+    # The log's bytes were checked against spec.sha256 when fetched: the reading is a function of them.
+    k = memo.key(
+        "log", {"sha256": spec.sha256, "spec": spec.model_dump(mode="json"), "level": level.model_dump(mode="json")}
+    )
+    result = memo.get(k, "log")
+    if result is None:
+        result = Sandbox().run(job(path, spec, level))
+        if "refused" not in result:
+            memo.put(k, "log", result)
     if not result.get("ok"):
         raise Refused("A404", f"{name} ({spec.format}): {str(result.get('error'))[:300]}")
     if "refused" in result:
