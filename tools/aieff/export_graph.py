@@ -1,0 +1,301 @@
+"""An export's graph made ready for counting: on the meta device, its weights' roles checked, and its
+summed elementwise products priced as multiply-adds.
+
+Counting never runs a contributor's graph on real data: every weight, buffer and constant is replaced by
+a meta tensor and every operator that creates a tensor is pointed at the meta device, so the forward pass
+computes shapes only, whatever the archive holds.
+
+The weight rule (A201, A202). A checkpoint is compared with an export's state dict by tensor shapes, so
+the graph must not be able to hold a layer's weights and skip (or hide) the layer's arithmetic. Each
+tensor of the state dict is followed through the computation that depends on weights alone (views,
+casts, concatenations, weight standardisation: all per-sample free) to every operator where it meets
+data that depends on the input. Each such meeting must be one of:
+
+- an operator the counters price: convolution, linear, mm / addmm / bmm / matmul / einsum, attention,
+  or an elementwise product that is summed (below);
+- a lookup that reads the weight as a table: embedding, index, index_select, gather;
+- a normalisation (batch / layer / group / RMS norm) taking it as affine weight, bias or running
+  statistic with at most one dimension longer than 1;
+- an additive elementwise operator (add, sub, where, masked_fill, cat, comparisons ...): biases,
+  positional embeddings, masks;
+- a multiplicative elementwise operator (mul, div) where the weight has at most one dimension longer
+  than 1 (a per-channel scale) and the input side is not a broadcast copy (expand, repeat ...) of a
+  smaller tensor.
+
+Anything else is refused (A201) naming the tensor and the operator. When the entry pins a checkpoint, a
+floating-point tensor of the state dict that never meets the input is refused too (A202): the checkpoint
+would match a graph that skips that layer. Without a checkpoint the state dict is no evidence, and unused
+weights (e.g. the auxiliary heads of torchvision's GoogLeNet and Inception v3 in eval mode) are allowed.
+Tensors outside the state dict (non-persistent buffers, constants such as rotary tables) are not in a
+checkpoint and only count through the operators they feed.
+
+Summed products. An elementwise product (mul, or div by a tensor) whose result reaches a summing reduction
+(sum, mean, cumsum, average pooling) through views and linear elementwise operators is a contraction
+written out by hand, e.g. a Linear layer as `(x[..., None, :] * W).sum(-1)`. Each such product is
+rerouted through the operator `aieff::summed_product`, which both counters price at one multiply-add per
+element of the product, so it counts as much as the Linear it replaces.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Iterable
+from typing import Any
+
+from aieff.refusals import Refused
+
+VIEWS = frozenset(
+    """
+    view _unsafe_view reshape permute transpose t squeeze unsqueeze flatten unflatten alias contiguous
+    clone detach _to_copy to type_as select slice narrow split split_with_sizes chunk unbind movedim
+    swapaxes view_as as_strided lift_fresh_copy _assert_tensor_metadata
+    """.split()
+)
+BROADCASTS = frozenset("expand expand_as broadcast_to repeat tile repeat_interleave".split())
+# Operators a sum passes through unchanged in kind: a product followed by these, then summed, is a contraction.
+LINEAR = VIEWS | BROADCASTS | frozenset("add sub rsub neg cat stack pad constant_pad_nd flip roll".split())
+REDUCTIONS = frozenset(
+    """
+    sum mean nansum cumsum avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d
+    adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d trace
+    """.split()
+)
+PRODUCTS = frozenset({"mul", "div"})
+COUNTED = frozenset(
+    """
+    linear matmul mm addmm bmm einsum conv1d conv2d conv3d convolution _convolution conv_transpose1d
+    conv_transpose2d conv_transpose3d scaled_dot_product_attention _scaled_dot_product_flash_attention_for_cpu
+    _scaled_dot_product_flash_attention _scaled_dot_product_efficient_attention
+    _scaled_dot_product_cudnn_attention
+    """.split()
+)
+LOOKUPS = frozenset("embedding index index_select gather take".split())
+NORMS = frozenset(
+    """
+    batch_norm native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training layer_norm
+    native_layer_norm group_norm native_group_norm instance_norm rms_norm _fused_rms_norm
+    """.split()
+)
+ADDITIVE = frozenset(
+    """
+    add sub rsub where masked_fill cat stack eq ne lt le gt ge maximum minimum clamp clamp_min clamp_max
+    """.split()
+)
+SHAPE_ONLY = frozenset("expand_as view_as type_as".split())  # read the weight's shape or dtype, not its values
+
+
+def _name(node: Any) -> str:
+    """The operator's name without namespace or overload (aten.mul.Tensor -> mul)."""
+    target = node.target
+    if target is operator.getitem:
+        return "getitem"
+    packet = getattr(target, "_overloadpacket", None)
+    return getattr(packet, "__name__", None) or getattr(target, "__name__", str(target))
+
+
+def _shape(node: Any) -> tuple[Any, ...] | None:
+    val = node.meta.get("val") if hasattr(node, "meta") else None
+    return tuple(val.shape) if hasattr(val, "shape") else None
+
+
+def _long_dims(shape: tuple[Any, ...] | None) -> int:
+    """Dimensions longer than 1 (a symbolic size counts as long); unknown shapes count as many."""
+    if shape is None:
+        return 99
+    return sum(1 for d in shape if not (isinstance(d, int) and d <= 1))
+
+
+def _tensor_args(node: Any) -> Iterable[tuple[int | str, Any]]:
+    """(position, node) of every graph node among a node's arguments, nested lists included."""
+    import torch.fx
+
+    def walk(key: int | str, value: Any) -> Iterable[tuple[int | str, Any]]:
+        if isinstance(value, torch.fx.Node):
+            yield key, value
+        elif isinstance(value, list | tuple):
+            for item in value:
+                yield from walk(key, item)
+
+    for i, a in enumerate(node.args):
+        yield from walk(i, a)
+    for k, v in node.kwargs.items():
+        yield from walk(k, v)
+
+
+def input_dependent(graph: Any) -> set[Any]:
+    """Nodes whose value depends on the graph's inputs (placeholders)."""
+    dependent: set[Any] = set()
+    for node in graph.nodes:
+        if node.op == "placeholder" or any(a in dependent for _, a in _tensor_args(node)):
+            dependent.add(node)
+    return dependent
+
+
+def _is_product(node: Any) -> bool:
+    return node.op == "call_function" and _name(node) in PRODUCTS and sum(1 for _ in _tensor_args(node)) == 2
+
+
+def summed_products(graph: Any) -> list[Any]:
+    """Elementwise products of two tensors whose value reaches a summing reduction through linear operators."""
+    found = []
+    for node in graph.nodes:
+        if not _is_product(node):
+            continue
+        seen, todo = {node}, [node]
+        while todo:
+            current = todo.pop()
+            for user in current.users:
+                name = _name(user) if user.op == "call_function" else ""
+                if name in REDUCTIONS and user.args and user.args[0] is current:
+                    found.append(node)
+                    todo = []
+                    break
+                if (name in LINEAR or name == "getitem" or _is_product(user)) and user not in seen:
+                    seen.add(user)
+                    todo.append(user)
+    return found
+
+
+def _broadcast_copy(node: Any) -> bool:
+    """Whether a value is, through views, a broadcast copy (expand, repeat ...) of another."""
+    while node.op == "call_function":
+        name = _name(node)
+        if name in BROADCASTS:
+            return True
+        if name not in VIEWS and name != "getitem" or not node.args:
+            return False
+        node = node.args[0]
+    return False
+
+
+def _meeting_allowed(user: Any, position: int | str, static: Any, dependent: set[Any], counted: set[Any]) -> bool:
+    """Whether a weight-derived value `static` may meet input-dependent data at `user` (see the module doc)."""
+    if user in counted:
+        return True
+    name = _name(user) if user.op == "call_function" else ""
+    if name in COUNTED or name in LOOKUPS or name in ADDITIVE:
+        return True
+    if name in NORMS:
+        return position != 0 and _long_dims(_shape(static)) <= 1
+    if name in PRODUCTS:
+        others = [a for _, a in _tensor_args(user) if a in dependent]
+        return _long_dims(_shape(static)) <= 1 and not any(_broadcast_copy(a) for a in others)
+    return False
+
+
+def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_weight_used: bool) -> None:
+    """Refuse a graph whose state-dict tensors meet the input other than as the module doc allows."""
+    graph = gm.graph
+    dependent = input_dependent(graph)
+    sources: dict[Any, set[str]] = {}  # weight-derived node -> the state-dict names it carries
+    for node in graph.nodes:
+        if node in dependent:
+            continue
+        names: set[str] = set()
+        if node.op == "get_attr" and node.target in state:
+            names.add(node.target)
+        for _, a in _tensor_args(node):
+            names |= sources.get(a, set())
+        if names:
+            sources[node] = names
+    consumed: set[str] = set()
+    for node, names in sources.items():
+        for user in node.users:
+            if user not in dependent or user.op == "output":
+                continue
+            if user.op == "call_function" and _name(user) in SHAPE_ONLY:
+                continue
+            positions = [pos for pos, a in _tensor_args(user) if a is node]
+            for pos in positions:
+                if not _meeting_allowed(user, pos, node, dependent, counted):
+                    first = sorted(names)[0]
+                    more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+                    raise Refused(
+                        "A201",
+                        f"{first}{more} meets the input in {user.target}, which no counter prices "
+                        "and which is not free for a weight of that shape",
+                    )
+            consumed |= names
+    if not every_weight_used:
+        return
+    aliases: dict[int, set[str]] = {}  # tied weights: one tensor under several names, read through one
+    for name, tensor in state.items():
+        aliases.setdefault(id(tensor), set()).add(name)
+    for name, tensor in sorted(state.items()):
+        if not aliases[id(tensor)] & consumed and (tensor.is_floating_point() or tensor.is_complex()):
+            raise Refused("A202", f"{name} is in the state dict but never applied to the input")
+
+
+@functools.cache
+def _summed_product_op() -> Any:
+    """The operator `aieff::summed_product(a, b, divide)`: a * b (or a / b) that both counters price."""
+    import torch
+
+    def product(a: Any, b: Any, divide: bool) -> Any:
+        return torch.div(a, b) if divide else torch.mul(a, b)
+
+    schema = "(Tensor a, Tensor b, bool divide) -> Tensor"  # given: this module's annotations are strings
+    torch.library.custom_op("aieff::summed_product", mutates_args=(), schema=schema)(product).register_fake(product)
+
+    return torch.ops.aieff.summed_product
+
+
+def summed_product_rules() -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """(ptflops rule in multiply-adds, FlopCounterMode rule in FLOP) for aieff::summed_product."""
+    op = _summed_product_op()
+
+    def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
+        return int(outputs[0].numel())
+
+    def flop(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:  # noqa: ARG001
+        return 2 * math.prod(out_shape)
+
+    return {op: macs}, {op: flop}
+
+
+def _summed_mul(a: Any, b: Any) -> Any:
+    return _summed_product_op()(a, b, False)
+
+
+def _summed_div(a: Any, b: Any) -> Any:
+    return _summed_product_op()(a, b, True)
+
+
+def _to_meta(gm: Any) -> None:
+    """Every weight, buffer and constant a meta tensor; every tensor-creating operator on the meta device."""
+    import torch
+
+    gm.to_empty(device="meta")
+    for node in gm.graph.nodes:
+        if node.op == "get_attr":
+            owner, _, attr = node.target.rpartition(".")
+            holder = gm.get_submodule(owner) if owner else gm
+            value = getattr(holder, attr, None)
+            if isinstance(value, torch.Tensor) and value.device.type != "meta":
+                meta = torch.empty_like(value, device="meta")
+                if isinstance(value, torch.nn.Parameter):
+                    meta = torch.nn.Parameter(meta, requires_grad=value.requires_grad)
+                setattr(holder, attr, meta)
+        elif node.op == "call_function":
+            schema = getattr(node.target, "_schema", None)
+            if schema is not None and any(arg.name == "device" for arg in schema.arguments):
+                node.args = tuple(torch.device("meta") if isinstance(a, torch.device) else a for a in node.args)
+                positional = [arg.name for arg in schema.arguments][: len(node.args)]
+                if "device" not in positional:
+                    node.kwargs = {**node.kwargs, "device": torch.device("meta")}
+    gm.recompile()
+
+
+def prepare(program: Any, *, every_weight_used: bool = False) -> Any:
+    """The program's module, counted on the meta device: weights checked (A201, and A202 when
+    `every_weight_used`, i.e. a checkpoint is compared), summed products priced."""
+    gm = program.module()
+    state = dict(program.state_dict)
+    products = summed_products(gm.graph)
+    check_weights(gm, state, set(products), every_weight_used=every_weight_used)
+    for node in products:
+        node.target = _summed_div if _name(node) == "div" else _summed_mul
+    _to_meta(gm)
+    return gm
