@@ -33,8 +33,8 @@ def _export(forward: Callable[[Any, Any], Any]) -> bytes:
 def _hidden_product(x: Any, w: Any) -> Any:
     import torch
 
-    p = x.unsqueeze(-2) * w  # relu(p) - relu(-p) == p: still the Linear, but no sum sees the product
-    return (torch.relu(p) - torch.relu(-p)).sum(-1)
+    p = x.unsqueeze(-2) * w  # softplus(p) - softplus(-p) == p: still the Linear, but no sum sees the product
+    return (torch.nn.functional.softplus(p) - torch.nn.functional.softplus(-p)).sum(-1)
 
 
 def _matvec(x: Any, w: Any) -> Any:

@@ -49,20 +49,34 @@ def test_a_linear_written_as_multiply_and_sum_counts_as_the_linear() -> None:
         lambda x, w: (x.unsqueeze(-2) * w).transpose(-1, -2).cumsum(-2)[:, -1],
         lambda x, w: (x.unsqueeze(-2) / (1 / w)).sum(-1),  # the reciprocal is computed from weights alone
         lambda x, w: (x.expand(OUT, IN).reshape(-1) * w.reshape(-1)).view(OUT, IN).sum(-1),
+        lambda x, w: (torch.relu(p := x.unsqueeze(-2) * w) - torch.relu(-p)).sum(-1),  # relu(p) - relu(-p) == p
+        lambda x, w: torch.einsum("bi,oi->boi", x, w).sum(-1),  # an einsum that sums nothing is a product
     ):
         count = _count(attack)
         assert count.multiply_adds == linear.multiply_adds and count.torch_flop == linear.torch_flop
         assert not count.unsupported and not count.notes
 
 
+def _split(p: Any) -> Any:
+    """softplus(p) - softplus(-p) == p: the same values, but no summing reduction sees the product."""
+    return torch.nn.functional.softplus(p) - torch.nn.functional.softplus(-p)
+
+
 def test_a_product_hidden_from_the_sum_is_refused_naming_the_weight() -> None:
-    """relu(p) - relu(-p) == p, so this is still the Linear, but the sum no longer sees a product: the
-    weight meets the input in an unpriced multiply at full size, which the weight rule refuses."""
+    """Still the Linear, but the sum no longer sees a product: the weight meets the input in an unpriced
+    multiply at full size, which the weight rule refuses; so do the ways around the rule's shape test."""
     with pytest.raises(Refused, match=r"^A201 weight-not-counted: fc\.weight meets the input in aten\.mul"):
-        _count(lambda x, w: (torch.relu(p := x.unsqueeze(-2) * w) - torch.relu(-p)).sum(-1))
-    # Flattened to one dimension, it passes the per-channel-scale shape test but its input is a broadcast copy.
-    with pytest.raises(Refused, match=r"A201 .*fc\.weight"):
-        _count(lambda x, w: torch.relu(x.expand(OUT, IN).reshape(-1) * w.reshape(-1)).view(OUT, IN).sum(-1))
+        _count(lambda x, w: _split(x.unsqueeze(-2) * w).sum(-1))
+    with pytest.raises(Refused, match=r"^A201 weight-not-counted: fc\.weight meets the input in aten\.einsum"):
+        _count(lambda x, w: _split(torch.einsum("bi,oi->boi", x, w)).sum(-1))
+    # Flattened to one dimension the weight looks like a per-channel scale, but the input is a broadcast copy.
+    with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.mul"):
+        _count(lambda x, w: _split(x.expand(OUT, IN).reshape(-1) * w.reshape(-1)).view(OUT, IN).sum(-1))
+    with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.layer_norm"):  # W * x-hat
+        _count(lambda x, w: torch.layer_norm(x.expand(OUT, IN).reshape(-1), (OUT * IN,), w.reshape(-1)))
+    # Laundered: added to a scalar that depends on the input, the weight would look like activations.
+    with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.add"):
+        _count(lambda x, w: _split(x.unsqueeze(-2) * (w + 0 * x.sum())).sum(-1))
 
 
 def test_a_weight_consumed_only_by_an_unpriced_operator_is_refused_naming_it() -> None:
@@ -106,6 +120,24 @@ def test_free_roles_pass_the_weight_rule() -> None:
         torch.zeros(1, 8, dtype=torch.long, device="meta"),
     )
     assert count.multiply_adds == 8 * 16 * 50 and not count.unsupported
+
+
+def test_a_positional_table_sliced_to_a_dynamic_length_is_free() -> None:
+    """Under dynamic shapes the table is sliced by the input's length (a size, not the input's values)."""
+
+    class Positions(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pos = torch.nn.Parameter(torch.randn(64, 16))
+            self.fc = torch.nn.Linear(16, 16, bias=False)
+
+        def forward(self, h: Any) -> Any:
+            return self.fc(h + self.pos[: h.shape[1]])
+
+    length = torch.export.Dim("length", min=2, max=64)
+    program = torch.export.export(Positions(), (torch.randn(1, 8, 16),), dynamic_shapes=({1: length},))
+    count = count_forward(exported_model(program, every_weight_used=True), torch.empty(1, 32, 16, device="meta"))
+    assert count.multiply_adds == 32 * 16 * 16
 
 
 def _devices_seen(model: Any, sample: Any) -> set[str]:

@@ -11,29 +11,34 @@ tensor of the state dict is followed through the computation that depends on wei
 casts, concatenations, weight standardisation: all per-sample free) to every operator where it meets
 data that depends on the input. Each such meeting must be one of:
 
-- an operator the counters price: convolution, linear, mm / addmm / bmm / matmul / einsum, attention,
-  or an elementwise product that is summed (below);
+- an operator the counters price: convolution, linear, mm / addmm / bmm / matmul, an einsum that sums
+  over an index, attention, or an elementwise product that is summed (below);
 - a lookup that reads the weight as a table: embedding, index, index_select, gather;
 - a normalisation (batch / layer / group / RMS norm) taking it as affine weight, bias or running
   statistic with at most one dimension longer than 1;
 - an additive elementwise operator (add, sub, where, masked_fill, cat, comparisons ...): biases,
   positional embeddings, masks;
-- a multiplicative elementwise operator (mul, div) where the weight has at most one dimension longer
-  than 1 (a per-channel scale) and the input side is not a broadcast copy (expand, repeat ...) of a
-  smaller tensor.
+- a multiplicative elementwise operator (mul, div, outer, an einsum that sums nothing) where the weight has
+  at most one dimension longer than 1 (a per-channel scale).
 
-Anything else is refused (A201) naming the tensor and the operator. When the entry pins a checkpoint, a
-floating-point tensor of the state dict that never meets the input is refused too (A202): the checkpoint
-would match a graph that skips that layer. Without a checkpoint the state dict is no evidence, and unused
-weights (e.g. the auxiliary heads of torchvision's GoogLeNet and Inception v3 in eval mode) are allowed.
-Tensors outside the state dict (non-persistent buffers, constants such as rotary tables) are not in a
-checkpoint and only count through the operators they feed.
+The last three are free because they cost one operation per element of the input; so in them the input
+must not be a broadcast copy (expand, repeat ..., through views) of a smaller tensor, which would make it
+one operation per weight. Anything else is refused (A201) naming the tensor and the operator. When the
+entry pins a checkpoint, a floating-point tensor of the state dict that never meets the input is refused
+too (A202): the checkpoint would match a graph that skips that layer. Without a checkpoint the state dict
+is no evidence, and unused weights (e.g. the auxiliary heads of torchvision's GoogLeNet and Inception v3 in
+eval mode) are allowed. Tensors outside the state dict (non-persistent buffers, constants such as rotary
+tables) are not in a checkpoint and only count through the operators they feed. The rule passes every
+committed export and every torchvision classification model exported on the meta device.
 
-Summed products. An elementwise product (mul, or div by a tensor) whose result reaches a summing reduction
-(sum, mean, cumsum, average pooling) through views and linear elementwise operators is a contraction
-written out by hand, e.g. a Linear layer as `(x[..., None, :] * W).sum(-1)`. Each such product is
-rerouted through the operator `aieff::summed_product`, which both counters price at one multiply-add per
-element of the product, so it counts as much as the Linear it replaces.
+Summed products. An elementwise product (mul, div, outer, an einsum that sums nothing) whose result
+reaches a summing reduction (sum, mean, cumsum, average pooling) through views, linear and
+piecewise-linear elementwise operators (add, cat, relu, where ...) is a contraction written out by hand,
+e.g. a Linear layer as `(x[..., None, :] * W).sum(-1)`, whether its operands are weights or activations.
+Each such product is passed through the operator `aieff::summed_product`, which both counters price at
+one multiply-add per element of the product, so it counts as much as the Linear it replaces. A per-channel
+scale that reaches a pooling this way is priced too (one multiply-add per element, a small overcount that
+only makes a count higher).
 """
 
 from __future__ import annotations
@@ -54,16 +59,26 @@ VIEWS = frozenset(
     """.split()
 )
 BROADCASTS = frozenset("expand expand_as broadcast_to repeat tile repeat_interleave".split())
-# Operators a sum passes through unchanged in kind: a product followed by these, then summed, is a contraction.
-LINEAR = VIEWS | BROADCASTS | frozenset("add sub rsub neg cat stack pad constant_pad_nd flip roll".split())
+# What a product may pass through on its way to a sum and still be a contraction: linear operators, and the
+# piecewise-linear ones that split it exactly (relu(p) - relu(-p) == p).
+PASS_THROUGH = (
+    VIEWS
+    | BROADCASTS
+    | frozenset(
+        """
+        add sub rsub neg cat stack pad constant_pad_nd flip roll relu abs clamp clamp_min clamp_max hardtanh
+        leaky_relu where masked_fill maximum minimum
+        """.split()
+    )
+)
 REDUCTIONS = frozenset(
     """
     sum mean nansum cumsum avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d
     adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d trace
     """.split()
 )
-PRODUCTS = frozenset({"mul", "div"})
-COUNTED = frozenset(
+PRODUCTS = frozenset({"mul", "div", "outer", "ger"})  # and an einsum that contracts no index
+COUNTED = frozenset(  # priced by both counters (einsum: when it contracts an index)
     """
     linear matmul mm addmm bmm einsum conv1d conv2d conv3d convolution _convolution conv_transpose1d
     conv_transpose2d conv_transpose3d scaled_dot_product_attention _scaled_dot_product_flash_attention_for_cpu
@@ -88,16 +103,20 @@ SHAPE_ONLY = frozenset("expand_as view_as type_as".split())  # read the weight's
 
 def _name(node: Any) -> str:
     """The operator's name without namespace or overload (aten.mul.Tensor -> mul)."""
-    target = node.target
-    if target is operator.getitem:
-        return "getitem"
-    packet = getattr(target, "_overloadpacket", None)
-    return getattr(packet, "__name__", None) or getattr(target, "__name__", str(target))
+    return "getitem" if node.target is operator.getitem else _name_of(node.target)
 
 
 def _shape(node: Any) -> tuple[Any, ...] | None:
     val = node.meta.get("val") if hasattr(node, "meta") else None
     return tuple(val.shape) if hasattr(val, "shape") else None
+
+
+def _numel(node: Any) -> int | None:
+    """Elements of a node's value; None when unknown or symbolic (then no size test applies)."""
+    shape = _shape(node)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    return math.prod(shape)
 
 
 def _long_dims(shape: tuple[Any, ...] | None) -> int:
@@ -125,16 +144,36 @@ def _tensor_args(node: Any) -> Iterable[tuple[int | str, Any]]:
 
 
 def input_dependent(graph: Any) -> set[Any]:
-    """Nodes whose value depends on the graph's inputs (placeholders)."""
+    """Nodes whose value depends on the values of the graph's inputs (placeholders). A size read from an
+    input (sym_size, under dynamic shapes) is not its values: slicing a positional table to the input's
+    length stays computation on weights alone."""
+    import torch
+
     dependent: set[Any] = set()
     for node in graph.nodes:
+        if isinstance(node.meta.get("val"), torch.SymInt | torch.SymFloat | torch.SymBool | int | float | bool):
+            continue
         if node.op == "placeholder" or any(a in dependent for _, a in _tensor_args(node)):
             dependent.add(node)
     return dependent
 
 
+def _contracts(node: Any) -> bool:
+    """Whether an einsum sums over an index (priced as a matrix product), not only multiplies elementwise."""
+    equation = node.args[0] if node.args and isinstance(node.args[0], str) else ""
+    inputs, _, output = equation.replace(" ", "").partition("->")
+    if not _:
+        return True  # implicit output: every index seen once is kept, repeated ones are summed
+    return bool(set(inputs) - set(output) - {",", "."})
+
+
 def _is_product(node: Any) -> bool:
-    return node.op == "call_function" and _name(node) in PRODUCTS and sum(1 for _ in _tensor_args(node)) == 2
+    if node.op != "call_function":
+        return False
+    name = _name(node)
+    if name == "einsum":
+        return not _contracts(node)
+    return name in PRODUCTS and sum(1 for _ in _tensor_args(node)) == 2
 
 
 def summed_products(graph: Any) -> list[Any]:
@@ -152,7 +191,7 @@ def summed_products(graph: Any) -> list[Any]:
                     found.append(node)
                     todo = []
                     break
-                if (name in LINEAR or name == "getitem" or _is_product(user)) and user not in seen:
+                if (name in PASS_THROUGH or name == "getitem" or _is_product(user)) and user not in seen:
                     seen.add(user)
                     todo.append(user)
     return found
@@ -175,13 +214,23 @@ def _meeting_allowed(user: Any, position: int | str, static: Any, dependent: set
     if user in counted:
         return True
     name = _name(user) if user.op == "call_function" else ""
-    if name in COUNTED or name in LOOKUPS or name in ADDITIVE:
+    if name in COUNTED and not (name == "einsum" and not _contracts(user)) or name in LOOKUPS:
         return True
+    # The free roles below cost one operation per element of the input; a broadcast copy of the input, or
+    # an input smaller than the weight, would make that one operation per weight (a matrix-vector product
+    # in disguise, or the weight laundered into input-dependent data).
+    inputs = [a for _, a in _tensor_args(user) if a in dependent]
+    weight, sizes = _numel(static), [_numel(a) for a in inputs]
+    if any(_broadcast_copy(a) for a in inputs):
+        return False
+    if weight is not None and None not in sizes and weight > max(sizes, default=0):  # type: ignore[type-var]
+        return False
     if name in NORMS:
         return position != 0 and _long_dims(_shape(static)) <= 1
-    if name in PRODUCTS:
-        others = [a for _, a in _tensor_args(user) if a in dependent]
-        return _long_dims(_shape(static)) <= 1 and not any(_broadcast_copy(a) for a in others)
+    if name in ADDITIVE:
+        return True
+    if _is_product(user) or name in PRODUCTS:
+        return _long_dims(_shape(static)) <= 1
     return False
 
 
@@ -230,15 +279,17 @@ def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_we
 
 @functools.cache
 def _summed_product_op() -> Any:
-    """The operator `aieff::summed_product(a, b, divide)`: a * b (or a / b) that both counters price."""
+    """The operator `aieff::summed_product(product) -> Tensor`: the product unchanged, priced by both counters
+    at one multiply-add per element."""
     import torch
 
-    def product(a: Any, b: Any, divide: bool) -> Any:
-        return torch.div(a, b) if divide else torch.mul(a, b)
+    def summed_product(product: Any) -> Any:
+        return product.clone()
 
-    schema = "(Tensor a, Tensor b, bool divide) -> Tensor"  # given: this module's annotations are strings
-    torch.library.custom_op("aieff::summed_product", mutates_args=(), schema=schema)(product).register_fake(product)
-
+    schema = "(Tensor product) -> Tensor"  # given: this module's annotations are strings
+    torch.library.custom_op("aieff::summed_product", mutates_args=(), schema=schema)(summed_product).register_fake(
+        summed_product
+    )
     return torch.ops.aieff.summed_product
 
 
@@ -255,12 +306,19 @@ def summed_product_rules() -> tuple[dict[Any, Any], dict[Any, Any]]:
     return {op: macs}, {op: flop}
 
 
-def _summed_mul(a: Any, b: Any) -> Any:
-    return _summed_product_op()(a, b, False)
+def _priced(target: Any) -> Any:
+    """`target` (a product operator) with its result passed through aieff::summed_product."""
+
+    def summed(*args: Any, **kwargs: Any) -> Any:
+        return _summed_product_op()(target(*args, **kwargs))
+
+    summed.__name__ = f"summed_{_name_of(target)}"
+    return summed
 
 
-def _summed_div(a: Any, b: Any) -> Any:
-    return _summed_product_op()(a, b, True)
+def _name_of(target: Any) -> str:
+    packet = getattr(target, "_overloadpacket", None)
+    return getattr(packet, "__name__", None) or getattr(target, "__name__", "op")
 
 
 def _to_meta(gm: Any) -> None:
@@ -296,6 +354,6 @@ def prepare(program: Any, *, every_weight_used: bool = False) -> Any:
     products = summed_products(gm.graph)
     check_weights(gm, state, set(products), every_weight_used=every_weight_used)
     for node in products:
-        node.target = _summed_div if _name(node) == "div" else _summed_mul
+        node.target = _priced(node.target)
     _to_meta(gm)
     return gm
