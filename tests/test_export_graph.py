@@ -74,9 +74,11 @@ def test_a_product_hidden_from_the_sum_is_refused_naming_the_weight() -> None:
         _count(lambda x, w: _split(x.expand(OUT, IN).reshape(-1) * w.reshape(-1)).view(OUT, IN).sum(-1))
     with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.layer_norm"):  # W * x-hat
         _count(lambda x, w: torch.layer_norm(x.expand(OUT, IN).reshape(-1), (OUT * IN,), w.reshape(-1)))
-    # Laundered: added to a scalar that depends on the input, the weight would look like activations.
+    # Laundered: added to input-dependent data, the weight would look like activations from then on.
     with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.add"):
         _count(lambda x, w: _split(x.unsqueeze(-2) * (w + 0 * x.sum())).sum(-1))
+    with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.add"):
+        _count(lambda x, w: _split(x.unsqueeze(-2) * (w + (torch.zeros(OUT, IN) + 0 * x.sum()))).sum(-1))
 
 
 def test_a_weight_consumed_only_by_an_unpriced_operator_is_refused_naming_it() -> None:

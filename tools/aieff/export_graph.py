@@ -22,14 +22,16 @@ data that depends on the input. Each such meeting must be one of:
   at most one dimension longer than 1 (a per-channel scale).
 
 The last three are free because they cost one operation per element of the input; so in them the input
-must not be a broadcast copy (expand, repeat ..., through views) of a smaller tensor, which would make it
-one operation per weight. Anything else is refused (A201) naming the tensor and the operator. When the
-entry pins a checkpoint, a floating-point tensor of the state dict that never meets the input is refused
-too (A202): the checkpoint would match a graph that skips that layer. Without a checkpoint the state dict
-is no evidence, and unused weights (e.g. the auxiliary heads of torchvision's GoogLeNet and Inception v3 in
-eval mode) are allowed. Tensors outside the state dict (non-persistent buffers, constants such as rotary
-tables) are not in a checkpoint and only count through the operators they feed. The rule passes every
-committed export and every torchvision classification model exported on the meta device.
+must not be a broadcast copy of a smaller tensor (made through views by expand, repeat ..., or by an
+elementwise operator that grows it, `x + zeros(n, m)`), which would make it one operation per weight, and
+the weight must not be larger than the input it meets (which would launder it into input-dependent data).
+Anything else is refused (A201) naming the tensor and the operator. When the entry pins a checkpoint, a
+floating-point tensor of the state dict that never meets the input is refused too (A202): the checkpoint
+would match a graph that skips that layer. Without a checkpoint the state dict is no evidence, and unused
+weights (e.g. the auxiliary heads of torchvision's GoogLeNet and Inception v3 in eval mode) are allowed.
+Tensors outside the state dict (non-persistent buffers, constants such as rotary tables) are not in a
+checkpoint and only count through the operators they feed. The rule passes every committed export and
+every torchvision classification model exported on the meta device.
 
 Summed products. An elementwise product (mul, div, outer, an einsum that sums nothing) whose result
 reaches a summing reduction (sum, mean, cumsum, average pooling) through views, linear and
@@ -98,6 +100,7 @@ ADDITIVE = frozenset(
     add sub rsub where masked_fill cat stack eq ne lt le gt ge maximum minimum clamp clamp_min clamp_max
     """.split()
 )
+ELEMENTWISE = (ADDITIVE | PRODUCTS | PASS_THROUGH) - VIEWS - BROADCASTS - frozenset({"cat", "stack"})
 SHAPE_ONLY = frozenset("expand_as view_as type_as".split())  # read the weight's shape or dtype, not its values
 
 
@@ -197,12 +200,17 @@ def summed_products(graph: Any) -> list[Any]:
     return found
 
 
-def _broadcast_copy(node: Any) -> bool:
-    """Whether a value is, through views, a broadcast copy (expand, repeat ...) of another."""
+def _broadcast_copy(node: Any, dependent: set[Any]) -> bool:
+    """Whether an input-dependent value is, through views, a broadcast copy of a smaller one: made by
+    expand, repeat ..., or by an elementwise operator whose result is larger than every input-dependent
+    operand (`x + zeros(n, m)`)."""
     while node.op == "call_function":
         name = _name(node)
         if name in BROADCASTS:
             return True
+        if name in ELEMENTWISE:
+            size, sizes = _numel(node), [_numel(a) for _, a in _tensor_args(node) if a in dependent]
+            return size is not None and None not in sizes and size > max(sizes, default=0)  # type: ignore[type-var]
         if name not in VIEWS and name != "getitem" or not node.args:
             return False
         node = node.args[0]
@@ -221,7 +229,7 @@ def _meeting_allowed(user: Any, position: int | str, static: Any, dependent: set
     # in disguise, or the weight laundered into input-dependent data).
     inputs = [a for _, a in _tensor_args(user) if a in dependent]
     weight, sizes = _numel(static), [_numel(a) for a in inputs]
-    if any(_broadcast_copy(a) for a in inputs):
+    if any(_broadcast_copy(a, dependent) for a in inputs):
         return False
     if weight is not None and None not in sizes and weight > max(sizes, default=0):  # type: ignore[type-var]
         return False
