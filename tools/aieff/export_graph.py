@@ -21,10 +21,11 @@ data that depends on the input. Each such meeting must be one of:
 - a multiplicative elementwise operator (mul, div, outer, an einsum that sums nothing) where the weight has
   at most one dimension longer than 1 (a per-channel scale).
 
-The last three are free because they cost one operation per element of the input; so in them the input
-must not be a broadcast copy of a smaller tensor (made through views by expand, repeat ..., or by an
-elementwise operator that grows it, `x + zeros(n, m)`), which would make it one operation per weight, and
-the weight must not be larger than the input it meets (which would launder it into input-dependent data).
+The last three are free because they cost one operation per element of the input; so in them the weight
+must be no larger than the distinct data of the input it meets. Copies add no data: an input broadcast or
+replicated to the weight's size (expand, repeat, unfold, nearest upsampling, a lookup with weight-only
+indices, `x + zeros(n, m)`) would make it one operation per weight, a matrix-vector product in disguise,
+and a weight meeting a smaller input (`W + 0 * x.sum()`) would be laundered into input-dependent data.
 Anything else is refused (A201) naming the tensor and the operator. When the entry pins a checkpoint, a
 floating-point tensor of the state dict that never meets the input is refused too (A202): the checkpoint
 would match a graph that skips that layer. Without a checkpoint the state dict is no evidence, and unused
@@ -98,6 +99,12 @@ NORMS = frozenset(
 ADDITIVE = frozenset(
     """
     add sub rsub where masked_fill cat stack eq ne lt le gt ge maximum minimum clamp clamp_min clamp_max
+    """.split()
+)
+COPIES = BROADCASTS | frozenset(
+    """
+    unfold pad constant_pad_nd upsample_nearest1d upsample_nearest2d upsample_nearest3d _upsample_nearest_exact1d
+    _upsample_nearest_exact2d _upsample_nearest_exact3d flip roll
     """.split()
 )
 ELEMENTWISE = (ADDITIVE | PRODUCTS | PASS_THROUGH) - VIEWS - BROADCASTS - frozenset({"cat", "stack"})
@@ -200,37 +207,51 @@ def summed_products(graph: Any) -> list[Any]:
     return found
 
 
-def _broadcast_copy(node: Any, dependent: set[Any]) -> bool:
-    """Whether an input-dependent value is, through views, a broadcast copy of a smaller one: made by
-    expand, repeat ..., or by an elementwise operator whose result is larger than every input-dependent
-    operand (`x + zeros(n, m)`)."""
-    while node.op == "call_function":
-        name = _name(node)
-        if name in BROADCASTS:
-            return True
-        if name in ELEMENTWISE:
-            size, sizes = _numel(node), [_numel(a) for _, a in _tensor_args(node) if a in dependent]
-            return size is not None and None not in sizes and size > max(sizes, default=0)  # type: ignore[type-var]
-        if name not in VIEWS and name != "getitem" or not node.args:
-            return False
-        node = node.args[0]
-    return False
+def distinct_sizes(graph: Any, dependent: set[Any]) -> dict[Any, int | None]:
+    """For each input-dependent node, how many elements of its value are distinct input data rather than
+    copies: its size, except that copying operators (expand, repeat, unfold, padding, nearest upsampling,
+    a lookup with weight-only indices, a concatenation of one tensor twice) and elementwise operators that
+    broadcast against a larger weight-only operand (`x + zeros(n, m)`) add none. None: unknown."""
+    out: dict[Any, int | None] = {}
+
+    def of(a: Any) -> int | None:
+        return out.get(a) if a in dependent else _numel(a)
+
+    for node in graph.nodes:
+        if node not in dependent:
+            continue
+        size = _numel(node)
+        name = _name(node) if node.op == "call_function" else ""
+        deps = [a for _, a in _tensor_args(node) if a in dependent]
+        inner: int | None = size
+        if name in VIEWS or name in COPIES or name == "getitem":
+            first = node.args[0] if node.args else None
+            inner = out.get(first) if first in dependent else size
+        elif name in ELEMENTWISE and deps:
+            sizes = [out.get(a) for a in deps]
+            inner = None if None in sizes else max(sizes)  # type: ignore[type-var]
+        elif name in ("cat", "stack") and node.args and isinstance(node.args[0], list | tuple):
+            parts = [of(a) for a in dict.fromkeys(node.args[0])]  # one tensor twice is one tensor's data
+            inner = None if None in parts else sum(parts)  # type: ignore[arg-type]
+        elif name in LOOKUPS and node.args and deps == [node.args[0]]:  # the input as table, weight-only indices
+            inner = out.get(node.args[0])
+        out[node] = None if size is None or inner is None else min(size, inner)
+    return out
 
 
-def _meeting_allowed(user: Any, position: int | str, static: Any, dependent: set[Any], counted: set[Any]) -> bool:
+def _meeting_allowed(
+    user: Any, position: int | str, static: Any, dependent: set[Any], distinct: dict[Any, int | None], counted: set[Any]
+) -> bool:
     """Whether a weight-derived value `static` may meet input-dependent data at `user` (see the module doc)."""
     if user in counted:
         return True
     name = _name(user) if user.op == "call_function" else ""
     if name in COUNTED and not (name == "einsum" and not _contracts(user)) or name in LOOKUPS:
         return True
-    # The free roles below cost one operation per element of the input; a broadcast copy of the input, or
-    # an input smaller than the weight, would make that one operation per weight (a matrix-vector product
-    # in disguise, or the weight laundered into input-dependent data).
-    inputs = [a for _, a in _tensor_args(user) if a in dependent]
-    weight, sizes = _numel(static), [_numel(a) for a in inputs]
-    if any(_broadcast_copy(a, dependent) for a in inputs):
-        return False
+    # The free roles below cost one operation per element of the input; a weight larger than the distinct
+    # data of the input it meets would make that one operation per weight (a matrix-vector product in
+    # disguise, on a broadcast copy of the input) or launder the weight into input-dependent data.
+    weight, sizes = _numel(static), [distinct.get(a) for _, a in _tensor_args(user) if a in dependent]
     if weight is not None and None not in sizes and weight > max(sizes, default=0):  # type: ignore[type-var]
         return False
     if name in NORMS:
@@ -246,6 +267,7 @@ def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_we
     """Refuse a graph whose state-dict tensors meet the input other than as the module doc allows."""
     graph = gm.graph
     dependent = input_dependent(graph)
+    distinct = distinct_sizes(graph, dependent)
     sources: dict[Any, set[str]] = {}  # weight-derived node -> the state-dict names it carries
     for node in graph.nodes:
         if node in dependent:
@@ -266,7 +288,7 @@ def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_we
                 continue
             positions = [pos for pos, a in _tensor_args(user) if a is node]
             for pos in positions:
-                if not _meeting_allowed(user, pos, node, dependent, counted):
+                if not _meeting_allowed(user, pos, node, dependent, distinct, counted):
                     first = sorted(names)[0]
                     more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
                     raise Refused(
