@@ -145,6 +145,19 @@ def test_a_positional_table_sliced_to_a_dynamic_length_is_free() -> None:
     assert count.multiply_adds == 32 * 16 * 16
 
 
+def test_a_dynamic_length_does_not_hide_the_input_size() -> None:
+    """Exported with a length as large as the weight, the input it launders the weight with would look as
+    large as the weight; sizes are judged where the input is smallest the export allows."""
+    length = torch.export.Dim("length", min=1, max=4 * OUT)
+    program = torch.export.export(
+        _Layer(lambda x, w: _split(x.unsqueeze(-2) * (w + 0 * x.unsqueeze(-2))).sum(-1)).eval(),
+        (torch.randn(OUT, IN),),
+        dynamic_shapes=({0: length},),
+    )
+    with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.add"):
+        exported_model(program)
+
+
 def _devices_seen(model: Any, sample: Any) -> set[str]:
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_flatten

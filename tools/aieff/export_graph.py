@@ -121,12 +121,23 @@ def _shape(node: Any) -> tuple[Any, ...] | None:
     return tuple(val.shape) if hasattr(val, "shape") else None
 
 
+def _smallest(d: Any) -> int:
+    """A dimension's size, or for a symbolic one (dynamic shapes) the smallest it may be, at least 1: every
+    size is judged at one point, where the input is as small as the export allows (an input made large only
+    at export time, e.g. a batch of the weight's size, would otherwise pass)."""
+    if isinstance(d, int):
+        return d
+    try:
+        lower = d.node.shape_env.bound_sympy(d.node.expr).lower
+        return max(1, int(lower)) if lower.is_finite else 1
+    except Exception:  # an expression the shape environment cannot bound
+        return 1
+
+
 def _numel(node: Any) -> int | None:
-    """Elements of a node's value; None when unknown or symbolic (then no size test applies)."""
+    """Elements of a node's value (symbolic sizes at their smallest); None when unknown."""
     shape = _shape(node)
-    if shape is None or not all(isinstance(d, int) for d in shape):
-        return None
-    return math.prod(shape)
+    return None if shape is None else math.prod(_smallest(d) for d in shape)
 
 
 def _long_dims(shape: tuple[Any, ...] | None) -> int:
