@@ -75,6 +75,12 @@ def test_a_product_hidden_from_the_sum_is_refused_naming_the_weight() -> None:
     repeat = torch.arange(IN).repeat(OUT)  # a lookup with weight-only indices is a copy too
     with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.mul"):
         _count(lambda x, w: _split(x.index_select(1, repeat) * w.reshape(1, -1)).view(OUT, IN).sum(-1))
+    with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.mul"):  # indices made to depend on x
+        _count(
+            lambda x, w: (
+                _split(x.index_select(1, repeat + (0 * x.sum()).long()) * w.reshape(1, -1)).view(OUT, IN).sum(-1)
+            )
+        )
     with pytest.raises(Refused, match=r"A201 .*fc\.weight meets the input in aten\.layer_norm"):  # W * x-hat
         _count(lambda x, w: torch.layer_norm(x.expand(OUT, IN).reshape(-1), (OUT * IN,), w.reshape(-1)))
     # Laundered: added to input-dependent data, the weight would look like activations from then on.

@@ -221,8 +221,9 @@ def summed_products(graph: Any) -> list[Any]:
 def distinct_sizes(graph: Any, dependent: set[Any]) -> dict[Any, int | None]:
     """For each input-dependent node, how many elements of its value are distinct input data rather than
     copies: its size, except that copying operators (expand, repeat, unfold, padding, nearest upsampling,
-    a lookup with weight-only indices, a concatenation of one tensor twice) and elementwise operators that
-    broadcast against a larger weight-only operand (`x + zeros(n, m)`) add none. None: unknown."""
+    a concatenation of one tensor twice) and elementwise operators that broadcast against a larger
+    weight-only operand (`x + zeros(n, m)`) add none, and a lookup holds no more than its table and its
+    input-dependent indices. None: unknown."""
     out: dict[Any, int | None] = {}
 
     def of(a: Any) -> int | None:
@@ -244,8 +245,10 @@ def distinct_sizes(graph: Any, dependent: set[Any]) -> dict[Any, int | None]:
         elif name in ("cat", "stack") and node.args and isinstance(node.args[0], list | tuple):
             parts = [of(a) for a in dict.fromkeys(node.args[0])]  # one tensor twice is one tensor's data
             inner = None if None in parts else sum(parts)  # type: ignore[arg-type]
-        elif name in LOOKUPS and node.args and deps == [node.args[0]]:  # the input as table, weight-only indices
-            inner = out.get(node.args[0])
+        elif name in LOOKUPS and node.args:  # a lookup holds its table's data and its indices' choices, no more
+            table, rest = node.args[0], [a for _, a in _tensor_args(node) if a is not node.args[0]]
+            parts = [of(table)] + [out.get(a) for a in rest if a in dependent]  # weight-only indices choose nothing
+            inner = None if None in parts else sum(parts)  # type: ignore[arg-type]
         out[node] = None if size is None or inner is None else min(size, inner)
     return out
 
