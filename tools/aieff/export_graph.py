@@ -198,7 +198,7 @@ def _is_product(node: Any) -> bool:
 
 
 def summed_products(graph: Any) -> list[Any]:
-    """Elementwise products of two tensors whose value reaches a summing reduction through linear operators."""
+    """Elementwise products whose value reaches a summing reduction through PASS_THROUGH operators."""
     found = []
     for node in graph.nodes:
         if not _is_product(node):
