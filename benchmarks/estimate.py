@@ -109,7 +109,7 @@ torch.export.save(program, PATH)
 STEPS = """
 from pathlib import Path
 from aieff import logs
-from aieff.flops import count_forward, example_input, export_device, load_export
+from aieff.flops import count_forward, example_input, load_export
 from aieff.schema import Benchmark, TrainingLog
 level = Benchmark.model_validate({"id": "gpt2", "title": "t", "task": "t", "dataset": {"name": "d"},
     "metric": {"name": "val loss", "unit": "loss", "split": "val"}, "direction": "lower", "threshold": 3.28,
@@ -121,10 +121,10 @@ reached = logs.first_reaching(logs.parse(Path(LOG).read_bytes(), spec, level), l
 t1 = time.perf_counter()
 model = load_export(Path(PATH))
 t2 = time.perf_counter()
-count = count_forward(model, example_input("tokens", sequence_length=1024, device=export_device(model)), grad=False)
+count = count_forward(model, example_input("tokens", sequence_length=1024), grad=False)
 t3 = time.perf_counter()
 result = {"step": reached.eval.steps, "log_s": t1 - t0, "load_s": t2 - t1, "count_s": t3 - t2,
-          "gmacs": count.multiply_adds / 1e9, "notes": count.notes, "device": export_device(model)}
+          "gmacs": count.multiply_adds / 1e9, "notes": count.notes}
 """
 
 
@@ -191,7 +191,7 @@ def main() -> int:
         )
         print(
             f"   {r['seconds']:.2f} s after imports (log {res['log_s']:.3f} s, gate + load {res['load_s']:.2f} s, "
-            f"count {res['count_s']:.2f} s on {res['device']}), peak +{r['added_mib']:.0f} MiB "
+            f"count {res['count_s']:.2f} s on meta), peak +{r['added_mib']:.0f} MiB "
             f"(RSS peak {r['peak_mib']:.0f} MiB); {res['gmacs']:.1f} G multiply-adds per 1,024-token sequence; "
             f"first at the level: step {res['step']}"
         )

@@ -30,7 +30,7 @@ KNOWN_ZERO_MAC = frozenset(
     as_strided_ contiguous clone copy_ detach empty empty_like new_zeros new_empty new_ones zeros zeros_like
     ones ones_like full fill_ scalar_tensor arange cat stack roll constant_pad_nd pad index index_select gather
     masked_fill eq ne lt le gt ge where add add_ sub sub_ mul mul_ div div_ neg rsqrt sqrt pow exp log abs
-    clamp clamp_ clamp_min clamp_max mean sum amax max min relu relu_ gelu silu silu_ sigmoid sigmoid_ tanh tanh_
+    clamp clamp_ clamp_min clamp_max mean sum cumsum amax max min relu relu_ gelu silu silu_ sigmoid sigmoid_ tanh tanh_
     hardswish hardswish_ hardsigmoid hardsigmoid_ hardtanh hardtanh_ leaky_relu leaky_relu_ elu elu_ erf
     native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training native_layer_norm
     native_group_norm linalg_vector_norm norm dropout native_dropout bernoulli_ stochastic_depth _to_copy
@@ -122,8 +122,9 @@ class _LastLogLine(logging.Handler):
         self.line = lines[-1] if lines else self.line
 
 
-def load_export(path: Path) -> Any:
-    """A torch.export archive (.pt2) as a module the counters can run, loaded from its checked copy."""
+def load_export(path: Path, *, every_weight_used: bool = False) -> Any:
+    """A torch.export archive (.pt2) as a module the counters can run (`exported_model`), loaded from its
+    checked copy."""
     import tempfile
 
     import torch
@@ -142,19 +143,32 @@ def load_export(path: Path) -> Any:
             raise DataError(f"{path.name}: not a loadable torch.export archive: {first[:200]}") from exc
         finally:
             logger.removeHandler(caught)
+    return exported_model(program, every_weight_used=every_weight_used)
+
+
+def exported_model(program: Any, *, every_weight_used: bool = False) -> Any:
+    """An ExportedProgram as a module the counters can run: its weights' roles checked and everything it
+    holds on the meta device (aieff.export_graph), so counting never computes on its data.
+    every_weight_used: refuse weights the graph never applies (when a checkpoint is compared with them)."""
+    import torch
+
+    from aieff.export_graph import prepare
+
+    graph = _fused_attention(prepare(program, every_weight_used=every_weight_used))
+    state = {k: torch.empty_like(v, device="meta") for k, v in program.state_dict.items()}  # shapes only
 
     class Exported(torch.nn.Module):
         """Runs the exported graph; eval()/train() are no-ops for it (export fixes the mode)."""
 
         def __init__(self) -> None:
             super().__init__()
-            object.__setattr__(self, "_graph", _fused_attention(program.module()))  # not a child: eval() raises
+            object.__setattr__(self, "_graph", graph)  # not a child: eval() raises
 
         def forward(self, *args: Any) -> Any:
             return self._graph(*args)
 
         def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: ARG002
-            return dict(program.state_dict)
+            return dict(state)
 
     return Exported()
 
@@ -221,12 +235,6 @@ def resolution_warning(name: str, resolution: int | None) -> str | None:
             "strides are the ImageNet ones; for a small-image variant (e.g. CIFAR ResNets) use a graph-only export"
         )
     return None
-
-
-def export_device(model: Any) -> str:
-    """'meta' for a graph-only export (every weight on the meta device: counted without arithmetic)."""
-    tensors = list(model.state_dict().values())
-    return "meta" if tensors and all(t.device.type == "meta" for t in tensors) else "cpu"
 
 
 def example_input(
@@ -298,8 +306,11 @@ def _attention_ops() -> dict[str, Any]:
 
 
 def _attention_rules() -> dict[Any, Any]:
-    """ptflops rules (multiply-adds) for fused attention, which it otherwise counts as zero."""
-    return {op: _sdpa_macs_for(name) for name, op in _attention_ops().items()}
+    """ptflops rules (multiply-adds) for fused attention, which it otherwise counts as zero, and for the
+    summed elementwise products found in exports (aieff.export_graph)."""
+    from aieff.export_graph import summed_product_rules
+
+    return {op: _sdpa_macs_for(name) for name, op in _attention_ops().items()} | summed_product_rules()[0]
 
 
 def _sdpa_flop_for(name: str) -> Any:
@@ -312,8 +323,10 @@ def _sdpa_flop_for(name: str) -> Any:
 
 
 def _torch_attention_rules() -> dict[Any, Any]:
-    """The same rule in FLOP for torch's FlopCounterMode, which misses CPU flash attention in this torch."""
-    return {op: _sdpa_flop_for(name) for name, op in _attention_ops().items()}
+    """The same rules in FLOP for torch's FlopCounterMode, which misses CPU flash attention in this torch."""
+    from aieff.export_graph import summed_product_rules
+
+    return {op: _sdpa_flop_for(name) for name, op in _attention_ops().items()} | summed_product_rules()[1]
 
 
 def needs_grad(model: Any) -> bool:

@@ -36,6 +36,21 @@ REFUSALS: dict[str, tuple[str, str]] = {
     # --- end A1xx ---
     #
     # --- A2xx: counting ---
+    "A201": (
+        "weight-not-counted",
+        "a parameter or buffer of an export meets the input in an operator no counter prices and that is not "
+        "free for a weight of its shape (e.g. a Linear written as an elementwise multiply without a visible sum)",
+    ),
+    "A202": (
+        "weight-unused",
+        "a floating-point tensor of an export's state dict is never applied to the input while a checkpoint is "
+        "compared with that state dict: the checkpoint would match a graph that skips the layer",
+    ),
+    "A203": (
+        "operator-not-counted",
+        "an export runs an operator that neither counter prices and that is not conventionally free, so its "
+        "cost would be counted as zero",
+    ),
     # --- end A2xx ---
     #
     # --- A3xx: the sandbox ---

@@ -128,21 +128,15 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         return precheck(job)
     if job.get("probe"):
         return probe(job)
-    from aieff.flops import (
-        build_torchvision,
-        count_forward,
-        example_input,
-        export_device,
-        load_export,
-        resolution_warning,
-    )
+    from aieff.flops import build_torchvision, count_forward, example_input, load_export, resolution_warning
+    from aieff.refusals import Refused
 
     arch = job["arch"]
     if "torchvision" in arch:
-        model, device = build_torchvision(arch["torchvision"], dict(arch.get("kwargs") or {})), "meta"
+        model = build_torchvision(arch["torchvision"], dict(arch.get("kwargs") or {}))
     else:
-        model = load_export(Path(arch["export"]))
-        device = export_device(model)
+        # Always on the meta device, whatever the archive holds; with a checkpoint, every weight must be used.
+        model = load_export(Path(arch["export"]), every_weight_used=bool(job.get("checkpoint")))
     counts = []
     for phase in job["phases"]:
         sample = example_input(
@@ -150,10 +144,12 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
             resolution=phase.get("resolution"),
             features=job.get("features"),
             sequence_length=phase.get("sequence_length"),
-            device=device,
         )
         count = count_forward(model, sample, grad=None if "torchvision" in arch else False)
-        if device == "meta" and "export" in arch and not count.notes:
+        if "export" in arch and count.unsupported:  # a contributor's graph: what no counter prices is refused
+            ops = ", ".join(f"{op} ({n} call(s))" for op, n in sorted(count.unsupported.items()))
+            raise Refused("A203", f"{Path(arch['export']).name} runs {ops}, which no counter prices")
+        if "export" in arch and not count.notes:
             count.notes.append("graph-only export: counted on the meta device, no arithmetic")
         if "torchvision" in arch and job["input"] == "image":
             if warning := resolution_warning(arch["torchvision"], phase.get("resolution")):
