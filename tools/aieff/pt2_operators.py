@@ -35,7 +35,7 @@ EXTRAS = frozenset(
     sum.dim_IntList log_softmax.int
     permute.default t.default unsqueeze.default squeeze.dim expand.default contiguous.default
     select.int slice.Tensor stack.default chunk.default
-    arange.default arange.start
+    arange.default arange.start ones.default zeros.default full.default
     """.split()
 )
 
