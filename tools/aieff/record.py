@@ -83,10 +83,19 @@ class Verdict(Model):
     aieff_version: str | None = Field(None, max_length=40)
 
 
+class Shard(Model):
+    """Which part of a sharded run a partial record is: shard `index` of `count`, and the ids it covers."""
+
+    index: Annotated[int, Field(ge=1, le=10_000)]
+    count: Annotated[int, Field(ge=1, le=10_000)]
+    ids: list[Slug] = Field(default_factory=list, max_length=1_000_000)
+
+
 class Record(Model):
-    """Every entry's last verdict, by entry id."""
+    """Every entry's last verdict, by entry id (a partial record of a sharded run also names its shard)."""
 
     entries: dict[Slug, Verdict] = Field(default_factory=dict)
+    shard: Shard | None = None
 
 
 # Modules that only publish (README, charts, exports, docs, the CLI's wiring): a change to them cannot
@@ -316,12 +325,60 @@ def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[
     return Record(entries=dict(sorted(out.items())))
 
 
+def in_shard(entry_id: str, index: int, count: int) -> bool:
+    """Whether an entry belongs to shard index (1-based) of count: a stable split by the sha256 of its id,
+    so an entry stays in its shard however many entries are added."""
+    return int(hashlib.sha256(entry_id.encode()).hexdigest(), 16) % count == index - 1
+
+
+def merge_parts(parts: list[tuple[str, Record]], ids: set[str]) -> Record:
+    """One record from the partial records of a sharded run; DataError naming the file on a gap or overlap:
+    every shard 1..N exactly once, each id in one shard only, together every id of the dataset."""
+    if not parts:
+        raise DataError("no partial records to merge")
+    counts = {part.shard.count if part.shard else None for _, part in parts}
+    bad = [name for name, part in parts if part.shard is None]
+    if bad:
+        raise DataError(f"{bad[0]}: not a partial record (no shard): write it with estimate --all --shard K/N")
+    if len(counts) != 1:
+        raise DataError(f"partial records of different shard counts: {sorted(c for c in counts if c)}")
+    (count,) = counts
+    assert count is not None
+    seen: dict[int, str] = {}
+    owner: dict[str, str] = {}
+    out: dict[str, Verdict] = {}
+    for name, part in parts:
+        assert part.shard is not None
+        if part.shard.index in seen:
+            raise DataError(f"{name}: shard {part.shard.index}/{count} overlaps {seen[part.shard.index]}")
+        seen[part.shard.index] = name
+        for entry_id in part.shard.ids:
+            if entry_id in owner:
+                raise DataError(f"{name}: {entry_id} is also in {owner[entry_id]}")
+            if not in_shard(entry_id, part.shard.index, count):
+                raise DataError(f"{name}: {entry_id} does not belong to shard {part.shard.index}/{count}")
+            owner[entry_id] = name
+        extra = set(part.entries) - set(part.shard.ids)
+        if extra:
+            raise DataError(f"{name}: verdicts for ids outside its shard: {sorted(extra)[:3]}")
+        out.update(part.entries)
+    missing_shards = sorted(set(range(1, count + 1)) - set(seen))
+    if missing_shards:
+        raise DataError(f"shard(s) {missing_shards} of {count} missing: every shard must be merged")
+    gaps = sorted(ids - set(owner))
+    if gaps:
+        raise DataError(f"{len(gaps)} entries of the dataset are in no shard (e.g. {gaps[0]}): rerun the shards")
+    return Record(entries=dict(sorted(out.items())))
+
+
 def write(path: Path, record: Record) -> None:
     """Write the record atomically with sorted keys (a rerun with no change writes nothing)."""
-    doc = {
+    doc: dict[str, Any] = {
         "entries": {
             k: {f: x for f, x in v.model_dump().items() if x is not None or f not in ("date", "aieff_version")}
             for k, v in record.entries.items()
         }
     }
+    if record.shard is not None:
+        doc["shard"] = record.shard.model_dump()
     write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
