@@ -21,6 +21,7 @@ EXAMPLES = {
     "check": "aieff check --changed-since origin/main",
     "new-level": "aieff new-level svhn-96 resnet18-baseline",
     "cache": "aieff cache add log.tsv",
+    "record": "aieff record merge part-1.json part-2.json --out exports/verification.json",
 }
 
 
@@ -160,8 +161,33 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if ds.diagnostics:  # invalid files are reported; every valid entry is still re-estimated
         sys.stderr.write(render(ds.diagnostics, "text"))
         print(f"aieff: {len(ds.diagnostics)} validation error(s): those files are not estimated", file=sys.stderr)
-    status = run_estimates(root, ds, args.paths, all_entries=args.all, record=args.record, fmt=args.format)
+    shard = _shard(args.shard) if args.shard else None
+    status = run_estimates(root, ds, args.paths, all_entries=args.all, record=args.record, fmt=args.format, shard=shard)
     return max(status, 1 if ds.diagnostics else 0)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"([0-9]{1,4})/([0-9]{1,4})", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UsageError(f"--shard {text}: give K/N with 1 <= K <= N (e.g. 2/4)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """aieff record merge: one record from the partial records of a sharded run."""
+    from aieff import record
+    from aieff.repo import inside
+    from aieff.validate import validate
+
+    root = _root(args)
+    ds = validate(root)
+    ids = {e.id for e in ds.all_entries().values() if not e.withdrawn and e.benchmark in ds.benchmarks}
+    parts = [(p, record.load(inside(root, p))) for p in args.parts]
+    out = inside(root, args.out)
+    merged = record.merge_parts(parts, ids)
+    record.write(out, merged)
+    print(f"merged {len(parts)} partial records: {len(merged.entries)} verdicts into {args.out}")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -302,6 +328,20 @@ def parser() -> argparse.ArgumentParser:
         help="write verdicts to FILE (JSON), each bound to the sha256s of what it judged (the nightly's job)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="with --all: only shard K of N (a stable split by entry id); --record then writes a partial record",
+    )
+
+    p = add(
+        "record",
+        cmd_record,
+        "Merge the partial records of a sharded estimate --all into one (refusing overlaps and gaps).",
+    )
+    p.add_argument("action", choices=["merge"])
+    p.add_argument("parts", nargs="+", metavar="PART", help="partial records written by estimate --shard")
+    p.add_argument("--out", required=True, metavar="FILE", help="the record to write, e.g. exports/verification.json")
 
     p = add(
         "check",

@@ -454,10 +454,13 @@ def run_estimates(
     record: str | None,
     fmt: str,
     unreachable_fails: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> int:
     """Estimate the named entries (or all); exit 1 when any failed (or, for a PR check, is unreachable).
 
-    --record on a subset updates only those entries.
+    --record on a subset updates only those entries. With shard (K, N) and --all, only the entries of
+    shard K of N (a stable split by id) are estimated, and --record writes a partial record: the shard's
+    verdicts (the record's earlier ones kept as for any run) and the ids it covers, for `aieff record merge`.
     """
     from aieff import record as records
     from aieff.validate import today
@@ -479,6 +482,10 @@ def run_estimates(
         if match[0].benchmark not in ds.benchmarks:
             raise UsageError(f"{p}: its level's benchmark.yaml is invalid")
         entries.append(match[0])
+    if shard is not None:
+        if not all_entries or paths:
+            raise UsageError("--shard goes with --all (and no entry files)")
+        entries = [e for e in entries if records.in_shard(e.id, *shard)]
     if not entries and not all_entries:
         raise UsageError("name entry files, or pass --all")
     from aieff.fetch import remember_silent_hosts
@@ -506,6 +513,13 @@ def run_estimates(
         }
         # ids still in the dataset: valid entries, and files that are invalid today (their verdict stays)
         keep = set(ds.all_entries()) | {Path(d.path).stem for d in ds.diagnostics} if all_entries else None
-        records.write(record_path, records.merge(old, fresh, today=today().isoformat(), keep=keep))
+        merged = records.merge(old, fresh, today=today().isoformat(), keep=keep)
+        if shard is not None:
+            ids = sorted(e.id for e in entries)
+            merged = records.Record(
+                entries={k: v for k, v in merged.entries.items() if k in fresh},
+                shard=records.Shard(index=shard[0], count=shard[1], ids=ids),
+            )
+        records.write(record_path, merged)
     bad = {"failed", "unreachable"} if unreachable_fails else {"failed"}
     return 1 if any(e.status in bad for e in ests) else 0
