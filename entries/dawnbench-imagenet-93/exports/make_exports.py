@@ -65,7 +65,7 @@ class ResNetV1(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), Norm(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
         layers, c_in = [], 64
-        for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks)):
+        for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks, strict=True)):
             for i in range(count):
                 layers.append(BottleneckV1(c_in, planes, 2 if stage and i == 0 else 1))
                 c_in = 4 * planes
