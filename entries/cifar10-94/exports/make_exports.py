@@ -16,6 +16,7 @@ module); stack traces are dropped so the bytes do not depend on where the reposi
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -284,6 +285,56 @@ def hlb_cifar10() -> nn.Module:
     )
 
 
+class HlbGroup(nn.Module):
+    """hlb-CIFAR10 v0.1.0-v0.6.0 ConvGroup: conv, 2x2 max-pool, BN, activation, then `extra` convs (each BN,
+    activation) added back to the pooled output; v0.3.0 scales the last of them by a squeeze-excitation."""
+
+    def __init__(self, c_in: int, c_out: int, extra: int, act: Callable[[], nn.Module], se: bool = False) -> None:
+        super().__init__()
+        self.conv1, self.pool = nn.Conv2d(c_in, c_out, 3, padding="same", bias=False), nn.MaxPool2d(2)
+        self.norm1, self.act = nn.BatchNorm2d(c_out), act()
+        self.convs = nn.ModuleList(nn.Conv2d(c_out, c_out, 3, padding="same", bias=False) for _ in range(extra))
+        self.norms = nn.ModuleList(nn.BatchNorm2d(c_out) for _ in range(extra))
+        self.se = nn.Sequential(nn.Linear(c_out, c_out // 16), act(), nn.Linear(c_out // 16, c_out)) if se else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm1(self.pool(self.conv1(x))))
+        if not self.convs:
+            return x
+        h = x
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            h = conv(h)
+            if self.se is not None and i == len(self.convs) - 1:
+                h = h * torch.sigmoid(self.se(x.mean((2, 3))))[:, :, None, None]
+            h = self.act(norm(h))
+        return h + x
+
+
+def hlb_release(
+    whiten: int,
+    same: bool,
+    init: int,
+    groups: tuple[tuple[int, int], ...],
+    act: Callable[[], nn.Module],
+    se: bool = False,
+) -> nn.Module:
+    """tysam-code's hlb-CIFAR10 before v0.7.0 (main.py at each release): a frozen whitening convolution
+    (3 x whiten^2 filters, 'same' padding in v0.1.0-v0.2.0, none from v0.3.0), a 1x1 projection to `init`
+    channels, three conv groups of (width, extra convs), global max-pool, linear to 10 without bias."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 3 * whiten * whiten, whiten, padding="same" if same else 0, bias=False),
+        nn.Conv2d(3 * whiten * whiten, init, 1, bias=False),
+        nn.BatchNorm2d(init),
+        act(),
+    ]
+    c_in = init
+    for width, extra in groups:
+        layers.append(HlbGroup(c_in, width, extra, act, se=se and extra > 0))
+        c_in = width
+    layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, 10, bias=False)]
+    return nn.Sequential(*layers)
+
+
 # name: (builder, training resolution in pixels)
 MODELS = {
     "preact_resnet164_bottleneck.pt2": (lambda: PreActResNet(PreActBottleneck, 18, 4), 32),
@@ -300,6 +351,16 @@ MODELS = {
     "kakao_resnet9_multigpu.pt2": (lambda: kakao_resnet9(256), 30),
     "airbench94.pt2": (airbench94, 32),
     "hlb_cifar10.pt2": (hlb_cifar10, 32),
+    # v0.1.0 (GhostNorm) and v0.2.0 (BatchNorm, a faster max-pool): the same convolutions. Their CELU(0.3) is drawn
+    # as ReLU: aten.celu is not on aieff's operator list, and an activation costs no multiply-adds.
+    "hlb_cifar10_v0_1.pt2": (
+        lambda: hlb_release(3, True, 64, ((128, 2), (256, 0), (512, 2)), nn.ReLU),
+        32,
+    ),
+    "hlb_cifar10_v0_3.pt2": (lambda: hlb_release(2, False, 32, ((128, 2), (256, 0), (512, 2)), nn.GELU, se=True), 32),
+    "hlb_cifar10_v0_4.pt2": (lambda: hlb_release(2, False, 32, ((128, 1), (256, 1), (512, 1)), nn.GELU), 32),
+    # v0.5.0 and v0.6.0: the same convolutions (v0.5.0 drops the projection's BN; v0.6.0 renormalises weights)
+    "hlb_cifar10_v0_5.pt2": (lambda: hlb_release(2, False, 32, ((64, 1), (256, 1), (512, 1)), nn.GELU), 32),
 }
 
 
