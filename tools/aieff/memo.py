@@ -6,7 +6,8 @@ the log's sha256, how the entry reads it, the level and the same code. Each resu
 sha256 of exactly those inputs and the code fingerprint (aieff.record.code_fingerprint), and is used
 only when the key stored inside the file is the one asked for and the result has the expected shape:
 a stale or planted file is ignored, never trusted. Only successful results are kept (a refusal is
-cheap to repeat and must name what the current code refuses). AIEFF_MEMO=off turns it off.
+cheap to repeat and must name what the current code refuses). AIEFF_MEMO=off turns it off;
+AIEFF_MEMO_DIR puts it elsewhere (benchmarks measure a cold run with an empty one).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ MAX_BYTES = 4 << 20  # a memo file over this is ignored (a count or a reading is
 def _folder() -> Path:
     from aieff.fetch import cache_dir
 
-    return cache_dir() / "memo"
+    return Path(os.environ.get("AIEFF_MEMO_DIR") or cache_dir() / "memo")
 
 
 def enabled() -> bool:
