@@ -165,3 +165,15 @@ def test_a_tracker_row_without_the_tracker_claim_is_refused_not_a_crash(toy: Pat
     (toy / "CITATION.cff").write_text(hostile_corpus.CITATION)
     proc = run("build", cwd=toy)
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_validate_json_still_parses_under_github_actions(toy: Path, tmp_path: Path) -> None:
+    import json
+
+    better = toy / "entries/toy-level/better.yaml"
+    better.write_text(better.read_text().replace("epochs_to_target: 10", "epochs_to_target: -1"))
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    proc = run("validate", "--format", "json", cwd=toy, env=env)
+    assert proc.returncode == 1
+    (diag,) = json.loads(proc.stdout)["errors"]  # the annotations went to stderr
+    assert diag["code"] == "E013" and "::error file=entries/toy-level/better.yaml" in proc.stderr

@@ -62,7 +62,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         diags = [d for d in diags if wanted(d.path)]
     sys.stdout.write(render(diags, args.format))
-    github_report(diags, ds.n_files)
+    github_report(diags, ds.n_files, stream=sys.stderr if args.format == "json" else sys.stdout)
     errors = sum(not d.is_warning for d in diags)
     if args.format == "text":
         word = "error" if errors == 1 else "errors"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
+from typing import TextIO
 
 from aieff.escape import markdown, visible
 
@@ -148,12 +150,13 @@ def render(diags: list[Diagnostic], fmt: str) -> str:
     return "".join(d.text() + "\n" for d in ordered)
 
 
-def github_report(diags: list[Diagnostic], n_files: int) -> None:
-    """Emit workflow annotations and a markdown job summary when run by GitHub Actions."""
+def github_report(diags: list[Diagnostic], n_files: int, *, stream: TextIO | None = None) -> None:
+    """Emit workflow annotations (on stream: stdout by default, stderr where stdout is JSON, so the JSON
+    still parses; the runner reads commands from both) and a markdown job summary under GitHub Actions."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
     for d in sorted(diags):
-        print(d.github())
+        print(d.github(), file=stream or sys.stdout)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return
