@@ -30,6 +30,7 @@ def test_jobs_see_no_credentials_and_run_elsewhere(monkeypatch: pytest.MonkeyPat
     assert seen["ok"], seen
     assert not {"GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN"} & set(seen["environment"])
     allowed = {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "TORCHINDUCTOR_CACHE_DIR"}
+    allowed.add("LC_CTYPE")  # Python itself sets it (PEP 538) where LANG and LC_ALL are unset: no credential
     assert set(seen["environment"]) <= allowed | {k for k in os.environ if k.startswith(("OMP_", "OPENBLAS_", "MKL_"))}
     assert not Path(seen["cwd"]).is_relative_to(ROOT)
     assert 0 < seen["memory_limit"] < 64 << 30 and 0 < seen["cpu_limit"] <= 600
