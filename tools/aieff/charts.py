@@ -230,7 +230,7 @@ def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
             color="#d0641e",
             lw=1.2,
             gid="fit",
-            label=f"fit: doubling every {fit.doubling_months:.1f} months",
+            label=f"fit: compute halves every {fit.doubling_months:.1f} months",
         )
     _log_axis(ax)
     _separate(fig, labels)

@@ -178,7 +178,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
 
 
 def _file_name(spec: Any) -> str:
-    return (spec.url or spec.path or "").rsplit("/", 1)[-1][:60]
+    return (spec.url or spec.path or "").rsplit("/", 1)[-1]  # whole: two runs must never read alike
 
 
 def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
