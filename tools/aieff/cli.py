@@ -20,10 +20,8 @@ EXAMPLES = {
     "estimate": "aieff estimate entries/alexnet-imagenet/alexnet.yaml",
     "check": "aieff check --changed-since origin/main",
     "new-level": "aieff new-level svhn-96 resnet18-baseline",
-    "probe": "aieff probe train.log --level gpt2-fineweb-3-28 --format step-log "
-    "--pattern 'step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)' --samples-per-step 512 --sequence-length 1024"
-    "  (or: aieff probe --export model.pt2 --input tokens --sequence-length 1024)",
-    "cache": "aieff cache add --git-dir ../modded-nanogpt  (or: aieff cache add log.tsv)",
+    "probe": "aieff probe nanogpt-r02-adamw-rotary --level gpt2-fineweb-3-28",
+    "cache": "aieff cache add log.tsv",
 }
 
 
@@ -372,7 +370,10 @@ def parser() -> argparse.ArgumentParser:
         "Without writing an entry: read a training log (a local file, or an entry's pinned log by entry id) "
         "against a level and print the first evaluation at it, the steps, samples, tokens and epochs to it, "
         "and the bracket from the evaluation before; or count an export's exact forward multiply-adds per "
-        "sample at a shape, in the sandbox, as estimate does.",
+        "sample at a shape, in the sandbox, as estimate does. A local log: aieff probe train.log --level LEVEL "
+        "--format step-log --pattern 'step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)' "
+        "--samples-per-step 512 --sequence-length 1024. An export: aieff probe --export model.pt2 --input tokens "
+        "--sequence-length 1024.",
     )
     p.add_argument("log", nargs="?", metavar="LOG", help="a log file, or the id of an entry whose log to read")
     p.add_argument("--level", help="level id to read the log against (default: the entry's level)")

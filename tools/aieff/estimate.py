@@ -464,7 +464,7 @@ def run_estimates(
         if all(e.id != match[0].id for e in entries):
             entries.append(match[0])
     if not entries and not all_entries:
-        raise UsageError("name entry files, or pass --all")
+        raise UsageError(f"no valid entry in {', '.join(paths)}" if paths else "name entry files, or pass --all")
     from aieff.fetch import remember_silent_hosts
 
     box = Sandbox()
