@@ -22,7 +22,7 @@ def test_contributing_example_entry_validates(tmp_path: Path) -> None:
 
 def test_readme_lists_every_command_and_make_targets() -> None:
     text = (ROOT / "README.md").read_text()
-    for name in ("validate", "new", "analyze", "build", "schema", "estimate", "check"):
+    for name in ("validate", "new", "analyze", "build", "schema", "estimate", "check", "probe", "cache"):
         assert f"`aieff {name}" in text
     assert "make build" in text and "make test" in text
     assert set(EXAMPLES) == {
@@ -35,6 +35,7 @@ def test_readme_lists_every_command_and_make_targets() -> None:
         "estimate",
         "check",
         "cache",
+        "probe",
     }
 
 

@@ -66,7 +66,7 @@ def probe_log(root: Path, ds: Dataset, source: str, level_id: str | None, opts: 
     if local.is_file():
         level = _level(ds, level_id)
         spec = _spec(local, level.id, opts)
-        path, shown = local, source
+        path, shown = local.resolve(), source  # the sandbox helper runs elsewhere: an absolute path
     elif source in ds.all_entries():
         entry = ds.all_entries()[source]
         spec = entry.artifacts.training_log if entry.artifacts else None  # type: ignore[assignment]
