@@ -311,6 +311,16 @@ def test_the_cifar_builders_count_what_the_committed_exports_count(tmp_path: Pat
     assert _count(r164, *image) == _count(exports / "preact_resnet164_bottleneck.pt2", *image)
 
 
+def test_the_export_doc_example_runs_and_writes_what_it_says(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    doc = (ROOT / "docs/graph-only-exports.md").read_text()
+    block = re.search(r"<!-- tested: tests/test_contrib.py runs this block -->\n```python\n(.*?)```", doc, re.S)
+    exec(compile(block.group(1), "graph-only-exports.md", "exec"), {"__file__": str(tmp_path / "make_exports.py")})  # noqa: S102
+    written = sorted(p.name for p in tmp_path.glob("*.pt2"))
+    assert written == ["gpt2_small_1024.pt2", "resnet164.pt2", "resnet9.pt2", "speedrun_2048.pt2"]
+    assert all(p.stat().st_size < 1 << 20 for p in tmp_path.glob("*.pt2"))  # they fit beside an entry
+
+
 def test_import_of_the_builders_does_not_import_torch() -> None:
     code = "import sys, aieff.models; print('torch' in sys.modules)"
     proc = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code], capture_output=True, text=True, check=True)
