@@ -330,6 +330,18 @@ def test_import_of_the_builders_does_not_import_torch() -> None:
 # 7. one word for the trend
 
 
+def test_run_names_are_never_cut() -> None:
+    from aieff.estimate import _file_name
+    from aieff.schema import TrainingLog
+
+    stem = "x" * 70
+    names = [
+        _file_name(TrainingLog(url=f"https://example.org/{stem}{i}.log", sha256="a" * 64, format="dawnbench-tsv"))
+        for i in (1, 2)
+    ]
+    assert names == [f"{stem}1.log", f"{stem}2.log"]  # cut at 60 characters they read alike
+
+
 def test_the_trend_reads_halves_in_help_and_charts() -> None:
     assert "halves every" in run("analyze", "--help").stdout
     for name in ("cli.py", "charts.py", "tables.py", "estimate.py", "probe.py", "cache.py"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from aieff.fetch import cache_dir, sha256_file
+from aieff.fetch import MAX_BYTES, cache_dir, sha256_file
 from aieff.repo import DataError, UsageError
 from aieff.validate import validate
 
@@ -64,6 +64,7 @@ def add(root: Path, files: list[Path]) -> int:
 _RAW = re.compile(r"https://raw\.githubusercontent\.com/([^/]+)/([^/]+)/([0-9a-f]{7,40})/(.+)")
 _BLOB = re.compile(r"https://github\.com/([^/]+)/([^/]+)/(?:raw|blob)/([0-9a-f]{7,40})/(.+)")
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+LARGEST = max(MAX_BYTES.values())  # the largest artifact any kind may be
 GIT_SECONDS = 120.0  # per git command: a blob of a few GiB reads in well under that
 
 
@@ -90,10 +91,15 @@ def github_pin(url: str) -> GitPin | None:
     return GitPin(f"{owner}/{name}", commit, path)
 
 
+def _env() -> dict[str, str]:
+    """git without system configuration, prompts or replace refs (a snapshot's objects read as they are)."""
+    return {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_NO_REPLACE_OBJECTS": "1"}
+
+
 def _git(git_dir: Path, *args: str, out: Path | None = None) -> bool:
     """Run git on `git_dir` (no shell, no config from the snapshot's hooks), True when it succeeded."""
     cmd = ["git", "--git-dir", str(git_dir), "-c", "core.fsmonitor=false", *args]
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_NO_REPLACE_OBJECTS": "1"}
+    env = _env()
     try:
         if out is None:
             proc = subprocess.run(cmd, capture_output=True, timeout=GIT_SECONDS, env=env, check=False)
@@ -105,6 +111,25 @@ def _git(git_dir: Path, *args: str, out: Path | None = None) -> bool:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DataError(f"git on {git_dir}: {type(exc).__name__}: {str(exc)[:200]}") from exc
     return proc.returncode == 0
+
+
+def _git_size(git_dir: Path, spec: str) -> int | None:
+    """The size of the blob at COMMIT:PATH, or None when there is no such blob."""
+    cmd = ["git", "--git-dir", str(git_dir), "cat-file", "-s", spec]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIT_SECONDS, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DataError(f"git on {git_dir}: {type(exc).__name__}: {str(exc)[:200]}") from exc
+    kind = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "-t", spec],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if proc.returncode or kind.stdout.strip() != "blob" or not proc.stdout.strip().isdigit():
+        return None
+    return int(proc.stdout)
 
 
 def git_dir_of(path: Path) -> Path:
@@ -156,7 +181,12 @@ def add_git(root: Path, path: Path) -> int:
         fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{digest[:12]}.")
         os.close(fd)
         try:
-            if not has[pin.commit] or not _git(git_dir, "cat-file", "blob", f"{pin.commit}:{pin.path}", out=Path(tmp)):
+            size = _git_size(git_dir, f"{pin.commit}:{pin.path}") if has[pin.commit] else None
+            if size is not None and size > LARGEST:
+                counts["mismatched"] += 1
+                print(f"refused: {pin.path} at {pin.commit[:12]} is {size} bytes, over the {LARGEST}-byte limit")
+                continue
+            if size is None or not _git(git_dir, "cat-file", "blob", f"{pin.commit}:{pin.path}", out=Path(tmp)):
                 counts["not found"] += 1
                 if has[pin.commit]:
                     print(f"not found: {pin.path} at {pin.commit[:12]} of {pin.repo} ({', '.join(users)})")
@@ -165,7 +195,9 @@ def add_git(root: Path, path: Path) -> int:
             if got != digest:
                 counts["mismatched"] += 1
                 where = f"{pin.repo}/{pin.commit[:12]}/{pin.path}"
-                print(f"mismatched: {where} has sha256 {got}; {', '.join(users)} pin {digest}")
+                lfs = Path(tmp).stat().st_size < 1024 and Path(tmp).read_bytes().startswith(b"version https://git-lfs")
+                hint = " (a Git LFS pointer: fetch the LFS object and cache the file itself)" if lfs else ""
+                print(f"mismatched: {where} has sha256 {got}; {', '.join(users)} pin {digest}{hint}")
                 continue
             os.replace(tmp, dest)
             counts["added"] += 1
