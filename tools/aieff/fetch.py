@@ -250,7 +250,7 @@ class Downloader:
         shown = _plain(url)
         silent, host = _SILENT.get(), urlsplit(url).netloc
         if silent is not None and host in silent:
-            raise Unreachable(f"{shown}: unreachable (the host sent no answer earlier in this run: {silent[host]})")
+            raise Unreachable(f"{shown}: unreachable ({silent[host]}, earlier in this run: not asked again)")
         answered = False
         why, tries = "no answer", 0
         for attempt in range(self.retries):
