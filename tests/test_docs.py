@@ -22,7 +22,7 @@ def test_contributing_example_entry_validates(tmp_path: Path) -> None:
 
 def test_readme_lists_every_command_and_make_targets() -> None:
     text = (ROOT / "README.md").read_text()
-    for name in ("validate", "new", "analyze", "build", "schema", "estimate", "check", "record"):
+    for name in ("validate", "new", "analyze", "build", "schema", "estimate", "check", "probe", "cache", "record"):
         assert f"`aieff {name}" in text
     assert "make build" in text and "make test" in text
     assert set(EXAMPLES) == {
@@ -36,6 +36,7 @@ def test_readme_lists_every_command_and_make_targets() -> None:
         "check",
         "cache",
         "record",
+        "probe",
     }
 
 

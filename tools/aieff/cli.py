@@ -20,6 +20,7 @@ EXAMPLES = {
     "estimate": "aieff estimate entries/alexnet-imagenet/alexnet.yaml",
     "check": "aieff check --changed-since origin/main",
     "new-level": "aieff new-level svhn-96 resnet18-baseline",
+    "probe": "aieff probe nanogpt-r02-adamw-rotary --level gpt2-fineweb-3-28",
     "cache": "aieff cache add log.tsv",
     "record": "aieff record merge part-1.json part-2.json --out exports/verification.json",
 }
@@ -113,9 +114,54 @@ def cmd_new_level(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from aieff.cache import add
+    from aieff.cache import add, add_git
 
+    if bool(args.files) == bool(args.git_dir):
+        raise UsageError("give files to cache, or --git-dir PATH (not both)")
+    if args.git_dir:
+        return add_git(_root(args), Path(args.git_dir))
     return add(_root(args), [Path(p) for p in args.files])
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from aieff import probe
+
+    if args.export:
+        if args.log:
+            raise UsageError("give a LOG or --export FILE, not both")
+        need_extra("compute", "probe --export")
+        return probe.probe_export(
+            Path(args.export),
+            input_kind=args.input,
+            sequence_length=args.sequence_length,
+            resolution=args.resolution,
+            features=args.features,
+            fmt=args.output,
+        )
+    if not args.log:
+        raise UsageError("give a LOG (a file, or the id of an entry that pins one), or --export FILE")
+    columns = {}
+    for pair in args.column or []:
+        key, sep, name = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--column {pair!r}: write KEY=NAME, e.g. metric=top1Accuracy")
+        columns[key] = name
+    opts = probe.LogOptions(
+        format=args.format,
+        pattern=args.pattern,
+        tag=args.tag,
+        step_means=args.step_means,
+        columns=columns or None,
+        metric_scale=args.metric_scale,
+        epochs_start_at=args.epochs_start_at,
+        samples_per_step=args.samples_per_step,
+        samples_per_epoch=args.samples_per_epoch,
+        sequence_length=args.sequence_length,
+    )
+    root = _root(args)
+    from aieff.validate import validate
+
+    return probe.probe_log(root, validate(root), args.log, args.level, opts, args.output)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -213,16 +259,57 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     ds = validate(root)
     levels = {Path(p).parent.name for p in changed if Path(p).name == "benchmark.yaml"}
-    paths = sorted(
-        doc.path
-        for doc in ds.entries.values()
-        if doc.path in changed or Path(doc.path).parent.name in levels or _artifact_paths(doc.model) & changed
-    )  # an entry is re-checked when it, its level or one of its in-repo artifacts changed
-    if not paths:
+    reasons = {}  # an entry is re-checked when it, its level or one of its in-repo artifacts changed
+    for doc in ds.entries.values():
+        level = Path(doc.path).parent
+        arts = sorted(_artifact_paths(doc.model) & changed)
+        if doc.path in changed:
+            reasons[doc.path] = "the entry file changed"
+        elif level.name in levels:
+            reasons[doc.path] = f"its level's {level.as_posix()}/benchmark.yaml changed"
+        elif arts:
+            reasons[doc.path] = f"its artifact {', '.join(arts)} changed"
+    if not reasons:
         print("no changed entries to re-estimate")
         return 0
+    out = sys.stderr if args.format == "json" else sys.stdout
+    count = f"{len(reasons)} entr{'y' if len(reasons) == 1 else 'ies'}"
+    print(f"re-estimating {count} changed since {args.changed_since}:", file=out)
+    for path, why in sorted(reasons.items()):
+        print(f"  {path}: {why}", file=out)
+    out.flush()
     # A PR cannot be checked against an artifact nobody can fetch: unreachable fails the check.
-    return run_estimates(root, ds, paths, all_entries=False, record=None, fmt=args.format, unreachable_fails=True)
+    status = run_estimates(
+        root, ds, sorted(reasons), all_entries=False, record=None, fmt=args.format, unreachable_fails=True
+    )
+    _offline_advice(ds, sorted(reasons), out)
+    return status
+
+
+def _offline_advice(ds, paths: list[str], out) -> None:  # noqa: ANN001
+    """After a check, how many pinned URL artifacts of these entries are not in the cache, and how to seed them."""
+    from aieff.cache import github_pin
+    from aieff.fetch import cache_dir
+
+    missing: dict[str, set[str]] = {}
+    for doc in ds.entries.values():
+        arts = getattr(doc.model, "artifacts", None)
+        if doc.path not in paths or arts is None:
+            continue
+        for _, art in arts.files():
+            if art.url is not None and not (cache_dir() / art.sha256).is_file():
+                pin = github_pin(art.url)
+                missing.setdefault(pin.repo if pin else art.url.split("/")[2], set()).add(art.sha256)
+    if not missing:
+        return
+    total = sum(len(v) for v in missing.values())
+    where = ", ".join(f"{len(v)} from {k}" for k, v in sorted(missing.items()))
+    print(
+        f"aieff: {total} artifact(s) these entries pin by URL are not cached ({where}); to check offline, seed "
+        "them from a local clone or snapshot with `aieff cache add --git-dir PATH` (GitHub URLs at a commit), "
+        "or from files with `aieff cache add FILE...`",
+        file=out,
+    )
 
 
 def _artifact_paths(entry: object) -> set[str]:
@@ -290,10 +377,50 @@ def parser() -> argparse.ArgumentParser:
     p = add(
         "cache",
         cmd_cache,
-        "Store local copies of artifacts under their sha256, so entries that pin them verify offline.",
+        "Store local copies of artifacts under their sha256, so entries that pin them verify offline. A file "
+        "is refused until a valid entry pins its sha256 for a URL artifact: write the entry first. With "
+        "--git-dir, every artifact pinned by a GitHub URL at a commit "
+        "(https://raw.githubusercontent.com/OWNER/REPO/COMMIT/PATH) that the local clone or snapshot holds is "
+        "read from it, checked and cached in one go.",
     )
     p.add_argument("action", choices=["add"])
-    p.add_argument("files", nargs="+", metavar="FILE", help="files whose sha256 an entry pins")
+    p.add_argument("files", nargs="*", metavar="FILE", help="files whose sha256 an entry pins")
+    p.add_argument(
+        "--git-dir",
+        metavar="PATH",
+        help="a local git directory or work tree (clone or snapshot) to read pinned GitHub artifacts from",
+    )
+
+    p = add(
+        "probe",
+        cmd_probe,
+        "Without writing an entry: read a training log (a local file, or an entry's pinned log by entry id) "
+        "against a level and print the first evaluation at it, the steps, samples, tokens and epochs to it, "
+        "and the bracket from the evaluation before; or count an export's exact forward multiply-adds per "
+        "sample at a shape, in the sandbox, as estimate does. A local log: aieff probe train.log --level LEVEL "
+        "--format step-log --pattern 'step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)' "
+        "--samples-per-step 512 --sequence-length 1024. An export: aieff probe --export model.pt2 --input tokens "
+        "--sequence-length 1024.",
+    )
+    p.add_argument("log", nargs="?", metavar="LOG", help="a log file, or the id of an entry whose log to read")
+    p.add_argument("--level", help="level id to read the log against (default: the entry's level)")
+    from aieff.schema import LogFormat
+
+    p.add_argument("--format", choices=list(LogFormat.__args__), help="how to read the log (as training_log.format)")
+    p.add_argument("--pattern", help="for step-log: the RE2 pattern with groups step and value")
+    p.add_argument("--tag", help="for tensorboard: the scalar tag")
+    p.add_argument("--step-means", choices=["steps", "epochs", "samples"], help="for tensorboard")
+    p.add_argument("--column", action="append", metavar="KEY=NAME", help="for csv/jsonl/tsv: e.g. metric=top1Accuracy")
+    p.add_argument("--metric-scale", choices=["percent", "fraction"])
+    p.add_argument("--epochs-start-at", type=int, choices=[0, 1])
+    p.add_argument("--samples-per-step", type=int, metavar="N", help="samples (sequences, images) per optimizer step")
+    p.add_argument("--samples-per-epoch", type=int, metavar="N", help="default: the level's train_samples_per_epoch")
+    p.add_argument("--export", metavar="FILE.pt2", help="count this export instead of reading a log")
+    p.add_argument("--input", choices=["tokens", "image", "vector"], default="tokens", help="the export's input")
+    p.add_argument("--sequence-length", type=int, metavar="N", help="tokens per sample (tokens input; log tokens)")
+    p.add_argument("--resolution", type=int, metavar="N", help="image side in pixels (image input)")
+    p.add_argument("--features", type=int, metavar="N", help="features per sample (vector input)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
 
     p = add("schema", cmd_schema, "Regenerate schema/*.json and docs/fields.md, docs/errors.md.")
     p.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
@@ -320,7 +447,9 @@ def parser() -> argparse.ArgumentParser:
     )
 
     p = add("estimate", cmd_estimate, "Re-estimate training compute from architecture, checkpoint and log.")
-    p.add_argument("paths", nargs="*", help="entry files to re-estimate")
+    p.add_argument(
+        "paths", nargs="*", help="entry files, level folders or globs to re-estimate (benchmark.yaml is skipped)"
+    )
     p.add_argument("--all", action="store_true", help="every entry that has artifacts")
     p.add_argument(
         "--record",

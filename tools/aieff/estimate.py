@@ -45,6 +45,8 @@ class Estimate:
     compute_pfs_days: float | None = None
     compute_flop_low: float | None = None  # compute at the evaluation before the first at the level
     claimed_flop: float | None = None
+    forward_multiply_adds: int | None = None  # exact count per sample, first phase (what entries record)
+    forward_multiply_adds_by_phase: list[int] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
@@ -56,6 +58,11 @@ class Estimate:
 
 def _pct(new: float, old: float) -> str:
     return f"{(new - old) / old:+.1%}"
+
+
+def _exact(value: float) -> str:
+    """A count as a whole number with separators when it is one (as entries state it), else 4 digits."""
+    return f"{round(value):,}" if value == round(value) and abs(value) < 2**53 else f"{value:,.4g}"
 
 
 def _phases(entry: Entry) -> list[tuple[float, float, ForwardCost]]:
@@ -202,7 +209,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
 
 
 def _file_name(spec: Any) -> str:
-    return (spec.url or spec.path or "").rsplit("/", 1)[-1][:60]
+    return (spec.url or spec.path or "").rsplit("/", 1)[-1]  # whole: two runs must never read alike
 
 
 def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
@@ -265,17 +272,21 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         count = ForwardCount(**raw)
         est.messages += count.notes
         counted.append((start, end, count.flop))
+        exact = round(count.multiply_adds)
+        est.forward_multiply_adds_by_phase.append(exact)
+        if est.forward_multiply_adds is None:
+            est.forward_multiply_adds = exact
         label = f"forward cost{f' @{fc.resolution}px' if fc and fc.resolution else ''}"
         if fc is None:
-            est.rows.append([label, "-", f"{count.multiply_adds:,.0f} multiply-adds", ""])
+            est.rows.append([label, "-", f"{exact:,} multiply-adds", ""])
             continue
         claimed = to_flop(fc.value, fc.unit) / 2
         ok = level.agrees(count.multiply_adds, claimed)
         est.rows.append(
             [
                 label,
-                f"{claimed:,.4g} multiply-adds",
-                f"{count.multiply_adds:,.4g} multiply-adds",
+                f"{_exact(claimed)} multiply-adds",
+                f"{exact:,} multiply-adds",
                 "ok" if ok else f"differs {_pct(count.multiply_adds, claimed)}",
             ]
         )
@@ -413,6 +424,11 @@ def render_text(ests: list[Estimate], protection: str | None = None) -> str:
             widths = [max(len(r[i]) for r in [["factor", "entry", "re-estimate", ""], *e.rows]) for i in range(4)]
             for r in [["factor", "entry", "re-estimate", ""], *e.rows]:
                 out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if e.compute_flop is not None and e.forward_multiply_adds is not None:
+            out.append(
+                f"  compute {e.compute_flop:.4g} FLOP from a forward cost of {e.forward_multiply_adds:,} "
+                "multiply-adds per sample (counted)"
+            )
         out += [f"  - {m}" for m in e.messages]
     counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
     out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -445,6 +461,30 @@ def _summary(ests: list[Estimate], protection: str | None = None) -> None:
         fh.write("\n".join(lines) + "\n\n")
 
 
+def _entry_files(root: Path, ds: Dataset, paths: list[str]) -> list[tuple[str, str, bool]]:
+    """(as named, repository-relative path, named by itself) of each entry file named, in a folder named, or matching a
+    glob, as validate takes them: a level's benchmark.yaml met in a folder or glob is skipped."""
+    import glob
+
+    base = root.resolve()
+    known = sorted({d.path for d in ds.entries.values()} | {d.path for d in ds.diagnostics})
+    out: list[tuple[str, str, bool]] = []
+    for p in paths:
+        names = [p] if Path(p).exists() or not glob.has_magic(p) else sorted(glob.glob(p, recursive=True))
+        if not names:
+            raise UsageError(f"{p}: matches no file")
+        for name in names:
+            rel = inside(root, name).relative_to(base).as_posix()
+            if Path(name).is_dir():
+                inner = [k for k in known if rel in {".", ""} or k.startswith(rel.rstrip("/") + "/")]
+                out += [(k, k, False) for k in inner if Path(k).name != "benchmark.yaml"]
+            elif Path(rel).name == "benchmark.yaml" and (len(names) > 1 or len(paths) > 1):
+                continue  # entries/<level>/*.yaml: the level file is not an entry, the rest are
+            else:
+                out.append((name, rel, name == p))
+    return out
+
+
 def run_estimates(
     root: Path,
     ds: Dataset,
@@ -473,21 +513,23 @@ def run_estimates(
             (e for e in ds.all_entries().values() if not e.withdrawn and e.benchmark in ds.benchmarks),
             key=lambda e: (e.benchmark, e.id),
         )
-    for p in paths:
-        rel = inside(root, p).relative_to(root.resolve()).as_posix()
+    for p, rel, named in _entry_files(root, ds, paths):
         match = [d.model for d in ds.entries.values() if d.path == rel]
         if not match or not isinstance(match[0], Entry):
             bad = [d for d in ds.diagnostics if d.path == rel]
+            if bad and not named:  # a folder or glob goes on past an invalid file: it is reported above
+                continue
             raise UsageError(f"{p}: " + ("invalid (see the errors above)" if bad else "not an entry file"))
         if match[0].benchmark not in ds.benchmarks:
             raise UsageError(f"{p}: its level's benchmark.yaml is invalid")
-        entries.append(match[0])
+        if all(e.id != match[0].id for e in entries):
+            entries.append(match[0])
     if shard is not None:
         if not all_entries or paths:
             raise UsageError("--shard goes with --all (and no entry files)")
         entries = [e for e in entries if records.in_shard(e.id, *shard)]
     if not entries and not all_entries:
-        raise UsageError("name entry files, or pass --all")
+        raise UsageError(f"no valid entry in {', '.join(paths)}" if paths else "name entry files, or pass --all")
     from aieff.fetch import remember_silent_hosts
 
     box = Sandbox()

@@ -9,15 +9,17 @@ deadline per artifact, retrying server errors within it. The deadline covers the
 lookup, connect, TLS handshake, status line, headers, body, retries): every socket operation may block
 at most READ_TIMEOUT and never past it, so a server that sends its handshake, headers or body a byte
 at a time cannot outlast it. Settings are read on every call. Whatever went wrong on the network, the
-message says only "unreachable", and such a failure is not a verdict on the entry. Within
-remember_silent_hosts() (one `aieff estimate` run), a host that gave no answer at all is not asked
-again, so an offline run costs one deadline per host, not one per artifact.
+message says "unreachable" and what happened in this run (the host does not resolve, no route, refused,
+a server error, or the deadline spent, with the tries and seconds taken), and such a failure is not a
+verdict on the entry. Within remember_silent_hosts() (one `aieff estimate` run), a host that gave no
+answer at all is not asked again, so an offline run costs one deadline per host, not one per artifact.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import functools
 import hashlib
 import http.client
@@ -47,13 +49,13 @@ RETRIES = 3
 ALLOW_LOOPBACK_ENV = "AIEFF_FETCH_ALLOW_LOOPBACK"  # tests serve artifacts on 127.0.0.1
 
 
-_SILENT: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("aieff_silent_hosts", default=None)
+_SILENT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("aieff_silent_hosts", default=None)
 
 
 @contextlib.contextmanager
 def remember_silent_hosts() -> Iterator[None]:
     """Within the block, a host (and port) that sent no answer to any try is reported unreachable at once."""
-    token = _SILENT.set(set())
+    token = _SILENT.set({})
     try:
         yield
     finally:
@@ -242,14 +244,17 @@ class Downloader:
 
     def __call__(self, url: str, output_file: str, pooch: object) -> None:  # noqa: ARG002
         deadline = deadline_seconds() if self.deadline is None else self.deadline
-        stop = time.monotonic() + deadline
+        start = time.monotonic()
+        stop = start + deadline
         opener = _opener(stop)
         shown = _plain(url)
         silent, host = _SILENT.get(), urlsplit(url).netloc
         if silent is not None and host in silent:
-            raise Unreachable(f"{shown}: unreachable (the host sent no answer earlier in this run)")
+            raise Unreachable(f"{shown}: unreachable ({silent[host]}, earlier in this run: not asked again)")
         answered = False
+        why, tries = "no answer", 0
         for attempt in range(self.retries):
+            tries += 1
             try:
                 self._once(opener, url, output_file, stop)
                 return
@@ -259,20 +264,26 @@ class Downloader:
                 answered = True  # a server error is an answer: the host is up, this artifact may come back
                 if exc.code < 500:
                     raise DataError(f"{shown}: HTTP {exc.code}") from exc
+                why = f"{_host(host)} answered HTTP {exc.code} (a server error)"
             except urllib.error.URLError as exc:
                 if isinstance(exc.reason, Refused):
                     raise DataError(f"{shown}: unreachable (not a public address)") from exc
                 if isinstance(exc.reason, ssl.SSLCertVerificationError):  # the same on every try: not retried
                     raise Unreachable(f"{shown}: unreachable (its TLS certificate is not trusted)") from exc
-            except (TimeoutError, OSError, http.client.HTTPException):
-                pass
+                why = _why(host, exc.reason)
+            except (TimeoutError, OSError, http.client.HTTPException) as exc:
+                why = _why(host, exc)
             pause = min(0.5 * 2**attempt, 4.0)
-            if time.monotonic() + pause >= stop:
+            if attempt + 1 == self.retries or time.monotonic() + pause >= stop:
                 break
             time.sleep(pause)
         if silent is not None and not answered:
-            silent.add(host)
-        raise Unreachable(f"{shown}: unreachable (no complete answer within {deadline:g} s and {self.retries} tries)")
+            silent[host] = why
+        taken = time.monotonic() - start
+        times = "1 try" if tries == 1 else f"{tries} tries"
+        if taken >= deadline - 0.05 or why == "no answer":  # the whole budget was spent waiting
+            raise Unreachable(f"{shown}: unreachable (no complete answer within {deadline:g} s: {why}, {times})")
+        raise Unreachable(f"{shown}: unreachable ({why}; {times} in {taken:.1f} s)")
 
     def _once(self, opener: urllib.request.OpenerDirector, url: str, output_file: str, stop: float) -> None:
         with opener.open(url, timeout=_timeout(stop)) as resp:  # each socket step re-arms its own timeout
@@ -287,6 +298,28 @@ class Downloader:
                     if total > self.max_bytes:
                         raise DataError(f"{_plain(url)}: more than {self.max_bytes} bytes; download stopped")
                     out.write(chunk)
+
+
+def _host(netloc: str) -> str:
+    return _plain(netloc.rsplit("@", 1)[-1])
+
+
+def _why(netloc: str, exc: BaseException | str) -> str:
+    """What one failed try ran into, in a contributor's words (the errno, not a traceback)."""
+    host = _host(netloc)
+    if isinstance(exc, TimeoutError):
+        return f"no answer from {host} in time"
+    if isinstance(exc, OSError) and isinstance(exc.__cause__, socket.gaierror) or isinstance(exc, socket.gaierror):
+        return f"{host} does not resolve (no name service, or no such host)"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"could not connect to {host} (connection refused)"
+    if isinstance(exc, OSError) and exc.errno in {errno.ENETUNREACH, errno.EHOSTUNREACH}:
+        return f"could not connect to {host} (no route)"
+    if isinstance(exc, ssl.SSLError | http.client.HTTPException | ConnectionError):
+        return f"{host} broke off the exchange ({type(exc).__name__})"
+    if isinstance(exc, OSError) and str(exc) == "name does not resolve":
+        return f"{host} does not resolve"
+    return f"could not connect to {host} ({excerpt(str(exc), 80) or type(exc).__name__})"
 
 
 def fetch(art: Artifact, root: Path, *, what: str, kind: str = "log", max_bytes: int | None = None) -> Path:

@@ -180,12 +180,9 @@ def to_evals(
     return Evals(out, notes)
 
 
-def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
-    """The first evaluation that meets the level's threshold in its direction; DataError when none does."""
-    if level.threshold is None:
-        raise DataError(f"level {level.id} has no numeric threshold to find in a log")
-    higher = level.direction == "higher"
-    ordered = sorted(
+def in_order(evals: list[Eval]) -> list[Eval]:
+    """Evaluations in training order (steps, then samples, then epochs, then line): Reached.index counts in it."""
+    return sorted(
         evals,
         key=lambda e: (
             e.steps if e.steps is not None else -1,
@@ -194,6 +191,14 @@ def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
             e.line,
         ),
     )
+
+
+def first_reaching(evals: list[Eval], level: Benchmark) -> Reached:
+    """The first evaluation that meets the level's threshold in its direction; DataError when none does."""
+    if level.threshold is None:
+        raise DataError(f"level {level.id} has no numeric threshold to find in a log")
+    higher = level.direction == "higher"
+    ordered = in_order(evals)
     best = max(ordered, key=lambda e: e.value) if higher else min(ordered, key=lambda e: e.value)
     for i, ev in enumerate(ordered):
         if (ev.value >= level.threshold) if higher else (ev.value <= level.threshold):
