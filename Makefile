@@ -2,49 +2,62 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+BUILD_STAMP := $(VENV)/.build-stamp
+TEST_STAMP := $(VENV)/.test-stamp
+# The compute stack's pins, read from pyproject.toml (one place for them).
+TORCH_PINS := $(shell grep -oE '"torch(vision)?==[0-9.]+"' pyproject.toml | tr -d '"')
+CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: build test lint bench setup check mutate
 
-setup: $(STAMP)
+setup: $(TEST_STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-CFF := $(VENV)/cffconvert/bin/cffconvert
+# What a build needs: the compute and publish extras. Where PyTorch's CPU wheel index answers (a machine
+# with internet), torch and torchvision come from it first, CPU-only (PyPI's torch pulls GBs of CUDA);
+# elsewhere pip takes the pins from whatever index this machine has (here: a local wheelhouse).
+$(BUILD_STAMP): pyproject.toml | $(BIN)/python
+	@if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('$(CPU_INDEX)/torch/', timeout=10)" 2>/dev/null; then \
+		echo "installing CPU-only $(TORCH_PINS) from $(CPU_INDEX)"; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check --extra-index-url $(CPU_INDEX) $(TORCH_PINS); \
+	fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compute,publish]'
+	touch $@
 
-# torch/torchvision are pinned in pyproject.toml: pip takes them from this machine's disk.
-# cffconvert gets a venv of its own: it needs jsonschema<4, check-jsonschema needs >=4.
-$(STAMP): pyproject.toml | $(BIN)/python
+# What the tests add: the dev extra, and cffconvert in a venv of its own beside this one (it needs
+# jsonschema<4, check-jsonschema needs >=4).
+$(TEST_STAMP): $(BUILD_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[compute,publish,dev]'
 	$(BIN)/python -m venv $(VENV)/cffconvert
 	$(VENV)/cffconvert/bin/python -m pip install --quiet --disable-pip-version-check 'cffconvert==2.0.0'
-	touch $(STAMP)
+	touch $@
 
 ## Validate every entry, re-estimate compute, rebuild tables, charts, exports, schemas and docs.
-build: $(STAMP)
+build: $(BUILD_STAMP)
 	$(BIN)/aieff validate
 	$(BIN)/aieff estimate --all --record exports/verification.json
 	$(BIN)/aieff build
 
 ## The whole test suite.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 ## Check that committed generated files are up to date.
-check: $(STAMP)
+check: $(BUILD_STAMP)
 	$(BIN)/aieff build --check
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check tools tests benchmarks
 	$(BIN)/ruff format --check tools tests benchmarks
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/build_scale.py
 	$(BIN)/python benchmarks/estimate.py
 	$(BIN)/python benchmarks/hostile.py
 
 ## Apply each documented mutant (tests/mutants.py) to the code, run the tests meant to catch it, restore; print the score.
-mutate: $(STAMP)
+mutate: $(TEST_STAMP)
 	$(BIN)/python tests/mutants.py
