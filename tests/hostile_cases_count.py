@@ -4,6 +4,7 @@ while the graph hides or skips the layer's arithmetic. Each must end in its A2xx
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ def _export(forward: Callable[[Any, Any], Any]) -> bytes:
 def _hidden_product(x: Any, w: Any) -> Any:
     import torch
 
-    p = x.unsqueeze(-2) * w  # softplus(p) - softplus(-p) == p: still the Linear, but no sum sees the product
-    return (torch.nn.functional.softplus(p) - torch.nn.functional.softplus(-p)).sum(-1)
+    p = x.unsqueeze(-2) * w  # a sum behind a smooth op (sigmoid, on the gate's list) no counter sees
+    return torch.sigmoid(p).sum(-1)
 
 
 def _matvec(x: Any, w: Any) -> Any:
@@ -45,7 +46,7 @@ def _skipped_layer_with_checkpoint(repo: Path) -> list[str]:
     """The export keeps fc.weight (so the real checkpoint matches) but never applies it."""
     data = _export(lambda x, w: x * 2)
     header = b'{"fc.weight":{"dtype":"F32","shape":[3,4],"data_offsets":[0,48]}}'
-    blob = len(header).to_bytes(8, "little") + header + bytes(48)
+    blob = len(header).to_bytes(8, "little") + header + struct.pack("<12f", *range(1, 13))  # real, not constant
     (repo / LEVEL / "m.pt2").write_bytes(data)
     (repo / LEVEL / "c.safetensors").write_bytes(blob)
     add_artifacts(
