@@ -57,6 +57,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/build_scale.py
 	$(BIN)/python benchmarks/estimate.py
 	$(BIN)/python benchmarks/hostile.py
+	$(BIN)/python benchmarks/scale.py
 
 ## Apply each documented mutant (tests/mutants.py) to the code, run the tests meant to catch it, restore; print the score.
 mutate: $(TEST_STAMP)
