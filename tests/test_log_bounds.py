@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from aieff import logs
-from aieff.logs import sandboxed, step_log
+from aieff import logread, logs
+from aieff.logs import step_log
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
 from aieff.schema import TrainingLog
@@ -147,12 +147,12 @@ def test_a_line_over_the_bound_is_skipped_and_said() -> None:
 def test_a_parse_answers_the_same_from_the_sandbox(tmp_path: Path) -> None:
     path = tmp_path / "log.tsv"
     path.write_text(DAWN)
-    here, there = logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL), sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+    here, there = logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL), logread.parse(path, spec("dawnbench-tsv"), LEVEL)
     assert there == here and there.conventions == here.conventions
     mllog = tmp_path / "aborted.txt"
     mllog.write_text(':::MLLOG {"key": "run_stop", "value": null, "metadata": {"status": "aborted"}}\n')
     with pytest.raises(RunAborted, match="run aborted"):
-        sandboxed.parse(mllog, spec("mlperf-mllog"), LEVEL)
+        logread.parse(mllog, spec("mlperf-mllog"), LEVEL)
 
 
 def test_a_44_byte_event_declaring_a_huge_tensor_never_grows_the_main_process(toy: Path) -> None:
@@ -195,7 +195,7 @@ def test_a_parse_over_its_memory_bound_is_stopped(tmp_path: Path, monkeypatch: p
     path.write_bytes(b'{"epoch": 1, "test_acc5": 95, "pad": "' + b"x" * (64 << 20) + b'"}\n')
     monkeypatch.setenv("AIEFF_SANDBOX_MEMORY_MB", "96")
     with pytest.raises(Refused, match=r"A404 .*\(jsonl\): ran out of memory within the sandbox's limit"):
-        sandboxed.parse(path, spec("jsonl"), LEVEL)
+        logread.parse(path, spec("jsonl"), LEVEL)
 
 
 def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,7 +206,7 @@ def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch
     path.write_text(DAWN)
     box = Sandbox()
     try:
-        assert sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+        assert logread.parse(path, spec("dawnbench-tsv"), LEVEL)
         assert box.helper_pid is not None
         assert "libtorch" not in Path(f"/proc/{box.helper_pid}/maps").read_text()
     finally:

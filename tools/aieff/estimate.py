@@ -219,11 +219,10 @@ def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
 
 def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
     """Fetch one training log, parse it in the sandbox (no torch) and find the first evaluation at the level."""
-    from aieff import logs
+    from aieff import logread, logs
     from aieff.fetch import fetch
-    from aieff.logs import sandboxed
 
-    evals = sandboxed.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+    evals = logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
     reached = logs.first_reaching(evals, level)
     ev = reached.eval
     per_epoch = _per_epoch(entry, level)

@@ -1,6 +1,6 @@
 """`aieff probe`: read a training log against a level, or count an export at a shape, without an entry.
 
-The log is parsed in the sandbox exactly as `aieff estimate` parses an entry's log (aieff.logs.sandboxed),
+The log is parsed in the sandbox exactly as `aieff estimate` parses an entry's log (aieff.logread),
 and the export is counted there as estimate counts it (aieff.sandbox), so what probe prints is what an
 entry built from it will be judged by.
 """
@@ -57,9 +57,8 @@ def _spec(path: Path, level: str, opts: LogOptions) -> TrainingLog:
 
 def probe_log(root: Path, ds: Dataset, source: str, level_id: str | None, opts: LogOptions, fmt: str) -> int:
     """Print where a log first reaches a level, and the evaluation before it; exit 1 when it never does."""
-    from aieff import logs
+    from aieff import logread, logs
     from aieff.fetch import fetch
-    from aieff.logs import sandboxed
 
     entry: Entry | None = None
     local = Path(source)
@@ -78,7 +77,7 @@ def probe_log(root: Path, ds: Dataset, source: str, level_id: str | None, opts: 
         raise UsageError(f"{source}: no such file, and no valid entry has that id")
     if level.threshold is None:
         raise UsageError(f"level {level.id} has no numeric threshold to find in a log")
-    evals = sandboxed.parse(path, spec, level)
+    evals = logread.parse(path, spec, level)
     counting = _Counting(opts, entry, level)
     ordered = logs.in_order(evals)
     sign = ">=" if level.direction == "higher" else "<="
