@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from aieff import logread, logs
 from aieff.logs import step_log
+from aieff.pattern import MAX_PROGRAM, compile_pattern
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
 from aieff.schema import TrainingLog
@@ -129,9 +130,9 @@ def test_patterns_in_use_are_far_under_the_bound_and_rejects_by_re2_are_coded() 
         r"^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$",
         r"^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)",
     ):
-        assert step_log.compile_pattern(pattern).programsize < step_log.MAX_PROGRAM // 5
+        assert compile_pattern(pattern).programsize < MAX_PROGRAM // 5
     with pytest.raises(Refused, match="A403 .*RE2 refuses it: .*pattern too large"):
-        step_log.compile_pattern(r"(?P<step>\pL{1000})(?P<value>\pL{1000})")
+        compile_pattern(r"(?P<step>\pL{1000})(?P<value>\pL{1000})")
 
 
 def test_a_line_over_the_bound_is_skipped_and_said() -> None:
@@ -181,7 +182,7 @@ def test_the_main_process_never_runs_a_parser(toy: Path, monkeypatch: pytest.Mon
 
 def test_a_parse_past_its_time_bound_is_stopped(toy: Path) -> None:
     log_entry(toy, thrash_text(1_000_000), "step-log", f"    pattern: '{THRASH_PATTERN}'\n")
-    assert step_log.compile_pattern(THRASH_PATTERN).programsize <= step_log.MAX_PROGRAM  # not refused upfront
+    assert compile_pattern(THRASH_PATTERN).programsize <= MAX_PROGRAM  # not refused upfront
     start = time.monotonic()
     proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy, env={"AIEFF_SANDBOX_SECONDS": "1"})
     assert proc.returncode == 1, proc.stdout + proc.stderr

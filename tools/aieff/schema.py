@@ -449,7 +449,7 @@ STEP_LOG_GROUPS = frozenset({"step", "value", "epoch", "samples"})
 def _check_pattern(pattern: str) -> None:
     """A step-log pattern must compile under RE2 within the program size the log reader allows (A403
     there; refused here first) and name step and value."""
-    from aieff.logs.step_log import compile_pattern
+    from aieff.pattern import compile_pattern
     from aieff.refusals import Refused
 
     try:

@@ -3,7 +3,7 @@
 The entry's `pattern` comes from a pull request. RE2 matches in time linear in the text, but the
 factor is the size of the compiled program when its DFA gives up (nested counted repetitions such as
 `(?:a{1,30}){1,30}` compile to thousands of instructions: tens of seconds per megabyte), so a
-pattern whose program is over MAX_PROGRAM is refused before any search (A403); whatever a smaller
+pattern whose program is over MAX_PROGRAM (aieff.pattern) is refused before any search (A403); whatever a smaller
 one costs is bounded by the sandbox the parse runs in.
 
 The pattern is searched in every line; its named groups give the step and the metric, optionally
@@ -13,35 +13,12 @@ lines) are skipped. A step label is the number of optimizer steps done when the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from aieff.logs import Eval, Evals, count, number, scale
-from aieff.refusals import Refused
+from aieff.pattern import compile_pattern
 from aieff.repo import DataError
 from aieff.schema import Benchmark, TrainingLog
 
 MAX_LINE = 128 << 10  # longer lines (pasted data) are skipped: an evaluation line is well under 1 KiB
-MAX_PROGRAM = 500  # RE2 instructions; the patterns in use compile to under 100
-MAX_MEM = 8 << 20  # RE2's memory budget for the compiled program and its DFA cache
-
-
-def compile_pattern(pattern: str) -> Any:
-    """The entry's pattern compiled by RE2 within MAX_MEM, refused (A403) when its program is over MAX_PROGRAM."""
-    import re2
-
-    options = re2.Options()
-    options.max_mem = MAX_MEM
-    options.log_errors = False
-    try:
-        compiled = re2.compile(pattern, options)
-    except re2.error as exc:
-        why = exc.args[0] if exc.args else ""
-        why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
-        raise Refused("A403", f"step-log pattern: RE2 refuses it: {why[:80]}") from exc
-    size = max(compiled.programsize, compiled.reverseprogramsize)
-    if size > MAX_PROGRAM:
-        raise Refused("A403", f"step-log pattern compiles to {size} RE2 instructions (bound {MAX_PROGRAM})")
-    return compiled
 
 
 def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
