@@ -187,7 +187,7 @@ MUTANTS = [
     ),
     Mutant(
         "narrative-numbers-allowed",
-        PKG + "narrative.py",
+        PKG + "placeholders.py",
         "        for offset, number in typed_numbers(text):",
         "        for offset, number in []:",
         ("tests/test_fixtures.py", "tests/test_narrative.py"),

@@ -10,7 +10,8 @@ import pytest
 
 import hostile_corpus
 from aieff.analysis import analyze
-from aieff.narrative import NarrativeError, render, typed_numbers
+from aieff.narrative import NarrativeError, render
+from aieff.placeholders import typed_numbers
 from aieff.validate import validate
 from conftest import ROOT, run
 

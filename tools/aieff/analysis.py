@@ -8,10 +8,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aieff.docset import Dataset
 from aieff.rules import policy_text, rule_text
 from aieff.schema import Benchmark, ComputeClaim, Entry
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_multiply_add_tfs_days, flop_to_pfs_days, to_flop
-from aieff.validate import Dataset
 
 DAYS_PER_MONTH = 365.25 / 12
 # A source's stated reduction factor is flagged when it is more than this far (relative) from the

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from aieff.analysis import analyze
+from aieff.docset import Dataset
 from aieff.narrative import NarrativeError
 from aieff.outputs import sync
 from aieff.repo import DataError
-from aieff.validate import Dataset
 
 
 def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path, str | bytes]:

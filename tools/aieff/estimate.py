@@ -23,13 +23,13 @@ from typing import Any
 
 from aieff.checkpoint import CheckpointReport
 from aieff.diagnostics import excerpt, first_line
+from aieff.docset import Dataset
 from aieff.flops import ForwardCount
 from aieff.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
 from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
 from aieff.sandbox import Sandbox
 from aieff.schema import Benchmark, Entry, ForwardCost
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
-from aieff.validate import Dataset
 
 
 @dataclass

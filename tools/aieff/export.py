@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 
 from aieff.analysis import Result
+from aieff.docset import Dataset
 from aieff.escape import code_line, csv_cell, markdown
 from aieff.repo import DataError
 from aieff.schema import TRACKER_CSV
-from aieff.validate import Dataset
 
 # column -> (dtype for readers, meaning). The order here is the order in the CSV.
 COLUMNS: dict[str, tuple[str, str]] = {

@@ -5,7 +5,7 @@ text holds no typed number (aieff validate refuses one, E044): figures are place
 analysis, so a sentence cannot drift from the data it describes.
 
 Placeholders: `{name}` for the level itself, `{name:ENTRY}` for one entry, `{name:ENTRY:ENTRY}` for a
-pair, `{name:LEVEL}` for another level (see PLACEHOLDERS).
+pair, `{name:LEVEL}` for another level (see aieff.placeholders, which also checks them for aieff validate).
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from aieff.figures import robust, trend, verified_only
+from aieff.placeholders import ENTRY_FIGURES, PLACEHOLDER
+
 if TYPE_CHECKING:
     from aieff.analysis import Level, Result, Row
-    from aieff.validate import Dataset
-
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)((?::[a-z0-9][a-z0-9-]*)*)\}")
-# A number a reader could check: a digit that does not continue a word or a name (ResNet-50, GPT-2, v0.7
-# and 124M are names; 28.0x, 6.7 months, 2020 and 36% are figures).
-_TYPED_NUMBER = re.compile(r"(?<![A-Za-z0-9_.\-])(?:\d[\d,.]*\d|\d)[x%]?(?![A-Za-z0-9_])")
 
 
 class NarrativeError(ValueError):
@@ -41,12 +38,6 @@ def _pfs(x: float) -> str:
     return f"{x:.2g} petaflop/s-days"
 
 
-def _trend(lv: Level) -> str:
-    from aieff.tables import _trend as trend
-
-    return trend(lv)
-
-
 def _level_values(lv: Level) -> dict[str, Callable[[], str]]:
     best, base = lv.best_row(), lv.baseline_row()
     split = lv.split
@@ -60,8 +51,6 @@ def _level_values(lv: Level) -> dict[str, Callable[[], str]]:
         if split is None:
             raise NarrativeError(f"{lv.id}: baseline and best do not both state samples seen")
         return split
-
-    from aieff.tables import _robust, _verified_only
 
     return {
         "title": lambda: lv.title,
@@ -79,10 +68,10 @@ def _level_values(lv: Level) -> dict[str, Callable[[], str]]:
         "best_compute": lambda: _flop(need(best, "ranked entry").flop),
         "best_pfs_days": lambda: _pfs(need(best, "ranked entry").pfs_days),
         "reduction": lambda: f"{need(best, 'ranked entry').reduction_factor:.1f}x",
-        "trend": lambda: _trend(lv),
+        "trend": lambda: trend(lv),
         "points": lambda: str(lv.fit.points),
-        "robust": lambda: _robust(lv.fit),
-        "verified_only": lambda: _verified_only(lv),
+        "robust": lambda: robust(lv.fit),
+        "verified_only": lambda: verified_only(lv),
         "forward_factor": lambda: f"{need_split().forward_factor:.2f}x",  # type: ignore[attr-defined]
         "seen_factor": lambda: f"{need_split().seen_factor:.2f}x",  # type: ignore[attr-defined]
         "split_unit": lambda: need_split().unit,  # type: ignore[attr-defined]
@@ -103,17 +92,6 @@ def _row_values(row: Row) -> dict[str, str]:
         "samples": f"{row.samples:.3g}" if row.samples else "?",
         "tokens": f"{row.samples * row.sequence_length:.3g}" if row.samples and row.sequence_length else "?",
     }
-
-
-LEVEL_FIGURES = (
-    "title", "entries", "verified", "claimed", "first_date", "last_date", "baseline", "baseline_date",
-    "baseline_compute", "baseline_pfs_days", "best", "best_date", "best_compute", "best_pfs_days",
-    "reduction", "trend", "points", "robust", "verified_only", "forward_factor", "seen_factor",
-    "split_unit", "baseline_seen", "best_seen", "not_entered",
-)  # fmt: skip
-ENTRY_FIGURES = ("model", "date", "compute", "pfs_days", "reduction", "rank", "samples", "tokens")
-PAIR_FIGURES = ("ratio", "months")  # {ratio:A:B} = A's compute / B's; {months:A:B} from A's date to B's
-OTHER_LEVEL_FIGURES = ("trend_of", "reduction_of")  # {trend_of:LEVEL}
 
 
 def render(template: str, lv: Level, result: Result) -> str:
@@ -146,47 +124,10 @@ def render(template: str, lv: Level, result: Result) -> str:
         if len(args) == 2 and name == "months":
             return f"{_months(row(args[0]).date, row(args[1]).date):.1f} months"
         if len(args) == 1 and name == "trend_of":
-            return _trend(other(args[0]))
+            return trend(other(args[0]))
         if len(args) == 1 and name == "reduction_of":
             best = other(args[0]).best_row()
             return f"{best.reduction_factor:.1f}x" if best else "-"
         raise NarrativeError(f"{lv.id}: unknown placeholder {m.group(0)}")
 
-    return _PLACEHOLDER.sub(fill, template)
-
-
-def typed_numbers(template: str) -> list[tuple[int, str]]:
-    """(offset, text) of every number typed into a template outside its placeholders."""
-    blanked = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), template)
-    return [(m.start(), m.group(0)) for m in _TYPED_NUMBER.finditer(blanked)]
-
-
-def check(ds: Dataset) -> None:
-    """E044 for every level narrative that types a number or names an unknown placeholder, entry or level."""
-    for level_id, bdoc in sorted(ds.benchmarks.items()):
-        text = ds.level(level_id).narrative
-        if text is None:
-            continue
-        err = bdoc.loaded.error
-        for offset, number in typed_numbers(text):
-            context = text[max(0, offset - 30) : offset + len(number) + 10].replace("\n", " ")
-            ds.diagnostics.append(
-                err(
-                    "E044",
-                    ("narrative",),
-                    f"typed number {number!r} at character {offset} (...{context}...): use a placeholder",
-                )
-            )
-        ids = {e.id for e in ds.entries_of(level_id)}
-        for m in _PLACEHOLDER.finditer(text):
-            name, args = m.group(1), [a for a in m.group(2).split(":") if a]
-            known = (
-                (not args and name in LEVEL_FIGURES)
-                or (len(args) == 1 and name in ENTRY_FIGURES and args[0] in ids)
-                or (len(args) == 2 and name in PAIR_FIGURES and set(args) <= ids)
-                or (len(args) == 1 and name in OTHER_LEVEL_FIGURES and args[0] in ds.benchmarks)
-            )
-            if not known:
-                ds.diagnostics.append(
-                    err("E044", ("narrative",), f"{m.group(0)} names no figure, entry of this level or level")
-                )
+    return PLACEHOLDER.sub(fill, template)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from aieff.analysis import AnalysisError, derive
 from aieff.diagnostics import Diagnostic
+from aieff.docset import Dataset
 from aieff.schema import Entry
 from aieff.units import to_flop
-from aieff.validate import Dataset
 
 MIN_FLOP, MAX_FLOP = 1e9, 1e28
 MAX_EPOCHS = 10_000

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aieff.docset import Dataset
 from aieff.logs import Eval
 from aieff.repo import DataError, UsageError
 from aieff.schema import Benchmark, Entry, TrainingLog
-from aieff.validate import Dataset
 
 
 @dataclass

@@ -31,7 +31,7 @@ from aieff.repo import DataError, write_atomic
 from aieff.schema import Benchmark, Entry, Model, Slug
 
 if TYPE_CHECKING:
-    from aieff.validate import Dataset
+    from aieff.docset import Dataset
 
 RECORD_PATH = "exports/verification.json"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aieff.schema import Benchmark, Entry
 
 if TYPE_CHECKING:
-    from aieff.validate import Dataset, Doc
+    from aieff.docset import Dataset, Doc
 
 
 def check_rules(ds: Dataset) -> None:

@@ -10,15 +10,15 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from aieff import narrative
 from aieff.diagnostics import Diagnostic
+from aieff.docset import Dataset, Doc
 from aieff.escape import describe, format_chars
+from aieff.placeholders import check as check_narrative
 from aieff.repo import resolve_inside
 from aieff.rules import check_rules
 from aieff.schema import Benchmark, Citation, Entry
@@ -27,47 +27,6 @@ from aieff.yamlload import MAX_BYTES, Loaded, load_file
 BENCHMARK_FILE = "benchmark.yaml"
 CITATION_FILE = "CITATION.cff"
 PARALLEL_THRESHOLD = 2000
-
-
-@dataclass
-class Doc:
-    """A loaded file and its model, when it validated."""
-
-    loaded: Loaded
-    model: Benchmark | Entry | None = None
-
-    @property
-    def path(self) -> str:
-        return self.loaded.path
-
-
-@dataclass
-class Dataset:
-    """Everything under entries/, validated."""
-
-    root: Path
-    benchmarks: dict[str, Doc] = field(default_factory=dict)
-    entries: dict[str, Doc] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    n_files: int = 0
-
-    def level(self, bench_id: str) -> Benchmark:
-        model = self.benchmarks[bench_id].model
-        assert isinstance(model, Benchmark)
-        return model
-
-    def all_entries(self) -> dict[str, Entry]:
-        """Every valid entry by id (withdrawn ones included)."""
-        return {entry_id: doc.model for entry_id, doc in self.entries.items() if isinstance(doc.model, Entry)}
-
-    def entries_of(self, bench_id: str, *, include_withdrawn: bool = False) -> list[Entry]:
-        """Valid entries of a level, sorted by id."""
-        out = []
-        for doc in self.entries.values():
-            e = doc.model
-            if isinstance(e, Entry) and e.benchmark == bench_id and (include_withdrawn or not e.withdrawn):
-                out.append(e)
-        return sorted(out, key=lambda e: e.id)
 
 
 def _code_for(err: dict[str, Any]) -> str:
@@ -350,7 +309,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         elif base.model.withdrawn:
             ds.diagnostics.append(bdoc.loaded.error("E031", ("baseline",), f"baseline {level.baseline!r} is withdrawn"))
     check_rules(ds)
-    narrative.check(ds)
+    check_narrative(ds)
 
 
 def _check_recipes(ds: Dataset) -> None:
