@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from aieff import logread, logs
-from aieff.logs import step_log
-from aieff.pattern import MAX_PROGRAM, compile_pattern
+from aieff.dataset.pattern import MAX_PROGRAM, compile_pattern
+from aieff.dataset.schema import TrainingLog
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
-from aieff.schema import TrainingLog
+from aieff.verify import logread, logs
+from aieff.verify.logs import step_log
 from conftest import run
 from hostile_cases_logs import (
     SLOW_PATTERN,
@@ -38,7 +38,7 @@ TB = spec("tensorboard", tag="a", step_means="epochs")
 
 
 def test_event_files_from_tensorboards_writer_are_read_record_by_record() -> None:
-    from aieff.logs.tensorboard import records as read_records
+    from aieff.verify.logs.tensorboard import records as read_records
 
     events = [
         tensor_event(1, [], floats=[60.0]),
@@ -200,7 +200,7 @@ def test_a_parse_over_its_memory_bound_is_stopped(tmp_path: Path, monkeypatch: p
 
 
 def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aieff.sandbox import Sandbox
+    from aieff.verify.sandbox import Sandbox
 
     monkeypatch.setenv("MKL_NUM_THREADS", "3")  # an environment no other test uses: a helper of its own
     path = tmp_path / "log.tsv"
