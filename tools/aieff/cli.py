@@ -172,7 +172,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from aieff.analysis.analyze import AnalysisError, analyze, render_json, render_text
+    from aieff.analysis.analyze import AnalysisError, analyze
+    from aieff.analysis.report import render_json, render_text
     from aieff.verify import record
 
     root = _root(args)
