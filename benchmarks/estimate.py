@@ -49,21 +49,23 @@ EPILOGUE = textwrap.dedent("""
 
 COUNT = {
     "meta": """
-from aieff.flops import build_torchvision, count_forward, example_input
+from aieff.verify.flops import build_torchvision, count_forward, example_input
 model = build_torchvision(NAME, KW)
 result = count_forward(model, example_input("image", resolution=RES)).multiply_adds
 """,
     "real tensors": """
-from aieff.flops import count_forward, example_input
+from aieff.verify.flops import count_forward, example_input
 from torchvision import models
 model = models.get_model(NAME, weights=None, **KW).eval()
 result = count_forward(model, example_input("image", resolution=RES, device="cpu")).multiply_adds
 """,
 }
 VERIFY = {
-    "safetensors layout + scan (aieff)": "from pathlib import Path\nfrom aieff.checkpoint import read_checkpoint\n"
+    "safetensors layout + scan (aieff)": "from pathlib import Path\n"
+    "from aieff.verify.checkpoint import read_checkpoint\n"
     "result = len(read_checkpoint(Path(PATH))[1])",
-    "torch zip, restricted reader (aieff)": "from pathlib import Path\nfrom aieff.checkpoint import read_checkpoint\n"
+    "torch zip, restricted reader (aieff)": "from pathlib import Path\n"
+    "from aieff.verify.checkpoint import read_checkpoint\n"
     "result = len(read_checkpoint(Path(PATH))[1])",
     "plain torch.load (torch zip)": "sd = torch.load(PATH, weights_only=True)\n"
     "result = sum(v.numel() for v in sd.values())",
@@ -112,9 +114,9 @@ torch.export.save(program, PATH)
 """
 STEPS = """
 from pathlib import Path
-from aieff import logs
-from aieff.flops import count_forward, example_input, load_export
-from aieff.schema import Benchmark, TrainingLog
+from aieff.verify import logs
+from aieff.verify.flops import count_forward, example_input, load_export
+from aieff.dataset.schema import Benchmark, TrainingLog
 level = Benchmark.model_validate({"id": "gpt2", "title": "t", "task": "t", "dataset": {"name": "d"},
     "metric": {"name": "val loss", "unit": "loss", "split": "val"}, "direction": "lower", "threshold": 3.28,
     "baseline": "b", "rules": "r", "source": {"title": "s", "url": "https://example.org/s", "locator": "p. 1"}})

@@ -38,7 +38,7 @@ MUTANTS = [
     # --- the level rule ---
     Mutant(
         "level-rule-strict-higher",
-        PKG + "logs/__init__.py",
+        PKG + "verify/logs/__init__.py",
         "(ev.value >= level.threshold) if higher",
         "(ev.value > level.threshold) if higher",
         ("tests/test_catch.py",),
@@ -46,7 +46,7 @@ MUTANTS = [
     ),
     Mutant(
         "level-rule-strict-lower",
-        PKG + "logs/__init__.py",
+        PKG + "verify/logs/__init__.py",
         "else (ev.value <= level.threshold)",
         "else (ev.value < level.threshold)",
         ("tests/test_catch.py",),
@@ -63,7 +63,7 @@ MUTANTS = [
     ),
     Mutant(
         "median-of-runs-lower",
-        PKG + "estimate.py",
+        PKG + "verify/estimate.py",
         "samples = (ordered[lo].samples + ordered[hi].samples) / 2",
         "samples = ordered[lo].samples",
         ("tests/test_estimate.py",),
@@ -71,7 +71,7 @@ MUTANTS = [
     ),
     Mutant(
         "never-reached-run-dropped",
-        PKG + "estimate.py",
+        PKG + "verify/estimate.py",
         "            short += 1\n",
         "",
         ("tests/test_estimate.py",),
@@ -80,7 +80,7 @@ MUTANTS = [
     # --- verdicts ---
     Mutant(
         "verdict-binding-ignored",
-        PKG + "record.py",
+        PKG + "verify/record.py",
         "        if v.judged != now:",
         "        if v.judged is None:",
         ("tests/test_verdicts.py",),
@@ -88,7 +88,7 @@ MUTANTS = [
     ),
     Mutant(
         "verdict-compute-unchecked",
-        PKG + "record.py",
+        PKG + "verify/record.py",
         "        if v.status == Status.VERIFIED and not _agrees_with_entry(v, entry, ds):",
         "        if False:",
         ("tests/test_verdicts.py",),
@@ -96,7 +96,7 @@ MUTANTS = [
     ),
     Mutant(
         "unreachable-keeps-any-verdict",
-        PKG + "record.py",
+        PKG + "verify/record.py",
         "            and previous.judged == verdict.judged\n",
         "",
         ("tests/test_verdicts.py",),
@@ -104,7 +104,7 @@ MUTANTS = [
     ),
     Mutant(
         "claim-only-judged",
-        PKG + "estimate.py",
+        PKG + "verify/estimate.py",
         "    stated = stated_compute(entry, level, ds.all_entries())",
         "    stated = stated_compute(entry, level, ds.all_entries())[-1:]",
         ("tests/test_estimate_e2e.py",),
@@ -130,7 +130,7 @@ MUTANTS = [
     # --- analysis ---
     Mutant(
         "se-delta-method",
-        PKG + "analysis.py",
+        PKG + "analysis/analyze.py",
         "    se = se_b / (b * b)",
         "    se = se_b / abs(b)",
         ("tests/test_sensitivity.py",),
@@ -138,7 +138,7 @@ MUTANTS = [
     ),
     Mutant(
         "t-quantile-df",
-        PKG + "analysis.py",
+        PKG + "analysis/analyze.py",
         "    t = _T975[n - 3] if n - 2 <= len(_T975) else 1.96",
         "    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96",
         ("tests/test_sensitivity.py",),
@@ -146,7 +146,7 @@ MUTANTS = [
     ),
     Mutant(
         "relative-to-fraction",
-        PKG + "analysis.py",
+        PKG + "analysis/analyze.py",
         "ref_total = base.flop / _fraction(ref)",
         "ref_total = base.flop",
         ("tests/test_catch.py",),
@@ -154,7 +154,7 @@ MUTANTS = [
     ),
     Mutant(
         "theil-sen-interval",
-        PKG + "analysis.py",
+        PKG + "analysis/analyze.py",
         "    lo_i = max(round((m - _Z975 * sigma) / 2) - 1, 0)",
         "    lo_i = max(round((m - _Z975 * sigma) / 2), 0)",
         ("tests/test_sensitivity.py",),
@@ -162,7 +162,7 @@ MUTANTS = [
     ),
     Mutant(
         "split-unit-tokens",
-        PKG + "analysis.py",
+        PKG + "analysis/analyze.py",
         "    tokens = base.sequence_length is not None and best.sequence_length is not None",
         "    tokens = False",
         ("tests/test_sensitivity.py",),
@@ -171,7 +171,7 @@ MUTANTS = [
     # --- rules ---
     Mutant(
         "rule-division-unchecked",
-        PKG + "rules.py",
+        PKG + "dataset/rules.py",
         '    if policy.division != "any" and sub.division != policy.division:',
         "    if False:",
         ("tests/test_fixtures.py",),
@@ -179,7 +179,7 @@ MUTANTS = [
     ),
     Mutant(
         "rule-version-path-unchecked",
-        PKG + "rules.py",
+        PKG + "dataset/rules.py",
         "        if not logs or outside:",
         "        if not logs:",
         ("tests/test_fixtures.py",),
@@ -187,7 +187,7 @@ MUTANTS = [
     ),
     Mutant(
         "narrative-numbers-allowed",
-        PKG + "narrative.py",
+        PKG + "dataset/placeholders.py",
         "        for offset, number in typed_numbers(text):",
         "        for offset, number in []:",
         ("tests/test_fixtures.py", "tests/test_narrative.py"),
@@ -196,7 +196,7 @@ MUTANTS = [
     # --- exports ---
     Mutant(
         "legacy-factor-uncorrected",
-        PKG + "export.py",
+        PKG + "publish/export.py",
         '            ours["Reduction Factor"] = f"{r.reduction_factor:.3g}"',
         "            pass",
         ("tests/test_build.py",),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aieff.analysis import Result, analyze, fit_doubling
+from aieff.analysis.analyze import Result, analyze, fit_doubling
+from aieff.dataset.validate import validate
 from aieff.units import flop_to_multiply_add_tfs_days, to_flop
-from aieff.validate import validate
 from conftest import ROOT, run
 
 

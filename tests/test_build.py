@@ -16,12 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aieff.analysis import analyze
-from aieff.build import expected_files
+from aieff.analysis.analyze import analyze
+from aieff.dataset.validate import validate
 from aieff.escape import link
-from aieff.export import COLUMNS, LEVEL_COLUMNS
-from aieff.tables import parse_tables
-from aieff.validate import validate
+from aieff.publish.build import expected_files
+from aieff.publish.export import COLUMNS, LEVEL_COLUMNS
+from aieff.publish.tables import parse_tables
 from conftest import ROOT, run
 
 GENERATED = ["README.md", "efficiency_sota.csv", "exports", "charts", "schema", "docs"]
@@ -78,8 +78,9 @@ def test_a_users_matplotlibrc_does_not_change_a_chart(tmp_path: Path) -> None:
 
     (tmp_path / "matplotlibrc").write_text("axes.facecolor: red\ngrid.linewidth: 5\nfont.size: 20\n")
     code = (
-        "import sys; from pathlib import Path; from aieff import charts; from aieff.analysis import analyze; "
-        "from aieff.validate import validate; lv = analyze(validate(Path(sys.argv[1]))).level('resnet50-imagenet'); "
+        "import sys; from pathlib import Path; from aieff.publish import charts; "
+        "from aieff.analysis.analyze import analyze; from aieff.dataset.validate import validate; "
+        "lv = analyze(validate(Path(sys.argv[1]))).level('resnet50-imagenet'); "
         "sys.stdout.buffer.write(charts.level_chart(lv, fresh=True)['svg'])"
     )
     env = {**os.environ, "MATPLOTLIBRC": str(tmp_path / "matplotlibrc"), "AIEFF_CACHE": str(tmp_path / "cache")}
@@ -92,7 +93,7 @@ def test_the_render_cache_is_keyed_by_data_and_code_and_checked(
 ) -> None:
     from dataclasses import replace
 
-    from aieff import charts
+    from aieff.publish import charts
 
     monkeypatch.setenv("AIEFF_CACHE", str(tmp_path / "cache"))
     level = analyze(validate(ROOT)).level("resnet50-imagenet")
@@ -143,8 +144,8 @@ def test_a_corrupt_entry_leaves_previous_outputs_intact(repo: Path) -> None:
 
 def test_readme_tables_match_the_analysis() -> None:
     """What the generator writes now (not the committed README) agrees with the analysis it rests on."""
-    from aieff import record
-    from aieff.build import expected_files
+    from aieff.publish.build import expected_files
+    from aieff.verify import record
 
     ds = validate(ROOT)
     shown = record.shown(record.load(ROOT / record.RECORD_PATH), ds)
@@ -307,8 +308,8 @@ def test_legacy_csv_is_a_drop_in_with_every_change_documented() -> None:
 def test_chart_data_points_are_the_entries() -> None:
     import matplotlib.dates as mdates
 
-    from aieff.charts import level_figure
     from aieff.escape import chart_text
+    from aieff.publish.charts import level_figure
 
     for level in analyze(validate(ROOT)).levels:
         fig = level_figure(level)
@@ -387,7 +388,7 @@ def test_citation_cff_is_well_formed() -> None:
 def test_readme_opens_with_a_summary_of_every_level_whose_links_resolve() -> None:
     import markdown as md
 
-    from aieff.tables import anchor
+    from aieff.publish.tables import anchor
 
     text = (ROOT / "README.md").read_text()
     html = md.markdown(text, extensions=["tables"])

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 import hostile_corpus
-from aieff.analysis import derive
+from aieff.analysis.analyze import derive
+from aieff.dataset.validate import validate
 from aieff.escape import csv_cell
-from aieff.export import to_csv
-from aieff.logs import Eval, first_reaching
+from aieff.publish.export import to_csv
 from aieff.repo import NotReached
 from aieff.units import flop_to_pfs_days, to_flop
-from aieff.validate import validate
+from aieff.verify.logs import Eval, first_reaching
 from conftest import run
 
 

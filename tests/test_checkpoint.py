@@ -13,9 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aieff.checkpoint import compare, read_checkpoint, read_checkpoint_header, state_shapes  # noqa: E402
 from aieff.refusals import Refused  # noqa: E402
 from aieff.repo import DataError  # noqa: E402
+from aieff.verify.checkpoint import compare, read_checkpoint, read_checkpoint_header, state_shapes  # noqa: E402
 
 SHAPES = {"0.weight": (32, 64), "0.bias": (32,)}
 
@@ -99,7 +99,7 @@ def _rewrite(src: Path, dest: Path, replace: dict[str, bytes]) -> None:
 
 
 def test_a_hostile_export_archive_is_refused_before_torch_unpickles_it(tmp_path: Path) -> None:
-    from aieff.flops import load_export
+    from aieff.verify.flops import load_export
 
     good = _exported_mlp(tmp_path)
     assert load_export(good).state_dict()["0.weight"].shape == (3, 4)
@@ -217,7 +217,7 @@ class Tied(torch.nn.Module):
 
 
 def test_weights_tied_by_the_architecture_may_share_storage(tmp_path: Path) -> None:
-    from aieff.flops import load_export
+    from aieff.verify.flops import load_export
 
     model = Tied()
     torch.save(model.state_dict(), tmp_path / "tied.pt")

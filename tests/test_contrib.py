@@ -68,8 +68,8 @@ def runs_entry(logs: list[tuple[str, str]]) -> str:
 
 
 def test_an_offline_failure_names_its_cause_and_the_time_taken(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    from aieff.fetch import Downloader
     from aieff.repo import Unreachable
+    from aieff.verify.fetch import Downloader
 
     monkeypatch.setenv("AIEFF_FETCH_ALLOW_LOOPBACK", "1")
     closed = socket.socket()
@@ -331,8 +331,8 @@ def test_import_of_the_builders_does_not_import_torch() -> None:
 
 
 def test_run_names_are_never_cut() -> None:
-    from aieff.estimate import _file_name
-    from aieff.schema import TrainingLog
+    from aieff.dataset.schema import TrainingLog
+    from aieff.verify.estimate import _file_name
 
     stem = "x" * 70
     names = [
@@ -344,5 +344,12 @@ def test_run_names_are_never_cut() -> None:
 
 def test_the_trend_reads_halves_in_help_and_charts() -> None:
     assert "halves every" in run("analyze", "--help").stdout
-    for name in ("cli.py", "charts.py", "tables.py", "estimate.py", "probe.py", "cache.py"):
+    for name in (
+        "cli.py",
+        "publish/charts.py",
+        "publish/tables.py",
+        "verify/estimate.py",
+        "verify/probe.py",
+        "verify/cache.py",
+    ):
         assert "doubling every" not in (ROOT / "tools/aieff" / name).read_text(), name

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aieff.schema import Entry
-from aieff.validate import validate
+from aieff.dataset.schema import Entry
+from aieff.dataset.validate import validate
 from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def _resnet50_by_hand(v1: bool) -> int:
 def test_resnet50_v1_export_counts_as_by_hand() -> None:
     torch = pytest.importorskip("torch")
     del torch
-    from aieff.flops import build_torchvision, count_forward, example_input, load_export
+    from aieff.verify.flops import build_torchvision, count_forward, example_input, load_export
 
     v1, v15 = _resnet50_by_hand(True), _resnet50_by_hand(False)
     assert (v1, v15) == (3_857_974_248, 4_089_185_256)

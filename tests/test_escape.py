@@ -113,7 +113,7 @@ def _inert_summary(text: str) -> None:
 
 
 def test_validate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from aieff.diagnostics import Diagnostic, github_report
+    from aieff.dataset.diagnostics import Diagnostic, github_report
 
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -123,7 +123,7 @@ def test_validate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:  # 
 
 
 def test_estimate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from aieff.estimate import Estimate, _summary
+    from aieff.verify.estimate import Estimate, _summary
 
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")

@@ -12,7 +12,7 @@ from conftest import run
 
 torch = pytest.importorskip("torch")
 
-from aieff.flops import build_torchvision, count_forward, example_input  # noqa: E402
+from aieff.verify.flops import build_torchvision, count_forward, example_input  # noqa: E402
 
 LOG = "epoch\ttop1Accuracy\n1\t60\n2\t85\n3\t91\n4\t93\n"
 
@@ -160,7 +160,7 @@ def _export(device: str, dynamic: bool) -> bytes:
 
 
 def test_graph_only_export_verifies_a_two_phase_schedule(toy: Path) -> None:
-    from aieff.flops import load_export
+    from aieff.verify.flops import load_export
 
     graph_only = _export("meta", dynamic=True)
     assert len(graph_only) < 1 << 20
@@ -196,7 +196,7 @@ def test_graph_only_export_doc_script_makes_an_accepted_archive(
     """The script in docs/graph-only-exports.md runs as written and its archive passes the gate."""
     import re
 
-    from aieff.pt2 import sanitized_copy
+    from aieff.verify.pt2 import sanitized_copy
     from conftest import ROOT
 
     script = re.search(r"```python\n(.*?)```", (ROOT / "docs/graph-only-exports.md").read_text(), re.S).group(1)

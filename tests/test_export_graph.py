@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aieff.flops import count_forward, example_input, exported_model, load_export  # noqa: E402
 from aieff.refusals import Refused  # noqa: E402
+from aieff.verify.flops import count_forward, example_input, exported_model, load_export  # noqa: E402
 
 IN, OUT = 64, 32
 
@@ -210,7 +210,7 @@ def test_an_export_with_real_weights_is_counted_on_the_meta_device(tmp_path: Pat
 def test_the_worker_refuses_an_export_with_an_unpriced_operator(tmp_path: Path) -> None:
     """A Linear applied as a matrix-vector product runs aten.mv, which no counter prices: counted as zero,
     so an export is refused rather than reported in a note."""
-    from aieff.worker import run_job
+    from aieff.verify.worker import run_job
 
     class MatVec(torch.nn.Module):
         def __init__(self) -> None:
@@ -233,7 +233,7 @@ def test_torchvision_models_exported_pass_the_weight_rule_and_count_as_built(nam
     """Per-channel scales, positional embeddings, relative-position tables, layer scales, squeeze-excitation
     and attention all pass, and the export counts exactly what the module counts (every torchvision
     classification model does: checked by hand for all 80 with this test's body)."""
-    from aieff.flops import build_torchvision
+    from aieff.verify.flops import build_torchvision
 
     model = build_torchvision(name, {})
     sample = example_input("image", resolution=224)

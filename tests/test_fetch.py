@@ -18,9 +18,9 @@ from conftest import drip, drip_headers, self_signed_cert
 
 pytest.importorskip("pooch")
 
-from aieff.fetch import Downloader, allowed_address, fetch, remember_silent_hosts  # noqa: E402
+from aieff.dataset.schema import Artifact  # noqa: E402
 from aieff.repo import DataError, Unreachable  # noqa: E402
-from aieff.schema import Artifact  # noqa: E402
+from aieff.verify.fetch import Downloader, allowed_address, fetch, remember_silent_hosts  # noqa: E402
 
 BODY = b"epoch\ttop5Accuracy\n1\t80\n"
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -176,7 +176,7 @@ def test_loopback_and_private_addresses_are_refused(server, tmp_path: Path, monk
 def test_redirects_are_checked_again(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only 127.0.0.1 is allowed here: a redirect to 127.0.0.2 is refused before any connection."""
     base, hits = server
-    monkeypatch.setattr("aieff.fetch.allowed_address", lambda ip: str(ip) == "127.0.0.1")
+    monkeypatch.setattr("aieff.verify.fetch.allowed_address", lambda ip: str(ip) == "127.0.0.1")
     with pytest.raises(DataError, match="not a public address") as info:
         fetch(art(f"{base}/to-127-0-0-2", "3" * 64), tmp_path, what="log")
     assert not isinstance(info.value, Unreachable)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aieff.diagnostics import CODES
-from aieff.plausibility import warnings_for
-from aieff.validate import validate
+from aieff.analysis.plausibility import warnings_for
+from aieff.dataset.diagnostics import CODES
+from aieff.dataset.validate import validate
 from conftest import FIXTURES, TOY, run
 
 INVALID = sorted(p for p in (FIXTURES / "invalid").glob("*/*") if p.is_dir())

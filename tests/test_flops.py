@@ -9,7 +9,7 @@ torchvision = pytest.importorskip("torchvision")
 
 from torchvision import models  # noqa: E402
 
-from aieff.flops import build_torchvision, count_forward, example_input, needs_grad  # noqa: E402
+from aieff.verify.flops import build_torchvision, count_forward, example_input, needs_grad  # noqa: E402
 
 NAMES = sorted(models.list_models(module=models))
 
@@ -123,7 +123,7 @@ class _Attention(torch.nn.Module):
 
 
 def test_causal_attention_counts_the_unmasked_pairs_in_both_counters() -> None:
-    from aieff.flops import attention_pairs
+    from aieff.verify.flops import attention_pairs
 
     x = torch.zeros(1, 64, 16)
     full = count_forward(_Attention(False), x)
@@ -149,7 +149,7 @@ def test_conventional_zero_cost_ops_are_not_reported() -> None:
 
 
 def test_far_below_design_resolution_is_warned() -> None:
-    from aieff.flops import resolution_warning
+    from aieff.verify.flops import resolution_warning
 
     assert "designed for 224 px and counted at 32 px" in resolution_warning("resnet18", 32)
     assert resolution_warning("resnet18", 128) is None  # progressive resizing stays quiet
@@ -157,7 +157,8 @@ def test_far_below_design_resolution_is_warned() -> None:
 
 
 def test_the_torch_free_table_of_torchvision_costs_is_current() -> None:
-    """tools/aieff/data/torchvision_ops.json is what the pinned torchvision says (python -m aieff.torchvision_table)."""
-    from aieff.torchvision_table import TABLE, generate
+    """tools/aieff/analysis/data/torchvision_ops.json is what the pinned torchvision says
+    (python -m aieff.analysis.torchvision_table)."""
+    from aieff.analysis.torchvision_table import TABLE, generate
 
     assert TABLE.read_text() == generate()

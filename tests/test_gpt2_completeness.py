@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aieff.schema import Benchmark, Entry
-from aieff.validate import validate
+from aieff.dataset.schema import Benchmark, Entry
+from aieff.dataset.validate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVEL_ID = "gpt2-fineweb-3-28"

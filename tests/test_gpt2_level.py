@@ -12,8 +12,8 @@ from conftest import run_script
 
 torch = pytest.importorskip("torch")
 
-from aieff.flops import count_forward, example_input, load_export  # noqa: E402
-from aieff.validate import validate  # noqa: E402
+from aieff.dataset.validate import validate  # noqa: E402
+from aieff.verify.flops import count_forward, example_input, load_export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVEL = ROOT / "entries" / "gpt2-fineweb-3-28"

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from aieff import logs
-from aieff.logs import sandboxed, step_log
+from aieff.dataset.pattern import MAX_PROGRAM, compile_pattern
+from aieff.dataset.schema import TrainingLog
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
-from aieff.schema import TrainingLog
+from aieff.verify import logread, logs
+from aieff.verify.logs import step_log
 from conftest import run
 from hostile_cases_logs import (
     SLOW_PATTERN,
@@ -37,7 +38,7 @@ TB = spec("tensorboard", tag="a", step_means="epochs")
 
 
 def test_event_files_from_tensorboards_writer_are_read_record_by_record() -> None:
-    from aieff.logs.tensorboard import records as read_records
+    from aieff.verify.logs.tensorboard import records as read_records
 
     events = [
         tensor_event(1, [], floats=[60.0]),
@@ -129,9 +130,9 @@ def test_patterns_in_use_are_far_under_the_bound_and_rejects_by_re2_are_coded() 
         r"^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$",
         r"^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)",
     ):
-        assert step_log.compile_pattern(pattern).programsize < step_log.MAX_PROGRAM // 5
+        assert compile_pattern(pattern).programsize < MAX_PROGRAM // 5
     with pytest.raises(Refused, match="A403 .*RE2 refuses it: .*pattern too large"):
-        step_log.compile_pattern(r"(?P<step>\pL{1000})(?P<value>\pL{1000})")
+        compile_pattern(r"(?P<step>\pL{1000})(?P<value>\pL{1000})")
 
 
 def test_a_line_over_the_bound_is_skipped_and_said() -> None:
@@ -147,12 +148,12 @@ def test_a_line_over_the_bound_is_skipped_and_said() -> None:
 def test_a_parse_answers_the_same_from_the_sandbox(tmp_path: Path) -> None:
     path = tmp_path / "log.tsv"
     path.write_text(DAWN)
-    here, there = logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL), sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+    here, there = logs.parse(DAWN, spec("dawnbench-tsv"), LEVEL), logread.parse(path, spec("dawnbench-tsv"), LEVEL)
     assert there == here and there.conventions == here.conventions
     mllog = tmp_path / "aborted.txt"
     mllog.write_text(':::MLLOG {"key": "run_stop", "value": null, "metadata": {"status": "aborted"}}\n')
     with pytest.raises(RunAborted, match="run aborted"):
-        sandboxed.parse(mllog, spec("mlperf-mllog"), LEVEL)
+        logread.parse(mllog, spec("mlperf-mllog"), LEVEL)
 
 
 def test_a_44_byte_event_declaring_a_huge_tensor_never_grows_the_main_process(toy: Path) -> None:
@@ -181,7 +182,7 @@ def test_the_main_process_never_runs_a_parser(toy: Path, monkeypatch: pytest.Mon
 
 def test_a_parse_past_its_time_bound_is_stopped(toy: Path) -> None:
     log_entry(toy, thrash_text(1_000_000), "step-log", f"    pattern: '{THRASH_PATTERN}'\n")
-    assert step_log.compile_pattern(THRASH_PATTERN).programsize <= step_log.MAX_PROGRAM  # not refused upfront
+    assert compile_pattern(THRASH_PATTERN).programsize <= MAX_PROGRAM  # not refused upfront
     start = time.monotonic()
     proc = run("estimate", "entries/toy-level/better.yaml", cwd=toy, env={"AIEFF_SANDBOX_SECONDS": "1"})
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -195,18 +196,18 @@ def test_a_parse_over_its_memory_bound_is_stopped(tmp_path: Path, monkeypatch: p
     path.write_bytes(b'{"epoch": 1, "test_acc5": 95, "pad": "' + b"x" * (64 << 20) + b'"}\n')
     monkeypatch.setenv("AIEFF_SANDBOX_MEMORY_MB", "96")
     with pytest.raises(Refused, match=r"A404 .*\(jsonl\): ran out of memory within the sandbox's limit"):
-        sandboxed.parse(path, spec("jsonl"), LEVEL)
+        logread.parse(path, spec("jsonl"), LEVEL)
 
 
 def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aieff.sandbox import Sandbox
+    from aieff.verify.sandbox import Sandbox
 
     monkeypatch.setenv("MKL_NUM_THREADS", "3")  # an environment no other test uses: a helper of its own
     path = tmp_path / "log.tsv"
     path.write_text(DAWN)
     box = Sandbox()
     try:
-        assert sandboxed.parse(path, spec("dawnbench-tsv"), LEVEL)
+        assert logread.parse(path, spec("dawnbench-tsv"), LEVEL)
         assert box.helper_pid is not None
         assert "libtorch" not in Path(f"/proc/{box.helper_pid}/maps").read_text()
     finally:

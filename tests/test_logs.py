@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from aieff import logs
+from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.repo import DataError
-from aieff.schema import Benchmark, TrainingLog
+from aieff.verify import logs
 
 LEVEL = Benchmark.model_validate(
     {
@@ -270,7 +270,7 @@ def test_nanogpt_style_log_with_the_script_before_it() -> None:
 
 
 def test_samples_per_step_schedule_sums_the_steps_before_the_evaluation() -> None:
-    from aieff.schema import Training
+    from aieff.dataset.schema import Training
 
     t = Training.model_validate(
         {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aieff.validate import validate
+from aieff.dataset.validate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = {"mlperf-resnet50-v0-5": "closed", "mlperf-resnet50-v1-5": "closed", "mlperf-resnet50-open": "open"}

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import hostile_corpus
-from aieff.analysis import analyze
-from aieff.narrative import NarrativeError, render, typed_numbers
-from aieff.validate import validate
+from aieff.analysis.analyze import analyze
+from aieff.dataset.placeholders import typed_numbers
+from aieff.dataset.validate import validate
+from aieff.publish.narrative import NarrativeError, render
 from conftest import ROOT, run
 
 LEVEL = "entries/toy-level/benchmark.yaml"
@@ -88,8 +89,8 @@ def test_the_readme_narrative_is_generated_and_holds_only_generated_figures() ->
     assert len(with_text) >= 4
     for k in with_text:
         assert typed_numbers(ds.level(k).narrative or "") == [], k
-    from aieff import record
-    from aieff.tables import narratives
+    from aieff.publish.tables import narratives
+    from aieff.verify import record
 
     shown = record.shown(record.load(ROOT / record.RECORD_PATH), ds)
     result = analyze(ds, reestimated=record.published_compute(shown))

@@ -75,13 +75,13 @@ def test_unreachable_keeps_the_recorded_verdict_and_cache_add_verifies_offline(r
     env = {"AIEFF_CACHE": str(tmp_path / "cache"), "AIEFF_FETCH_DEADLINE": "5"}
     record = repo / "exports/verification.json"
     record.parent.mkdir()
-    from aieff.record import judge_inputs
-    from aieff.validate import validate
+    from aieff.dataset.validate import validate
+    from aieff.verify.record import judge_inputs
 
     ds = validate(repo)
     judged = judge_inputs(ds.all_entries()["mlp"], ds.level("test-digits"), ds.all_entries()).model_dump()
     verdict = {"level": "test-digits", "status": "verified", "judged": judged, "compute_flop": 1.9e8, "messages": []}
-    from aieff.record import Record, write
+    from aieff.verify.record import Record, write
 
     write(record, Record.model_validate({"entries": {"mlp": verdict}}))  # as the nightly writes it
     before = record.read_bytes()

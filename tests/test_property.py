@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from aieff.diagnostics import CODES
-from aieff.validate import _load_one
-from aieff.yamlload import load_text
+from aieff.dataset.diagnostics import CODES
+from aieff.dataset.validate import _load_one
+from aieff.dataset.yamlload import load_text
 
 HEADER = "# yaml-language-server: $schema=../../schema/entry.schema.json\n"
 FIELDS = [

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from aieff.pt2 import check_without_torch, clean_model_json
-from aieff.pt2_operators import TABLE, VALUES, allowed, committed_exports, generate, model_jsons, why_impure
 from aieff.refusals import Refused
 from aieff.repo import DataError
+from aieff.verify.pt2 import check_without_torch, clean_model_json
+from aieff.verify.pt2_operators import TABLE, VALUES, allowed, committed_exports, generate, model_jsons, why_impure
 from conftest import ROOT
 
 
@@ -46,7 +46,7 @@ def _refused(doc: dict[str, Any], code: str, *needles: str) -> None:
 
 
 def test_the_operator_list_is_what_the_committed_exports_and_extras_give() -> None:
-    """tools/aieff/data/pt2_operators.json is current (regenerate: python -m aieff.pt2_operators)."""
+    """tools/aieff/verify/data/pt2_operators.json is current (regenerate: python -m aieff.verify.pt2_operators)."""
     assert TABLE.read_text() == generate(ROOT)
 
 
@@ -82,7 +82,7 @@ def test_regenerating_refuses_an_impure_operator_or_an_unreviewed_string(
         generate(tmp_path)
     write(_doc("torch.ops.aten.relu.default"))
     assert json.loads(generate(tmp_path))["operators"]["torch.ops.aten.relu.default"]["exports"] == 1
-    monkeypatch.setattr("aieff.pt2_operators.EXTRAS", frozenset({"torch.ops.aten.add_.Tensor"}))
+    monkeypatch.setattr("aieff.verify.pt2_operators.EXTRAS", frozenset({"torch.ops.aten.add_.Tensor"}))
     with pytest.raises(ValueError, match="EXTRAS lists torch.ops.aten.add_.Tensor .in-place"):
         generate(tmp_path)
 
@@ -270,7 +270,7 @@ def test_torch_itself_refuses_a_listed_in_place_operator(tmp_path: Path, monkeyp
     """The second barrier: were an in-place operator ever listed, the copy torch loads names the strict
     verifier, which refuses it."""
     torch = pytest.importorskip("torch")
-    from aieff.pt2 import sanitized_copy
+    from aieff.verify.pt2 import sanitized_copy
     from hostile_corpus import tiny_export, with_model_json
 
     src = tmp_path / "tiny.pt2"
@@ -282,7 +282,7 @@ def test_torch_itself_refuses_a_listed_in_place_operator(tmp_path: Path, monkeyp
     (tmp_path / "bad.pt2").write_bytes(with_model_json(in_place)(src))
     table = json.loads(TABLE.read_text())
     table["operators"]["torch.ops.aten.relu_.default"] = {"arguments": {}, "exports": 0}
-    monkeypatch.setattr("aieff.pt2.allowed", lambda: table)
+    monkeypatch.setattr("aieff.verify.pt2.allowed", lambda: table)
     clean = sanitized_copy(tmp_path / "bad.pt2", tmp_path / "checked.pt2")
     with pytest.raises(Exception, match="not functional"):
         torch.export.load(str(clean))

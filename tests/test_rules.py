@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import hostile_corpus
-from aieff.validate import validate
+from aieff.dataset.validate import validate
 from conftest import FIXTURES, TOY, run
 
 POLICY = FIXTURES / "policy" / "overlay"

@@ -17,8 +17,8 @@ from conftest import ROOT
 
 torch = pytest.importorskip("torch")
 
-from aieff import confine, sandbox  # noqa: E402
-from aieff.sandbox import Limits, Sandbox  # noqa: E402
+from aieff.verify import confine, sandbox  # noqa: E402
+from aieff.verify.sandbox import Limits, Sandbox  # noqa: E402
 
 RESNET = {"arch": {"torchvision": "resnet18", "kwargs": {}}, "input": "image", "phases": [{"resolution": 64}]}
 
@@ -70,7 +70,7 @@ def test_every_sandbox_of_a_process_shares_one_helper_and_it_stops_at_exit() -> 
     assert first.run({"probe": True})["ok"] and second.run({"probe": True})["ok"]
     assert first.helper_pid == second.helper_pid is not None
     code = (
-        "import os; from aieff.sandbox import Sandbox; box = Sandbox(); assert box.run({'probe': True})['ok']; "
+        "import os; from aieff.verify.sandbox import Sandbox; box = Sandbox(); assert box.run({'probe': True})['ok']; "
         "print(box.helper_pid)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -83,8 +83,8 @@ def test_estimating_never_imports_torch_in_the_main_process(toy: Path, tmp_path:
     entry = toy / "entries/toy-level/better.yaml"
     entry.write_text(entry.read_text() + "artifacts:\n  architecture:\n    torchvision: resnet18\n")
     code = (
-        "import sys; from pathlib import Path; from aieff.validate import validate; "
-        "from aieff.estimate import run_estimates; "
+        "import sys; from pathlib import Path; from aieff.dataset.validate import validate; "
+        "from aieff.verify.estimate import run_estimates; "
         f"root = Path({str(toy)!r}); run_estimates(root, validate(root), ['entries/toy-level/better.yaml'], "
         "all_entries=False, record=None, fmt='text'); print('torch' in sys.modules)"
     )
@@ -235,7 +235,7 @@ def test_landlock_holds_at_every_abi_the_kernel_has(abi: int, tmp_path: Path) ->
     secret.write_text("token")
     scratch.mkdir()
     code = (
-        "import sys; from pathlib import Path; from aieff import confine; "
+        "import sys; from pathlib import Path; from aieff.verify import confine; "
         f"print(confine.landlock([{str(allowed)!r}], {str(scratch)!r}, abi={abi})); "
         f"print(Path({str(allowed)!r}).read_text()); Path({str(scratch)!r}, 'x').write_text('w'); "
         f"\ntry:\n    Path({str(secret)!r}).read_text()\nexcept PermissionError:\n    print('denied')"

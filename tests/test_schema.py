@@ -8,9 +8,9 @@ import sys
 
 import jsonschema
 
-from aieff.schemagen import generated
-from aieff.validate import validate
-from aieff.yamlload import load_file
+from aieff.dataset.schemagen import generated
+from aieff.dataset.validate import validate
+from aieff.dataset.yamlload import load_file
 from conftest import ROOT, TOY, run
 
 

@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from aieff import record
-from aieff.analysis import analyze, fit_doubling, theil_sen
-from aieff.validate import validate
+from aieff.analysis.analyze import analyze, fit_doubling, theil_sen
+from aieff.dataset.validate import validate
+from aieff.verify import record
 from conftest import ROOT, run
 
 scipy_stats = pytest.importorskip("scipy.stats")

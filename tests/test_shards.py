@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aieff import record
+from aieff.verify import record
 from conftest import run
 
 pytest.importorskip("torch")
@@ -20,7 +20,7 @@ IDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
 
 def _repo(toy: Path) -> Path:
     """The toy level with seven verifiable entries: a local DAWNBench log each, ResNet-18 at 32 px."""
-    from aieff.flops import build_torchvision, count_forward, example_input
+    from aieff.verify.flops import build_torchvision, count_forward, example_input
 
     macs = count_forward(build_torchvision("resnet18", {}), example_input("image", resolution=32)).multiply_adds
     level = toy / "entries/toy-level"

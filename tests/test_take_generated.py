@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from aieff.build import expected_files
-from aieff.record import RECORD_PATH
-from aieff.validate import validate
+from aieff.dataset.validate import validate
+from aieff.publish.build import expected_files
+from aieff.verify.record import RECORD_PATH
 from conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("take_generated", ROOT / ".github/scripts/take_generated.py")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import hostile_corpus
-from aieff import record
-from aieff.analysis import analyze
-from aieff.record import Judged, Record, Status, Verdict, code_fingerprint, judge_inputs, merge, shown
-from aieff.validate import validate
+from aieff.analysis.analyze import analyze
+from aieff.dataset.validate import validate
+from aieff.verify import record
+from aieff.verify.record import Judged, Record, Status, Verdict, code_fingerprint, judge_inputs, merge, shown
 from conftest import ROOT, run
 
 BETTER = "entries/toy-level/better.yaml"
@@ -137,10 +137,10 @@ def test_code_fingerprint_covers_counting_code_only(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "tools/aieff", package, ignore=shutil.ignore_patterns("__pycache__"))
     before = code_fingerprint(package)
     assert code_fingerprint(package) == before and len(before) == 64
-    tables = package / "tables.py"
+    tables = package / "publish/tables.py"
     tables.write_text(tables.read_text() + "\n# a publishing change\n")
     assert code_fingerprint(package) == before  # README layout cannot change a verdict
-    for counted in ("flops.py", "logs/mlperf.py", "units.py", "data/torchvision_ops.json"):
+    for counted in ("verify/flops.py", "verify/logs/mlperf.py", "units.py", "analysis/data/torchvision_ops.json"):
         copy = tmp_path / f"copy-{counted.replace('/', '-')}"
         shutil.copytree(package, copy)
         target = copy / counted

@@ -19,7 +19,7 @@ import stat
 import sys
 from pathlib import Path
 
-# What `aieff build` writes (tools/aieff/build.py, schemagen.generated) and `aieff estimate --record`
+# What `aieff build` writes (tools/aieff/publish/build.py, schemagen.generated) and `aieff estimate --record`
 # writes (exports/verification.json). tests/test_workflows.py checks this list against expected_files().
 FIXED = frozenset(
     {

@@ -41,10 +41,10 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aieff import logs
+from aieff.dataset.schema import Benchmark, TrainingLog
+from aieff.dataset.yamlload import load_file
 from aieff.repo import DataError, NotReached, RunAborted
-from aieff.schema import Benchmark, TrainingLog
-from aieff.yamlload import load_file
+from aieff.verify import logs
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED, OPEN, V05 = "mlperf-resnet50-v1-5", "mlperf-resnet50-open", "mlperf-resnet50-v0-5"

@@ -37,13 +37,13 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from aieff.diagnostics import github_report, render
+    from aieff.dataset.diagnostics import github_report, render
+    from aieff.dataset.validate import BENCHMARK_FILE, validate
     from aieff.repo import changed_files, inside
-    from aieff.validate import BENCHMARK_FILE, validate
 
     root = _root(args)
     ds = validate(root)
-    from aieff.plausibility import warnings_for
+    from aieff.analysis.plausibility import warnings_for
 
     diags = ds.diagnostics + warnings_for(ds)
     scope: set[str] | None = None
@@ -79,8 +79,8 @@ def _slugs(**values: str) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from aieff.dataset.skeleton import skeleton
     from aieff.repo import write_atomic
-    from aieff.skeleton import skeleton
 
     root = _root(args)
     _slugs(BENCHMARK=args.benchmark, ID=args.id)
@@ -96,8 +96,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_new_level(args: argparse.Namespace) -> int:
+    from aieff.dataset.skeleton import level_skeleton, skeleton
     from aieff.repo import write_atomic
-    from aieff.skeleton import level_skeleton, skeleton
 
     root = _root(args)
     _slugs(LEVEL=args.level, BASELINE=args.baseline)
@@ -114,7 +114,7 @@ def cmd_new_level(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from aieff.cache import add, add_git
+    from aieff.verify.cache import add, add_git
 
     if bool(args.files) == bool(args.git_dir):
         raise UsageError("give files to cache, or --git-dir PATH (not both)")
@@ -124,7 +124,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from aieff import probe
+    from aieff.verify import probe
 
     if args.export:
         if args.log:
@@ -159,21 +159,22 @@ def cmd_probe(args: argparse.Namespace) -> int:
         sequence_length=args.sequence_length,
     )
     root = _root(args)
-    from aieff.validate import validate
+    from aieff.dataset.validate import validate
 
     return probe.probe_log(root, validate(root), args.log, args.level, opts, args.output)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from aieff.outputs import sync
-    from aieff.schemagen import generated
+    from aieff.dataset.schemagen import generated
+    from aieff.publish.outputs import sync
 
     return sync(_root(args), generated(_root(args)), check=args.check)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from aieff import record
-    from aieff.analysis import AnalysisError, analyze, render_json, render_text
+    from aieff.analysis.analyze import AnalysisError, analyze
+    from aieff.analysis.report import render_json, render_text
+    from aieff.verify import record
 
     root = _root(args)
     ds = _valid_dataset(root)
@@ -189,7 +190,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     need_extra("publish", "build")
-    from aieff.build import build
+    from aieff.publish.build import build
 
     root = _root(args)
     ds = _valid_dataset(root)
@@ -198,9 +199,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     need_extra("compute", "estimate")
-    from aieff.diagnostics import render
-    from aieff.estimate import run_estimates
-    from aieff.validate import validate
+    from aieff.dataset.diagnostics import render
+    from aieff.dataset.validate import validate
+    from aieff.verify.estimate import run_estimates
 
     root = _root(args)
     ds = validate(root)
@@ -221,9 +222,9 @@ def _shard(text: str) -> tuple[int, int]:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """aieff record merge: one record from the partial records of a sharded run."""
-    from aieff import record
+    from aieff.dataset.validate import validate
     from aieff.repo import inside
-    from aieff.validate import validate
+    from aieff.verify import record
 
     root = _root(args)
     ds = validate(root)
@@ -238,9 +239,9 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     need_extra("compute", "check")
-    from aieff.estimate import run_estimates
-    from aieff.record import RECORD_PATH
     from aieff.repo import changed_files
+    from aieff.verify.estimate import run_estimates
+    from aieff.verify.record import RECORD_PATH
 
     root = _root(args)
     status = cmd_validate(args)
@@ -255,7 +256,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         return 1
     changed = changed_files(root, args.changed_since)
-    from aieff.validate import validate
+    from aieff.dataset.validate import validate
 
     ds = validate(root)
     levels = {Path(p).parent.name for p in changed if Path(p).name == "benchmark.yaml"}
@@ -288,8 +289,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _offline_advice(ds, paths: list[str], out) -> None:  # noqa: ANN001
     """After a check, how many pinned URL artifacts of these entries are not in the cache, and how to seed them."""
-    from aieff.cache import github_pin
-    from aieff.fetch import cache_dir
+    from aieff.verify.cache import github_pin
+    from aieff.verify.fetch import cache_dir
 
     missing: dict[str, set[str]] = {}
     for doc in ds.entries.values():
@@ -332,8 +333,8 @@ def need_extra(extra: str, command: str) -> None:
 
 
 def _valid_dataset(root: Path):  # noqa: ANN202
-    from aieff.diagnostics import render
-    from aieff.validate import validate
+    from aieff.dataset.diagnostics import render
+    from aieff.dataset.validate import validate
 
     ds = validate(root)
     if ds.diagnostics:
@@ -404,7 +405,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("log", nargs="?", metavar="LOG", help="a log file, or the id of an entry whose log to read")
     p.add_argument("--level", help="level id to read the log against (default: the entry's level)")
-    from aieff.schema import LogFormat
+    from aieff.dataset.schema import LogFormat
 
     p.add_argument("--format", choices=list(LogFormat.__args__), help="how to read the log (as training_log.format)")
     p.add_argument("--pattern", help="for step-log: the RE2 pattern with groups step and value")

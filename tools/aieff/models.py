@@ -2,7 +2,7 @@
 
 A new level's `exports/make_exports.py` writes a few lines: build the record's network with `gpt(...)`
 or `cifar_resnet(...)` / `resnet9(...)` on the meta device and save it with `save(...)`, which calls
-`aieff.pt2.save_graph_only` (no weights, no stack traces). What the builders keep is what costs
+`aieff.verify.pt2.save_graph_only` (no weights, no stack traces). What the builders keep is what costs
 multiply-adds, as the GPT-2 and CIFAR-10 levels' scripts do: projections, MLPs, attention products
 over the keys each query sees, the LM head, convolutions and linear layers. Norms, rotary, value
 embeddings and scalar mixing are table look-ups or elementwise (no multiply-adds). torch is imported
@@ -270,10 +270,10 @@ def resnet9(*, widths: Sequence[int] = (64, 128, 256, 512), classes: int = 10) -
 
 def save(model: Any, path: Path, *, sequence_length: int | None = None, resolution: int | None = None) -> Path:
     """Save a meta-device model's graph at one input shape (token ids of `sequence_length`, or a
-    3 x `resolution` x `resolution` image) with `aieff.pt2.save_graph_only`."""
+    3 x `resolution` x `resolution` image) with `aieff.verify.pt2.save_graph_only`."""
     import torch
 
-    from aieff.pt2 import save_graph_only
+    from aieff.verify.pt2 import save_graph_only
 
     if (sequence_length is None) == (resolution is None):
         raise ValueError("give exactly one of sequence_length (tokens) and resolution (images)")

@@ -1,6 +1,6 @@
 """Stable codes for what re-estimation refuses (A-codes): an artifact, a log or a verdict, by reason.
 
-Validation codes (E/W, aieff.diagnostics) point at a place in a YAML file; these name why an artifact
+Validation codes (E/W, aieff.dataset.diagnostics) point at a place in a YAML file; these name why an artifact
 or a verdict was refused, so a message, a test and the docs can all say `A101` and mean one thing.
 Codes are stable: never renumber, only add. Ranges: A1xx the .pt2 gate, A2xx counting, A3xx the
 sandbox, A4xx training logs, A5xx fetching and checkpoints, A6xx verdicts.
@@ -16,7 +16,7 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "A101": (
         "pt2-operator",
         "a graph node calls an operator that is not on the list of pure operators "
-        "(tools/aieff/data/pt2_operators.json): in-place and `.out` operators, `copy_`, `set_`, `resize_`, "
+        "(tools/aieff/verify/data/pt2_operators.json): in-place and `.out` operators, `copy_`, `set_`, `resize_`, "
         "`from_file`, random operators and every target outside `torch.ops.aten` are refused by name",
     ),
     "A102": (

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aieff.pt2 import export_script
+from aieff.verify.pt2 import export_script
 
 HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
 
@@ -89,7 +89,7 @@ def export(name: str, out: Path = HERE) -> Path:
     side = torch.export.Dim("side", min=64, max=512)
     example = torch.empty(1, 3, 224, 224, device="meta")
     program = torch.export.export(model, (example,), dynamic_shapes=({2: side, 3: side},))
-    for node in program.graph.nodes:  # as aieff.pt2.save_graph_only does
+    for node in program.graph.nodes:  # as aieff.verify.pt2.save_graph_only does
         node.meta.pop("stack_trace", None)
     path = out / name
     torch.export.save(program, path)

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aieff.pt2 import export_script, save_graph_only
+from aieff.verify.pt2 import export_script, save_graph_only
 
 HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
 BLOCK = 128  # FlexAttention's block size in every record that uses it

@@ -1,0 +1,566 @@
+"""`aieff estimate`: re-estimate training compute from architecture, checkpoint and log, and judge the claim.
+
+verified: the re-estimate is within the level's tolerance of the claim (needs a training log).
+failed: it is not, or an artifact is missing, tampered with or of another architecture.
+claimed: the entry references nothing to re-estimate from (forward cost is still checked when an
+architecture is given, and reported).
+unreachable: an artifact could not be fetched (offline, timeout, server error); the recorded verdict
+stays as it was.
+
+Models, exports and checkpoints are only ever handled in the sandbox (aieff.verify.sandbox); this process
+fetches, checks hashes, parses logs and judges.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aieff.dataset.diagnostics import excerpt, first_line
+from aieff.dataset.docset import Dataset
+from aieff.dataset.schema import Benchmark, Entry, ForwardCost
+from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
+from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
+from aieff.verify.checkpoint import CheckpointReport
+from aieff.verify.flops import ForwardCount
+from aieff.verify.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
+from aieff.verify.sandbox import Sandbox
+
+
+@dataclass
+class Estimate:
+    """The verdict on one entry, with the factors side by side."""
+
+    id: str
+    level: str
+    path: str
+    status: str = "claimed"
+    compute_flop: float | None = None
+    compute_multiply_adds: float | None = None
+    compute_pfs_days: float | None = None
+    compute_flop_low: float | None = None  # compute at the evaluation before the first at the level
+    claimed_flop: float | None = None
+    forward_multiply_adds: int | None = None  # exact count per sample, first phase (what entries record)
+    forward_multiply_adds_by_phase: list[int] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> Estimate:
+        self.status = "failed"
+        self.messages.append(message)
+        return self
+
+
+def _pct(new: float, old: float) -> str:
+    return f"{(new - old) / old:+.1%}"
+
+
+def _exact(value: float) -> str:
+    """A count as a whole number with separators when it is one (as entries state it), else 4 digits."""
+    return f"{round(value):,}" if value == round(value) and abs(value) < 2**53 else f"{value:,.4g}"
+
+
+def _phases(entry: Entry) -> list[tuple[float, float, ForwardCost]]:
+    t = entry.training
+    if t is None:
+        return []
+    if t.resolution_schedule:
+        return [(p.start_epoch, p.end_epoch, p.forward_cost) for p in t.resolution_schedule]
+    if t.forward_cost:
+        return [(0.0, float("inf"), t.forward_cost)]
+    return []
+
+
+def _job(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost | None]]) -> dict[str, Any]:
+    """The sandbox job for an entry: architecture, inputs per phase, and the fetched checkpoint."""
+    from aieff.verify.fetch import fetch
+
+    arch = entry.artifacts.architecture  # type: ignore[union-attr]
+    assert arch is not None
+    spec: dict[str, Any]
+    if arch.torchvision:
+        spec = {"torchvision": arch.torchvision, "kwargs": arch.kwargs.given()}
+    else:
+        spec = {"export": str(fetch(arch.export, root, what="architecture", kind="export"))}  # type: ignore[arg-type]
+    checkpoint = entry.artifacts.checkpoint  # type: ignore[union-attr]
+    return {
+        "arch": spec,
+        "input": arch.input,
+        "features": arch.input_features,
+        "phases": [
+            {"resolution": fc.resolution, "sequence_length": fc.sequence_length} if fc else {} for _, _, fc in phases
+        ],
+        "checkpoint": str(fetch(checkpoint, root, what="checkpoint", kind="checkpoint")) if checkpoint else None,
+    }
+
+
+def _count(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost | None]], box: Sandbox) -> dict:
+    """The sandbox's count for an entry, or the memo of the same count (aieff.verify.memo): keyed by what the count
+    is a function of (the pinned export's and checkpoint's sha256, or the torchvision name and kwargs; the
+    input shapes) and the counting code."""
+    from aieff.verify import memo
+
+    job = _job(entry, root, phases)  # fetches and checks every artifact's sha256 first, memo or not
+    arts = entry.artifacts
+    assert arts is not None and arts.architecture is not None
+    material = {
+        "arch": {k: v for k, v in job["arch"].items() if k != "export"}
+        | ({"export_sha256": arts.architecture.export.sha256} if arts.architecture.export else {}),
+        "input": job["input"],
+        "features": job["features"],
+        "phases": job["phases"],
+        "checkpoint_sha256": arts.checkpoint.sha256 if arts.checkpoint else None,
+    }
+    k = memo.key("count", material)
+    if (kept := memo.get(k, "count")) is not None:
+        return kept
+    result = box.run(job)
+    if result.get("ok"):
+        memo.put(k, "count", {x: y for x, y in result.items() if x != "protection"})
+    return result
+
+
+def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | None = None) -> Estimate:
+    """Re-estimate one entry; never raises: any failure becomes a failed verdict with a one-line reason."""
+    path = ds.entries[entry.id].path
+    est = Estimate(entry.id, entry.benchmark, path)
+    box = sandbox or Sandbox()
+    try:
+        return _estimate(root, ds, entry, est, box)
+    except Unreachable as exc:
+        est.status = "unreachable"
+        est.messages.append(str(exc))
+        return est
+    except DataError as exc:
+        return est.fail(str(exc))
+    except Exception as exc:  # a bug or a hostile artifact must not stop the other entries
+        first = first_line(exc)
+        return est.fail(f"internal error on this entry: {type(exc).__name__}: {excerpt(first, 200)}")
+
+
+@dataclass
+class LogReading:
+    """Where the log first reaches the level, as training done, and how its labels were read."""
+
+    reached: Any
+    epochs: float | None
+    samples: float
+    conventions: list[str]
+    runs: list[list[str]] = field(default_factory=list)  # one table row per run, for several runs
+    samples_before: float = 0.0  # at the evaluation before the first at the level (0: none before it)
+
+
+def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
+    """One run's reading, or the median over several runs' readings.
+
+    Aborted runs (MLPerf run_stop aborted) are listed and not counted, as MLPerf's rules say. A run that
+    never reaches the level counts as needing more than it trained (infinitely many samples): it can
+    only move the median up, and the entry fails when fewer than half of its counted runs reach it.
+    """
+    specs = entry.artifacts.logs()  # type: ignore[union-attr]
+    if len(specs) == 1:
+        return _read_log(root, entry, level, specs[0])
+    readings: list[LogReading] = []
+    rows: list[list[str]] = []
+    short = 0
+    for i, spec in enumerate(specs):
+        name = f"run {i} ({_file_name(spec)})"
+        try:
+            r = _read_log(root, entry, level, spec, what=f"training log of {name}")
+        except RunAborted as exc:
+            rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
+            continue
+        except NotReached as exc:
+            short += 1
+            rows.append([name, "", "never reaches the level: counted as more than it trained", excerpt(str(exc), 120)])
+            continue
+        except Unreachable:
+            raise  # not a verdict on the entry: the recorded one stays
+        except DataError as exc:
+            raise DataError(f"{name}: {exc}") from exc
+        readings.append(r)
+        ev = r.reached.eval
+        at = f"{r.epochs:g} epochs" if r.epochs is not None else f"{r.samples:,.0f} samples"
+        rows.append([name, "", f"{at} (line {ev.line}, {ev.value:g})", ""])
+    counted = len(readings) + short
+    if not counted:
+        raise DataError(f"none of the {len(specs)} runs reached the level (every run aborted)")
+    ordered = sorted(readings, key=lambda r: r.samples)
+    lo, hi = (counted - 1) // 2, counted // 2  # the median's positions among all counted runs
+    if hi >= len(ordered):
+        raise DataError(f"only {len(readings)} of {counted} counted runs reach the level: the median run does not")
+    mid = ordered[lo]
+    samples = (ordered[lo].samples + ordered[hi].samples) / 2
+    befores = sorted(r.samples_before for r in readings) + [math.inf] * short
+    before = (befores[lo] + befores[hi]) / 2
+    per_epoch = _per_epoch(entry, level)
+    epochs = samples / per_epoch if per_epoch else None
+    notes = sorted({c for r in readings for c in r.conventions})
+    notes.append(
+        f"median over {counted} counted runs of {len(specs)} ({short} never reach the level): {samples:,.0f} samples"
+        + (f" = {epochs:g} epochs" if epochs is not None else "")
+    )
+    return LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples))
+
+
+def _file_name(spec: Any) -> str:
+    return (spec.url or spec.path or "").rsplit("/", 1)[-1]  # whole: two runs must never read alike
+
+
+def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
+    t = entry.training
+    return (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
+
+
+def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
+    """Fetch one training log, parse it in the sandbox (no torch) and find the first evaluation at the level."""
+    from aieff.verify import logread, logs
+    from aieff.verify.fetch import fetch
+
+    evals = logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+    reached = logs.first_reaching(evals, level)
+    ev = reached.eval
+    per_epoch = _per_epoch(entry, level)
+    notes = list(evals.conventions)
+    samples = _samples_at(entry, level, ev, notes)
+    before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
+    epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
+    return LogReading(reached, epochs, samples, notes, samples_before=before)
+
+
+def _samples_at(entry: Entry, level: Benchmark, ev: Any, notes: list[str]) -> float:
+    """Training samples seen at an evaluation, from its samples, steps (with the entry's batch schedule) or
+    epochs (with the level's samples per epoch)."""
+    t, per_epoch = entry.training, _per_epoch(entry, level)
+    if ev.samples is not None:
+        return float(ev.samples)
+    if ev.steps is not None:
+        if t is None or (t.samples_per_step is None and t.samples_per_step_schedule is None):
+            raise DataError("the log counts steps: give training.samples_per_step (or its schedule)")
+        samples = float(t.samples_after(ev.steps))
+        notes.append(f"{ev.steps} steps = {samples:,.0f} samples (samples per step summed)")
+        return samples
+    if per_epoch and ev.epochs is not None:
+        return ev.epochs * per_epoch
+    raise DataError("the log counts epochs but the level has no train_samples_per_epoch")
+
+
+def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox) -> Estimate:
+    level = ds.level(entry.benchmark)
+    arts = entry.artifacts
+    if arts is None or arts.architecture is None:
+        est.messages.append(NO_ARCHITECTURE)
+        return est
+    phases: list[tuple[float, float, ForwardCost | None]] = list(_phases(entry))
+    if not phases and arts.architecture.input != "vector":
+        est.messages.append("no training.forward_cost (with resolution or sequence length): nothing to count at")
+        return est
+    phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
+    # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
+    reached = _read_logs(root, entry, level) if arts.logs() else None
+    result = _count(entry, root, phases, box)
+    if not result.get("ok"):
+        raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
+    counted: list[tuple[float, float, float]] = []  # (start, end, forward FLOP) per phase
+    for (start, end, fc), raw in zip(phases, result["counts"], strict=True):
+        count = ForwardCount(**raw)
+        est.messages += count.notes
+        counted.append((start, end, count.flop))
+        exact = round(count.multiply_adds)
+        est.forward_multiply_adds_by_phase.append(exact)
+        if est.forward_multiply_adds is None:
+            est.forward_multiply_adds = exact
+        label = f"forward cost{f' @{fc.resolution}px' if fc and fc.resolution else ''}"
+        if fc is None:
+            est.rows.append([label, "-", f"{exact:,} multiply-adds", ""])
+            continue
+        claimed = to_flop(fc.value, fc.unit) / 2
+        ok = level.agrees(count.multiply_adds, claimed)
+        est.rows.append(
+            [
+                label,
+                f"{_exact(claimed)} multiply-adds",
+                f"{exact:,} multiply-adds",
+                "ok" if ok else f"differs {_pct(count.multiply_adds, claimed)}",
+            ]
+        )
+        if not ok:
+            est.messages.append(forward_cost_differs(label, claimed, count.multiply_adds))
+    if arts.checkpoint:
+        report = CheckpointReport(**result["checkpoint"])
+        est.rows.append(
+            [
+                "checkpoint",
+                f"{result['architecture_tensors']} tensors (architecture)",
+                f"{report.tensors} tensors, {report.parameters:,} parameters ({report.format})",
+                "ok" if report.ok else "differs",
+            ]
+        )
+        if not report.ok:
+            return est.fail("checkpoint is not this architecture: " + "; ".join(report.problems()))
+    if reached is None:
+        est.messages.append(NO_TRAINING_LOG)
+        return est
+    est.messages += reached.conventions
+    return _judge_log(entry, level, est, counted, ds, reached)
+
+
+def _judge_log(
+    entry: Entry,
+    level: Benchmark,
+    est: Estimate,
+    counted: list[tuple[float, float, float]],
+    ds: Dataset,
+    reading: LogReading,
+) -> Estimate:
+    reached, epochs, samples = reading.reached, reading.epochs, reading.samples
+    ev = reached.eval
+    est.rows += reading.runs
+    t = entry.training
+    per_epoch = _per_epoch(entry, level)
+    if t and t.steps_to_target is not None and t.total_run_compute is None:
+        est.rows.append(
+            [
+                "steps to target",
+                f"{t.steps_to_target:,}",
+                f"{ev.steps if ev.steps is not None else '-'} (log line {ev.line})",
+                "ok" if ev.steps == t.steps_to_target else "differs",
+            ]
+        )
+    if t and t.epochs_to_target is not None:
+        ok = epochs is not None and abs(epochs - t.epochs_to_target) <= 1e-9
+        est.rows.append(
+            [
+                "epochs to target",
+                f"{t.epochs_to_target:g}",
+                f"{epochs:g} ({'median of the runs' if reading.runs else f'log line {ev.line}'})",
+                "ok" if ok else "differs",
+            ]
+        )
+    elif t and t.samples_to_target is not None:
+        est.rows.append(
+            [
+                "samples to target",
+                f"{t.samples_to_target:,}",
+                f"{samples:,.0f} (log line {ev.line})",
+                "ok" if abs(samples - t.samples_to_target) < 1 else "differs",
+            ]
+        )
+    est.rows.append(
+        [
+            "value reached",
+            f">= {level.threshold:g}" if level.direction == "higher" else f"<= {level.threshold:g}",
+            f"{ev.value:g}",
+            reached.cadence,
+        ]
+    )
+
+    def flop_at(seen: float) -> float:
+        if per_epoch and len(counted) > 1:
+            done = seen / per_epoch
+            return sum(
+                FORWARD_AND_BACKWARD * f * (min(end, done) - start) * per_epoch
+                for start, end, f in counted
+                if done > start
+            )
+        return FORWARD_AND_BACKWARD * counted[0][2] * seen
+
+    flop = flop_at(epochs * per_epoch) if epochs is not None and per_epoch and len(counted) > 1 else flop_at(samples)
+    est.compute_flop, est.compute_multiply_adds, est.compute_pfs_days = flop, flop / 2, flop_to_pfs_days(flop)
+    # The log fixes the compute only to the interval since the evaluation before the first at the level.
+    est.compute_flop_low = flop_at(reading.samples_before)
+    est.rows.append(
+        [
+            "bracket",
+            "",
+            f"{est.compute_flop_low:.4g} to {flop:.4g} FLOP (previous evaluation to the first at the level)",
+            "",
+        ]
+    )
+    # The re-estimate is what a verified entry publishes, so it must agree with every figure the entry
+    # states: the compute its training facts give (what the README would otherwise show) and its claim.
+    from aieff.analysis.analyze import stated_compute
+
+    stated = stated_compute(entry, level, ds.all_entries())
+    if not stated:
+        return est.fail("the entry states no compute (no claim, no training facts) for the re-estimate to match")
+    est.claimed_flop = stated[0][1]
+    disagree = []
+    for what, value in stated:
+        ok = level.agrees(flop, value)
+        est.rows.append(
+            [
+                "compute",
+                f"{value:.4g} FLOP {what}",
+                f"{flop:.4g} FLOP = {flop / 2:.4g} multiply-adds = {flop_to_pfs_days(flop):.4g} petaflop/s-days",
+                "ok" if ok else f"differs {_pct(flop, value)}",
+            ]
+        )
+        if not ok:
+            disagree.append(f"{flop / value:.2f}x the {what} ({value:.4g} FLOP)")
+    if disagree:
+        return est.fail(
+            f"re-estimated compute {flop:.4g} FLOP is "
+            + " and ".join(disagree)
+            + f"; tolerance {level.tolerance_percent:g}%"
+        )
+    est.status = "failed" if est.status == "failed" else "verified"
+    return est
+
+
+def render_text(ests: list[Estimate], protection: str | None = None) -> str:
+    """A block per entry: the verdict, the factors side by side, then notes; last, how the sandbox
+    confined this run's jobs (when any ran)."""
+    out = []
+    for e in ests:
+        out.append(f"{e.path}: {e.status}")
+        if e.rows:
+            widths = [max(len(r[i]) for r in [["factor", "entry", "re-estimate", ""], *e.rows]) for i in range(4)]
+            for r in [["factor", "entry", "re-estimate", ""], *e.rows]:
+                out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if e.compute_flop is not None and e.forward_multiply_adds is not None:
+            out.append(
+                f"  compute {e.compute_flop:.4g} FLOP from a forward cost of {e.forward_multiply_adds:,} "
+                "multiply-adds per sample (counted)"
+            )
+        out += [f"  - {m}" for m in e.messages]
+    counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
+    out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if protection:
+        out.append(f"sandbox: {protection}")
+    return "\n".join(out) + "\n"
+
+
+def _summary(ests: list[Estimate], protection: str | None = None) -> None:
+    from aieff.escape import markdown
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if os.environ.get("GITHUB_ACTIONS") != "true" or not summary:
+        return
+    lines = [
+        "### aieff estimate",
+        "",
+        "| entry | status | factor | entry says | re-estimate | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in ests:  # every cell quotes entries, logs or artifacts: escaped, so no link, image or tag renders
+        for i, r in enumerate(e.rows or [["-", "-", "-", ""]]):
+            head = [e.path, e.status] if i == 0 else ["", ""]
+            lines.append("| " + " | ".join(markdown(c, 1000) for c in [*head, *r]) + " |")
+        for m in e.messages:
+            lines.append(f"| | | note | {markdown(m, 1000)} | | |")
+    if protection:
+        lines += ["", f"sandbox: {markdown(protection, 1000)}"]
+    with open(summary, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n\n")
+
+
+def _entry_files(root: Path, ds: Dataset, paths: list[str]) -> list[tuple[str, str, bool]]:
+    """(as named, repository-relative path, named by itself) of each entry file named, in a folder named, or matching a
+    glob, as validate takes them: a level's benchmark.yaml met in a folder or glob is skipped."""
+    import glob
+
+    base = root.resolve()
+    known = sorted({d.path for d in ds.entries.values()} | {d.path for d in ds.diagnostics})
+    out: list[tuple[str, str, bool]] = []
+    for p in paths:
+        names = [p] if Path(p).exists() or not glob.has_magic(p) else sorted(glob.glob(p, recursive=True))
+        if not names:
+            raise UsageError(f"{p}: matches no file")
+        for name in names:
+            rel = inside(root, name).relative_to(base).as_posix()
+            if Path(name).is_dir():
+                inner = [k for k in known if rel in {".", ""} or k.startswith(rel.rstrip("/") + "/")]
+                out += [(k, k, False) for k in inner if Path(k).name != "benchmark.yaml"]
+            elif Path(rel).name == "benchmark.yaml" and (len(names) > 1 or len(paths) > 1):
+                continue  # entries/<level>/*.yaml: the level file is not an entry, the rest are
+            else:
+                out.append((name, rel, name == p))
+    return out
+
+
+def run_estimates(
+    root: Path,
+    ds: Dataset,
+    paths: list[str],
+    *,
+    all_entries: bool,
+    record: str | None,
+    fmt: str,
+    unreachable_fails: bool = False,
+    shard: tuple[int, int] | None = None,
+) -> int:
+    """Estimate the named entries (or all); exit 1 when any failed (or, for a PR check, is unreachable).
+
+    --record on a subset updates only those entries. With shard (K, N) and --all, only the entries of
+    shard K of N (a stable split by id) are estimated, and --record writes a partial record: the shard's
+    verdicts (the record's earlier ones kept as for any run) and the ids it covers, for `aieff record merge`.
+    """
+    from aieff.dataset.validate import today
+    from aieff.verify import record as records
+
+    record_path = inside(root, record) if record else None  # refused before any counting
+    old = records.load(record_path) if record_path else None
+    entries: list[Entry] = []
+    if all_entries:
+        entries = sorted(
+            (e for e in ds.all_entries().values() if not e.withdrawn and e.benchmark in ds.benchmarks),
+            key=lambda e: (e.benchmark, e.id),
+        )
+    for p, rel, named in _entry_files(root, ds, paths):
+        match = [d.model for d in ds.entries.values() if d.path == rel]
+        if not match or not isinstance(match[0], Entry):
+            bad = [d for d in ds.diagnostics if d.path == rel]
+            if bad and not named:  # a folder or glob goes on past an invalid file: it is reported above
+                continue
+            raise UsageError(f"{p}: " + ("invalid (see the errors above)" if bad else "not an entry file"))
+        if match[0].benchmark not in ds.benchmarks:
+            raise UsageError(f"{p}: its level's benchmark.yaml is invalid")
+        if all(e.id != match[0].id for e in entries):
+            entries.append(match[0])
+    if shard is not None:
+        if not all_entries or paths:
+            raise UsageError("--shard goes with --all (and no entry files)")
+        entries = [e for e in entries if records.in_shard(e.id, *shard)]
+    if not entries and not all_entries:
+        raise UsageError(f"no valid entry in {', '.join(paths)}" if paths else "name entry files, or pass --all")
+    from aieff.verify.fetch import remember_silent_hosts
+
+    box = Sandbox()
+    with remember_silent_hosts():
+        ests = [estimate_entry(root, ds, e, box) for e in entries]
+    if fmt == "json":
+        sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(render_text(ests, box.protection))
+    _summary(ests, box.protection)
+    if record_path is not None and old is not None:
+        everything = ds.all_entries()
+        fresh = {
+            e.id: {
+                "level": e.level,
+                "status": e.status,
+                "judged": records.judge_inputs(entry, ds.level(entry.benchmark), everything),
+                "compute_flop": e.compute_flop,
+                "compute_flop_low": e.compute_flop_low,
+                "messages": [m[:1000] for m in e.messages[:100]],
+            }
+            for e, entry in zip(ests, entries, strict=True)
+        }
+        # ids still in the dataset: valid entries, and files that are invalid today (their verdict stays)
+        keep = set(ds.all_entries()) | {Path(d.path).stem for d in ds.diagnostics} if all_entries else None
+        merged = records.merge(old, fresh, today=today().isoformat(), keep=keep)
+        if shard is not None:
+            ids = sorted(e.id for e in entries)
+            merged = records.Record(
+                entries={k: v for k, v in merged.entries.items() if k in fresh},
+                shard=records.Shard(index=shard[0], count=shard[1], ids=ids),
+            )
+        records.write(record_path, merged)
+    bad = {"failed", "unreachable"} if unreachable_fails else {"failed"}
+    return 1 if any(e.status in bad for e in ests) else 0

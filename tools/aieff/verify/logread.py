@@ -1,0 +1,56 @@
+"""Read a training log in the sandbox, so the process that holds the repository never parses a log's bytes.
+
+`parse` sends a torch-free `parse_log` job (aieff.verify.logs.sandboxed) to the process's sandbox helper
+(aieff.verify.sandbox), memoises the answer by the log's sha256, and checks the evaluations again on arrival.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aieff.dataset.schema import Benchmark, TrainingLog
+from aieff.refusals import REFUSALS, Refused
+from aieff.repo import DataError, RunAborted
+from aieff.verify import logs, memo
+from aieff.verify.logs import Eval, Evals
+from aieff.verify.logs.sandboxed import job
+from aieff.verify.sandbox import Sandbox
+
+
+def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
+    """The log's evaluations, parsed in the sandbox; a parse the sandbox stops is refused (A404)."""
+    name = str(spec.path or spec.url)[:120]
+    # The log's bytes were checked against spec.sha256 when fetched: the reading is a function of them.
+    k = memo.key(
+        "log", {"sha256": spec.sha256, "spec": spec.model_dump(mode="json"), "level": level.model_dump(mode="json")}
+    )
+    result = memo.get(k, "log")
+    if result is None:
+        result = Sandbox().run(job(path, spec, level))
+        if "refused" not in result:
+            memo.put(k, "log", result)
+    if not result.get("ok"):
+        raise Refused("A404", f"{name} ({spec.format}): {str(result.get('error'))[:300]}")
+    if "refused" in result:
+        message = str(result["refused"])
+        if result.get("code") in REFUSALS:
+            raise Refused(result["code"], f"{name}: {message}")
+        raise (RunAborted if result.get("aborted") else DataError)(message)
+    try:
+        rows, notes = result["evals"], [str(c) for c in result["conventions"]]
+        if len(rows) > logs.MAX_EVALS:
+            raise ValueError
+        evals = Evals([_eval(*row) for row in rows], notes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused("A404", f"{name} ({spec.format}): the sandbox's answer is malformed") from exc
+    for ev in evals:
+        logs.check(ev, spec, level)
+    return evals
+
+
+def _eval(line: int, value: float, epochs: float | None, samples: int | None, steps: int | None) -> Eval:
+    """One evaluation from its JSON row; TypeError when a field is not a number of its kind."""
+    wholes_ok = type(line) is int and all(x is None or type(x) is int for x in (samples, steps))
+    if not wholes_ok or type(value) not in (int, float) or type(epochs) not in (int, float, type(None)):
+        raise TypeError("an evaluation field of the wrong type")
+    return Eval(line, float(value), None if epochs is None else float(epochs), samples, steps)

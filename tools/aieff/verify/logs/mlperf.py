@@ -1,0 +1,136 @@
+"""MLPerf MLLOG: `:::MLLOG {json}` lines (v0.6: `:::MLL <time> <key>: {json}`), possibly rank-prefixed and
+repeated once per rank.
+
+Tokenised like the official `mlperf_logging` parser (everything before the token is dropped, the rest
+is JSON), which the tests use as an oracle. It is not called here: it needs pandas and scipy, numbers
+lines among MLLOG lines only (we report file lines) and does not drop the per-rank duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aieff.dataset.diagnostics import excerpt
+from aieff.dataset.schema import Benchmark, TrainingLog
+from aieff.repo import DataError, RunAborted
+from aieff.verify.logs import Eval, Evals, count, number, scale, to_evals
+
+MARK = ":::MLLOG "
+
+
+def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
+    """Every `eval_accuracy` event once, with the epochs done (blocks, epoch_num) or samples_count."""
+    if V05 in text and MARK not in text and V06 not in text:
+        return _parse_v05(text, spec, level)
+    seen: set[str] = set()
+    rows: list[tuple[int, float, float | None, int | None]] = []
+    first_block: float | None = None  # first_epoch_num of the run's first block
+    open_done: float | None = None  # epochs done at the end of the block now running
+    last_done: float | None = None  # epochs done at the end of the last block that stopped
+    from_blocks: set[int] = set()
+    stopped = None
+    for n, line in enumerate(text.splitlines(), 1):
+        event = _event(line, n)
+        if event is None:
+            continue
+        payload = json.dumps(event, sort_keys=True)
+        if payload in seen:  # the same event logged by every rank
+            continue
+        seen.add(payload)
+        meta = event.get("metadata") or {}
+        where = f"mlperf-mllog line {n}"
+        if not isinstance(meta, dict):
+            raise DataError(f"{where}: metadata is not a mapping")
+        key = event.get("key")
+        if key == "run_stop":
+            stopped = meta.get("status")
+        elif key == "block_start" and "first_epoch_num" in meta and "epoch_count" in meta:
+            start = number(meta["first_epoch_num"], f"{where}: first_epoch_num")
+            first_block = start if first_block is None else first_block
+            open_done = start - first_block + number(meta["epoch_count"], f"{where}: epoch_count")
+        elif key == "block_stop":
+            last_done, open_done = (open_done if open_done is not None else last_done), None
+        if key != "eval_accuracy":
+            continue
+        value = number(event.get("value"), f"{where}: eval_accuracy value")
+        epoch, samples = meta.get("epoch_num"), meta.get("samples_count")
+        block_done = open_done if open_done is not None else last_done
+        if samples is not None:
+            rows.append((n, value, None, count(samples, f"{where}: samples_count")))
+        elif epoch is not None:  # the last epoch of the block just trained, counted from 1 in real logs
+            rows.append((n, value, number(epoch, f"{where}: epoch_num"), None))
+        elif block_done is not None:
+            rows.append((n, value, block_done, None))
+            from_blocks.add(n)
+        else:
+            raise DataError(f"{where}: eval_accuracy without epoch_num, samples_count or a block around it")
+    if stopped not in (None, "success"):
+        raise RunAborted(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
+    if from_blocks:
+        if len(from_blocks) != len(rows):
+            raise DataError("mlperf-mllog: some evaluations carry epoch_num and some do not: cannot read both")
+        evals = [
+            Eval(n, scale(v, spec, level), epochs=e, samples=s) for n, v, e, s in rows
+        ]  # block counts are epochs done already
+        notes = [
+            "epochs done from the block around each evaluation: first_epoch_num - the first block's + "
+            f"epoch_count (first block starts at {first_block:g})"
+        ]
+        return Evals(evals, notes)
+    evals = to_evals(rows, spec, level)
+    if stopped is None:
+        evals.conventions.append("no run_stop event: the run may not have finished")
+    return evals
+
+
+V05 = ":::MLPv0.5.0 "
+V06 = ":::MLL "
+
+
+def _event(line: str, n: int) -> dict[str, object] | None:
+    """The event of one line: `:::MLLOG {json}` (v0.7 on), or v0.6's `:::MLL <time> <key>: {json}`."""
+    key = None  # v0.6 names the key before the JSON; MLLOG puts it inside
+    if (at := line.find(MARK)) >= 0:
+        payload, what = line[at + len(MARK) :].strip(), MARK.strip()
+    elif (at := line.find(V06)) >= 0:
+        _time, _, rest = line[at + len(V06) :].strip().partition(" ")
+        key, sep, payload = rest.partition(": ")
+        if not sep or not key.isidentifier():
+            return None
+        what = f"{V06.strip()} {key}"
+    else:
+        return None
+    try:
+        event = json.loads(payload)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise DataError(f"mlperf-mllog line {n}: not JSON after {what}") from exc
+    if not isinstance(event, dict):
+        return None
+    return event if key is None else {"key": key, **event}
+
+
+def _parse_v05(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
+    """MLPerf v0.5 lines: `:::MLPv0.5.0 resnet <time> (<file>:<line>) eval_accuracy: {"epoch": N, "value": x}`."""
+    rows: list[tuple[int, float, float | None, int | None]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(text.splitlines(), 1):
+        at = line.find(V05)
+        if at < 0 or "eval_accuracy:" not in line:
+            continue
+        payload = line[line.index("eval_accuracy:") + len("eval_accuracy:") :].strip()
+        if payload in seen:
+            continue
+        seen.add(payload)
+        where = f"mlperf v0.5 line {n}"
+        try:
+            event = json.loads(payload)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise DataError(f"{where}: eval_accuracy is not JSON") from exc
+        if not isinstance(event, dict):
+            raise DataError(f"{where}: eval_accuracy is not a mapping")
+        rows.append(
+            (n, number(event.get("value"), f"{where}: value"), number(event.get("epoch"), f"{where}: epoch"), None)
+        )
+    evals = to_evals(rows, spec, level)
+    evals.conventions.append("MLPerf v0.5 log (:::MLPv0.5.0 lines)")
+    return evals

@@ -1,0 +1,45 @@
+"""The sandbox's side of reading a training log: the job that asks for it and the child that parses it.
+
+`run` reads and parses the file in a forked child of the sandbox helper, under the sandbox's time and
+memory limits (AIEFF_SANDBOX_SECONDS, AIEFF_SANDBOX_MEMORY_MB), and answers with the evaluations as
+plain JSON; the parent side (aieff.verify.logread) sends the job and checks the answer again on arrival.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aieff.dataset.schema import Benchmark, TrainingLog
+from aieff.refusals import Refused
+from aieff.repo import DataError, RunAborted
+from aieff.verify import logs
+
+
+def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
+    """The sandbox job that parses the log at `path` as `spec` says, for `level`."""
+    return {
+        "parse_log": {
+            "path": str(path),
+            "spec": spec.model_dump(mode="json"),
+            "level": level.model_dump(mode="json"),
+        },
+        "files": [str(path)],  # the one file the confined child may read (aieff.verify.sandbox.job_files)
+    }
+
+
+def run(args: dict[str, Any]) -> dict[str, Any]:
+    """In the sandbox's child: parse the file; its evaluations, or why it was refused, as plain JSON."""
+    spec = TrainingLog.model_validate_json(json.dumps(args["spec"]))
+    level = Benchmark.model_validate_json(json.dumps(args["level"]))
+    try:
+        evals = logs.parse(Path(args["path"]).read_bytes(), spec, level)
+    except Refused as exc:
+        return {"refused": exc.detail[:500], "code": exc.code}
+    except DataError as exc:
+        return {"refused": str(exc)[:500], "aborted": isinstance(exc, RunAborted)}
+    return {
+        "evals": [[e.line, e.value, e.epochs, e.samples, e.steps] for e in evals],
+        "conventions": evals.conventions,
+    }
