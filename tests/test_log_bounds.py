@@ -203,6 +203,7 @@ def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch
     from aieff.verify.sandbox import Sandbox
 
     monkeypatch.setenv("MKL_NUM_THREADS", "3")  # an environment no other test uses: a helper of its own
+    monkeypatch.setenv("AIEFF_MEMO", "off")  # the reading must come from the helper, not a memo of it
     path = tmp_path / "log.tsv"
     path.write_text(DAWN)
     box = Sandbox()

@@ -51,6 +51,11 @@ REFUSALS: dict[str, tuple[str, str]] = {
         "an export runs an operator that neither counter prices and that is not conventionally free, so its "
         "cost would be counted as zero",
     ),
+    "A204": (
+        "count-depends-on-batch",
+        "an export whose cost at a batch of two is not exactly twice one sample's: it mixes samples across the "
+        "batch, so a per-sample count would understate what it cost in training",
+    ),
     # --- end A2xx ---
     #
     # --- A3xx: the sandbox ---

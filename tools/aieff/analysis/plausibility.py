@@ -30,6 +30,10 @@ def _compute(entry: Entry, ds: Dataset, everything: dict[str, Entry]) -> tuple[f
     return None, ()
 
 
+def _source_date(e: Entry):  # noqa: ANN202
+    return e.submission.source_date if e.submission and e.submission.source_date else e.publication.date
+
+
 def warnings_for(ds: Dataset) -> list[Diagnostic]:
     """W-coded warnings for every valid entry whose level is valid."""
     out: list[Diagnostic] = []
@@ -56,7 +60,9 @@ def warnings_for(ds: Dataset) -> list[Diagnostic]:
         base = everything.get(level.baseline)
         if base is None or base.id == e.id:
             continue
-        if e.publication.date < base.publication.date:
+        # Where a level dates entries by their runs, a run published before the baseline's may still be a
+        # later result by its source's date: compare source dates where both are given.
+        if _source_date(e) < _source_date(base):
             out.append(
                 doc.warning(
                     "W003",

@@ -323,6 +323,19 @@ def _judge_log(
     est.rows += reading.runs
     t = entry.training
     per_epoch = _per_epoch(entry, level)
+    own = t.samples_per_epoch if t else None
+    if own is not None and ev.samples is None and ev.steps is None:  # the log counts epochs: the entry scales them
+        standard = level.dataset.train_samples_per_epoch
+        if standard is None or not level.agrees(own, standard):
+            return est.fail(
+                f"the log counts epochs and the entry's own samples_per_epoch ({own:,}) scales them, but it is "
+                + (
+                    f"not within {level.tolerance_percent:g}% of the level's ({standard:,})"
+                    if standard
+                    else "the level states none"
+                )
+                + ": the compute would rest on the entry, not its artifacts"
+            )
     if t and t.steps_to_target is not None and t.total_run_compute is None:
         est.rows.append(
             [
@@ -416,19 +429,26 @@ def _judge_log(
 def render_text(ests: list[Estimate], protection: str | None = None) -> str:
     """A block per entry: the verdict, the factors side by side, then notes; last, how the sandbox
     confined this run's jobs (when any ran)."""
+    from aieff.dataset.diagnostics import printable
+    from aieff.escape import visible
+
+    def shown(text: str) -> str:  # text quoted from entries and artifacts stays on its own line, visibly
+        return visible(printable(text))
+
     out = []
     for e in ests:
         out.append(f"{e.path}: {e.status}")
         if e.rows:
-            widths = [max(len(r[i]) for r in [["factor", "entry", "re-estimate", ""], *e.rows]) for i in range(4)]
-            for r in [["factor", "entry", "re-estimate", ""], *e.rows]:
+            rows = [["factor", "entry", "re-estimate", ""], *([shown(c) for c in r] for r in e.rows)]
+            widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            for r in rows:
                 out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
         if e.compute_flop is not None and e.forward_multiply_adds is not None:
             out.append(
                 f"  compute {e.compute_flop:.4g} FLOP from a forward cost of {e.forward_multiply_adds:,} "
                 "multiply-adds per sample (counted)"
             )
-        out += [f"  - {m}" for m in e.messages]
+        out += [f"  - {shown(m)}" for m in e.messages]
     counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
     out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
     if protection:

@@ -244,21 +244,22 @@ def example_input(
     features: int | None = None,
     sequence_length: int | None = None,
     device: str = "meta",
+    batch: int = 1,
 ) -> Any:
-    """One sample (batch of 1) of the shape the entry declares."""
+    """A batch (one sample by default) of the shape the entry declares."""
     import torch
 
     if kind == "image":
         if not resolution:
             raise DataError("image models need forward_cost.resolution")
-        return torch.empty(1, 3, resolution, resolution, device=device)
+        return torch.empty(batch, 3, resolution, resolution, device=device)
     if kind == "vector":
         if not features:
             raise DataError("vector models need architecture.input_features")
-        return torch.empty(1, features, device=device)
+        return torch.empty(batch, features, device=device)
     if not sequence_length:
         raise DataError("token models need forward_cost.sequence_length")
-    return torch.zeros(1, sequence_length, dtype=torch.long, device=device)
+    return torch.zeros(batch, sequence_length, dtype=torch.long, device=device)
 
 
 # Position of `is_causal` in each fused attention op's arguments (query, key, value first).

@@ -119,6 +119,32 @@ def probe(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _per_sample(model: Any, job: dict[str, Any], phase: dict[str, Any], one: float, name: str) -> None:
+    """A count per sample must not depend on the batch: where an export runs at a batch of two, it must cost
+    exactly twice one sample (an export that mixes samples across the batch would otherwise be counted at a
+    batch of one, far below what it cost in training). An export whose batch is fixed at one cannot mix."""
+    from aieff.refusals import Refused
+    from aieff.verify.flops import count_forward, example_input
+
+    pair = example_input(
+        job["input"],
+        resolution=phase.get("resolution"),
+        features=job.get("features"),
+        sequence_length=phase.get("sequence_length"),
+        batch=2,
+    )
+    try:
+        two = count_forward(model, pair, grad=False).multiply_adds
+    except Exception:  # a graph exported for one sample does not run at two: nothing to mix
+        return
+    if abs(two - 2 * one) > 1e-9 * max(1.0, two):
+        raise Refused(
+            "A204",
+            f"{name}: a batch of two costs {two:,.0f} multiply-adds, not twice one sample's {one:,.0f}: "
+            "its cost depends on the batch (samples mixed across it), so a per-sample count would understate it",
+        )
+
+
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     if "parse_log" in job:  # a training log: torch-free, one stage (aieff.verify.logs.sandboxed)
         from aieff.verify.logs.sandboxed import run
@@ -149,6 +175,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         if "export" in arch and count.unsupported:  # a contributor's graph: what no counter prices is refused
             ops = ", ".join(f"{op} ({n} call(s))" for op, n in sorted(count.unsupported.items()))
             raise Refused("A203", f"{Path(arch['export']).name} runs {ops}, which no counter prices")
+        if "export" in arch:
+            _per_sample(model, job, phase, count.multiply_adds, Path(arch["export"]).name)
         if "export" in arch and not count.notes:
             count.notes.append("graph-only export: counted on the meta device, no arithmetic")
         if "torchvision" in arch and job["input"] == "image":

@@ -1,0 +1,74 @@
+"""Hostile cases from an independent attack on the second round's fixes: each got a false "verified", a
+per-sample count far below the real cost, or a workflow command into the CLI's output before its fix."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hostile_corpus import LEVEL, Case, Result, add_artifacts, edit, failed_with, log_entry, sha
+
+
+def _batch_mixing_export() -> bytes:
+    """A layer that mixes the samples of its batch (h @ h^T over the batch), the batch left dynamic: at a
+    batch of one it costs a fraction of what it costs at the batch it trained with."""
+    import torch
+
+    class Mix(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.fc(x)
+            return torch.softmax(h @ h.transpose(0, 1), -1) @ h
+
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    program = torch.export.export(Mix().eval(), (torch.zeros(8, 4),), dynamic_shapes=({0: batch},))
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    return buf.getvalue()
+
+
+def _batch_mixing(repo: Path) -> list[str]:
+    data = _batch_mixing_export()
+    (repo / LEVEL / "m.pt2").write_bytes(data)
+    add_artifacts(
+        repo,
+        f"  architecture:\n    export:\n      path: {LEVEL}/m.pt2\n      sha256: {sha(data)}\n"
+        "    input: vector\n    input_features: 4\n",
+    )
+    return ["estimate", f"{LEVEL}/better.yaml"]
+
+
+def _own_samples_per_epoch(repo: Path) -> list[str]:
+    """An honest DAWNBench log, but the entry scales its epochs by its own samples_per_epoch, 100x below
+    the level's, with a claim scaled to match: the log cannot contradict a figure it never states."""
+    log = b"epoch\thours\ttop1Accuracy\n1\t0.1\t80\n2\t0.2\t91\n"
+    edit(repo, "  epochs_to_target: 10\n", "  epochs_to_target: 2\n  samples_per_epoch: 10\n")
+    return log_entry(repo, log, extra="    columns: {metric: top1Accuracy}\n")
+
+
+def _column_name_injection(repo: Path) -> list[str]:
+    log = b'{"acc": 91, "e": "zz"}\n'
+    return log_entry(repo, log, "jsonl", '    columns: {metric: acc, epoch: "e\\n::warning title=INJECTED::pwned"}\n')
+
+
+def _no_workflow_command(r: Result) -> str | None:
+    if any(line.lstrip().startswith("::") for line in r.out.splitlines()):
+        return "a line of the output is a workflow command"
+    shown = any("INJECTED" in line and not line.lstrip().startswith("::") for line in r.out.splitlines())
+    return None if r.code == 1 and shown else f"exit {r.code}, or the name is not shown on a line of its own"
+
+
+def cases() -> list[Case]:
+    return [
+        Case("audit-batch-mixing-export", _batch_mixing, failed_with("A204", "a batch of two costs"), needs_torch=True),
+        Case(
+            "audit-entry-scales-epochs-itself",
+            _own_samples_per_epoch,
+            failed_with("samples_per_epoch (10)", "not within 10% of the level's (1,000)"),
+            needs_torch=True,
+        ),
+        Case("audit-column-name-workflow-command", _column_name_injection, _no_workflow_command, needs_torch=True),
+    ]
