@@ -41,6 +41,35 @@ def _batch_mixing(repo: Path) -> list[str]:
     return ["estimate", f"{LEVEL}/better.yaml"]
 
 
+def _pow_hidden_linear(repo: Path) -> list[str]:
+    """A Linear as a broadcast product whose sum the summed-product search does not follow (pow(p, 1))."""
+    # The activation-only form, (q[:, None] * q[None]).pow(1).sum(-1), is priced as a broadcast product
+    # (tests/test_export_graph.py); with a weight operand the weight rule refuses it first.
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x.unsqueeze(-2) * self.fc.weight).pow(1).sum(-1)
+
+    buf = io.BytesIO()
+    with torch.device("meta"):
+        model = Hidden().eval()
+    torch.export.save(torch.export.export(model, (torch.empty(1, 4, device="meta"),)), buf)
+    (repo / LEVEL / "m.pt2").write_bytes(buf.getvalue())
+    return ["probe", "--export", f"{LEVEL}/m.pt2", "--input", "vector", "--features", "4"]
+
+
+def _counted_or_refused(r: Result) -> str | None:
+    """Counted as the Linear (12 multiply-adds), or its weight refused (A201): never counted as zero."""
+    if r.code == 0 and "value: 12, unit: multiply-adds" in r.out or r.code == 1 and "A201" in r.out:
+        return None
+    return f"exit {r.code}: neither counted as the Linear nor refused"
+
+
 def _own_samples_per_epoch(repo: Path) -> list[str]:
     """An honest DAWNBench log, but the entry scales its epochs by its own samples_per_epoch, 100x below
     the level's, with a claim scaled to match: the log cannot contradict a figure it never states."""
@@ -70,5 +99,6 @@ def cases() -> list[Case]:
             failed_with("samples_per_epoch (10)", "not within 10% of the level's (1,000)"),
             needs_torch=True,
         ),
+        Case("audit-linear-behind-pow-1", _pow_hidden_linear, _counted_or_refused, needs_torch=True),
         Case("audit-column-name-workflow-command", _column_name_injection, _no_workflow_command, needs_torch=True),
     ]

@@ -242,3 +242,18 @@ def test_torchvision_models_exported_pass_the_weight_rule_and_count_as_built(nam
         count_forward(exported, sample, grad=False).multiply_adds
         == count_forward(model, sample, grad=False).multiply_adds
     )
+
+
+def test_a_broadcast_product_is_priced_whatever_hides_its_sum(tmp_path: Path) -> None:
+    """Activations multiplied as an outer product, summed behind pow(p, 1) (an operator the summed-product
+    search does not follow): priced as the broadcast product it is, never counted as zero."""
+
+    class Outer(torch.nn.Module):
+        def forward(self, q: Any) -> Any:
+            return (q[:, None, :] * q[None]).pow(1).sum(-1)
+
+    path = tmp_path / "outer.pt2"
+    torch.export.save(_export(Outer(), torch.randn(4, IN)), str(path))
+    model = load_export(path)
+    count = count_forward(model, torch.empty(4, IN, device="meta"))
+    assert count.multiply_adds >= 4 * 4 * IN  # the product's elements, one multiply-add each

@@ -41,7 +41,8 @@ e.g. a Linear layer as `(x[..., None, :] * W).sum(-1)`, whether its operands are
 Each such product is passed through the operator `aieff::summed_product`, which both counters price at
 one multiply-add per element of the product, so it counts as much as the Linear it replaces. A per-channel
 scale that reaches a pooling this way is priced too (one multiply-add per element, a small overcount that
-only makes a count higher).
+only makes a count higher). So is every broadcasting product, one whose result is larger than the distinct
+data of each operand, whether or not a sum is seen to follow it.
 """
 
 from __future__ import annotations
@@ -215,6 +216,24 @@ def summed_products(graph: Any) -> list[Any]:
                 if (name in PASS_THROUGH or name == "getitem" or _is_product(user)) and user not in seen:
                     seen.add(user)
                     todo.append(user)
+    return found
+
+
+def broadcast_products(graph: Any) -> list[Any]:
+    """Elementwise products whose result holds more elements than the distinct data of each operand: an
+    outer product, the terms of a contraction written out. Priced however (or whether) they are summed
+    later: a sum hidden behind an operator the summed-product search does not follow (`pow(p, 1)`, a tree
+    of slices and adds) cannot make one free."""
+    dependent = input_dependent(graph)
+    distinct = distinct_sizes(graph, dependent)
+    found = []
+    for node in graph.nodes:
+        if not _is_product(node):
+            continue
+        out = _numel(node)
+        sizes = [distinct.get(a) if a in dependent else _numel(a) for _, a in _tensor_args(node)]
+        if out is not None and sizes and None not in sizes and out > max(sizes):  # type: ignore[type-var]
+            found.append(node)
     return found
 
 
@@ -395,7 +414,7 @@ def prepare(program: Any, *, every_weight_used: bool = False) -> Any:
     `every_weight_used`, i.e. a checkpoint is compared), summed products priced."""
     gm = program.module()
     state = dict(program.state_dict)
-    products = summed_products(gm.graph)
+    products = list(dict.fromkeys([*summed_products(gm.graph), *broadcast_products(gm.graph)]))
     check_weights(gm, state, set(products), every_weight_used=every_weight_used)
     for node in products:
         node.target = _priced(node.target)
