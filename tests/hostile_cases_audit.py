@@ -70,6 +70,31 @@ def _counted_or_refused(r: Result) -> str | None:
     return f"exit {r.code}: neither counted as the Linear nor refused"
 
 
+def _rows_as_scales(repo: Path) -> list[str]:
+    """A Linear whose weight rows are applied one by one as per-channel scales and summed by slices and
+    adds (never reaching a sum): each row alone is no larger than the input, together they are the matrix."""
+    import torch
+
+    class Rows(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            outs = []
+            for i in range(3):
+                p = x * self.fc.weight[i]
+                outs.append(p[:, 0:1] + p[:, 1:2] + p[:, 2:3] + p[:, 3:4])
+            return torch.cat(outs, -1)
+
+    buf = io.BytesIO()
+    with torch.device("meta"):
+        model = Rows().eval()
+    torch.export.save(torch.export.export(model, (torch.empty(1, 4, device="meta"),)), buf)
+    (repo / LEVEL / "m.pt2").write_bytes(buf.getvalue())
+    return ["probe", "--export", f"{LEVEL}/m.pt2", "--input", "vector", "--features", "4"]
+
+
 def _own_samples_per_epoch(repo: Path) -> list[str]:
     """An honest DAWNBench log, but the entry scales its epochs by its own samples_per_epoch, 100x below
     the level's, with a claim scaled to match: the log cannot contradict a figure it never states."""
@@ -100,5 +125,11 @@ def cases() -> list[Case]:
             needs_torch=True,
         ),
         Case("audit-linear-behind-pow-1", _pow_hidden_linear, _counted_or_refused, needs_torch=True),
+        Case(
+            "audit-linear-as-row-scales",
+            _rows_as_scales,
+            failed_with("A201", "over several free products"),
+            needs_torch=True,
+        ),
         Case("audit-column-name-workflow-command", _column_name_injection, _no_workflow_command, needs_torch=True),
     ]

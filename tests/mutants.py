@@ -242,6 +242,14 @@ MUTANTS = [
         ("tests/test_hostile.py", "-k", "audit"),
         "an entry's own samples_per_epoch may not scale an epoch-counting log beyond tolerance",
     ),
+    Mutant(
+        "row-scales-not-totalled",
+        PKG + "verify/export_graph.py",
+        "                            if limit is not None and scaled[key] > limit:",
+        "                            if False:",
+        ("tests/test_hostile.py", "-k", "audit"),
+        "a weight's free products against one input add up (a matrix applied row by row)",
+    ),
     # --- exports ---
     Mutant(
         "readme-reduction-format",

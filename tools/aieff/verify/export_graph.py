@@ -296,6 +296,15 @@ def _meeting_allowed(
     return False
 
 
+def _root(node: Any) -> Any:
+    """The node a chain of views and copies starts from (so slices of one input count as that input)."""
+    while node.op == "call_function" and (_name(node) in VIEWS or _name(node) in COPIES or _name(node) == "getitem"):
+        if not node.args or not hasattr(node.args[0], "op"):
+            break
+        node = node.args[0]
+    return node
+
+
 def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_weight_used: bool) -> None:
     """Refuse a graph whose state-dict tensors meet the input other than as the module doc allows."""
     graph = gm.graph
@@ -313,6 +322,9 @@ def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_we
         if names:
             sources[node] = names
     consumed: set[str] = set()
+    # A weight's free multiplicative uses against one input add up: the rows of a matrix applied one by one
+    # as per-channel scales are a matrix-vector product, however small each row is.
+    scaled: dict[tuple[str, Any], int] = {}
     for node, names in sources.items():
         for user in node.users:
             if user not in dependent or user.op == "output":
@@ -329,6 +341,21 @@ def check_weights(gm: Any, state: dict[str, Any], counted: set[Any], *, every_we
                         f"{first}{more} meets the input in {user.target}, which no counter prices "
                         "and which is not free for a weight of that shape",
                     )
+            if user not in counted and (_is_product(user) or _name(user) in PRODUCTS):
+                size = _numel(node) or 0
+                for _, other in _tensor_args(user):
+                    if other in dependent:
+                        for name in names:
+                            key = (name, _root(other))
+                            scaled[key] = scaled.get(key, 0) + size
+                            limit = distinct.get(other)
+                            if limit is not None and scaled[key] > limit:
+                                raise Refused(
+                                    "A201",
+                                    f"{name} scales the input in {scaled[key]:,} elements over several free "
+                                    f"products (more than the {limit:,} it holds): a matrix product applied "
+                                    "piece by piece, which no counter prices",
+                                )
             consumed |= names
     if not every_weight_used:
         return
