@@ -89,7 +89,7 @@ def test_estimating_never_imports_torch_in_the_main_process(toy: Path, tmp_path:
         "all_entries=False, record=None, fmt='text'); print('torch' in sys.modules)"
     )
     summary = tmp_path / "summary.md"
-    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "AIEFF_MEMO": "off"}
     proc = subprocess.run([sys.executable, "-c", code], cwd=toy, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "forward cost @32px" in proc.stdout  # the count happened, in the sandbox

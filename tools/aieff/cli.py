@@ -426,7 +426,11 @@ def parser() -> argparse.ArgumentParser:
     p = add("schema", cmd_schema, "Regenerate schema/*.json and docs/fields.md, docs/errors.md.")
     p.add_argument("--check", action="store_true", help="exit 1 and name stale files instead of writing")
 
-    p = add("analyze", cmd_analyze, "Reduction factors, frontiers and halving times per level (no torch).")
+    p = add(
+        "analyze",
+        cmd_analyze,
+        "Reduction factors, frontiers and the trend (compute halves every N months) per level (no torch).",
+    )
     p.add_argument("--level", action="append", help="only this level (repeatable)")
     p.add_argument("--format", choices=["text", "json"], default="text")
 

@@ -573,7 +573,7 @@ def state_shapes(model: Any) -> ModelShapes:
     state = model.state_dict(keep_vars=True)
     groups: dict[object, list[str]] = {}
     first_on: dict[int, int] = {}  # a meta storage -> the first tensor seen on it
-    unknown = False
+    unknown = bool(getattr(model, "ties_unknown", False))  # a graph-only archive says nothing of its ties
     for name, value in state.items():
         storage = value.untyped_storage()._cdata
         if value.is_meta:  # ties are the same tensor object

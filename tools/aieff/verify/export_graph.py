@@ -415,7 +415,20 @@ def _to_meta(gm: Any) -> None:
     """Every weight, buffer and constant a meta tensor; every tensor-creating operator on the meta device."""
     import torch
 
+    # A loaded archive's tied weights are distinct tensors on one storage: keep them one tensor on meta, so a
+    # checkpoint that ties them still matches (aieff.verify.checkpoint.state_shapes reads ties by identity).
+    tied: dict[tuple[Any, ...], list[str]] = {}
+    for name, value in gm.state_dict(keep_vars=True).items():
+        if isinstance(value, torch.Tensor) and not value.is_meta:
+            key = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape), value.stride())
+            tied.setdefault(key, []).append(name)
     gm.to_empty(device="meta")
+    for names in tied.values():
+        first_owner, _, first_attr = names[0].rpartition(".")
+        first = getattr(gm.get_submodule(first_owner) if first_owner else gm, first_attr)
+        for name in names[1:]:
+            owner, _, attr = name.rpartition(".")
+            setattr(gm.get_submodule(owner) if owner else gm, attr, first)
     for node in gm.graph.nodes:
         if node.op == "get_attr":
             owner, _, attr = node.target.rpartition(".")

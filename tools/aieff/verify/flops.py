@@ -155,7 +155,16 @@ def exported_model(program: Any, *, every_weight_used: bool = False) -> Any:
     from aieff.verify.export_graph import prepare
 
     graph = _fused_attention(prepare(program, every_weight_used=every_weight_used))
-    state = {k: torch.empty_like(v, device="meta") for k, v in program.state_dict.items()}  # shapes only
+    # Shapes only, with the archive's ties kept: tensors on one storage (a loaded archive's tied weights)
+    # stay one meta tensor; a graph-only archive's meta tensors are kept as they are (their ties are unknown).
+    state: dict[str, Any] = {}
+    seen: dict[tuple[Any, ...], Any] = {}
+    for k, v in program.state_dict.items():
+        if v.is_meta:
+            state[k] = v
+            continue
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride())
+        state[k] = seen.setdefault(key, torch.empty_like(v, device="meta"))
 
     class Exported(torch.nn.Module):
         """Runs the exported graph; eval()/train() are no-ops for it (export fixes the mode)."""
@@ -163,6 +172,8 @@ def exported_model(program: Any, *, every_weight_used: bool = False) -> Any:
         def __init__(self) -> None:
             super().__init__()
             object.__setattr__(self, "_graph", graph)  # not a child: eval() raises
+
+        ties_unknown = bool(state) and all(v.is_meta for v in program.state_dict.values())  # graph-only archive
 
         def forward(self, *args: Any) -> Any:
             return self._graph(*args)
