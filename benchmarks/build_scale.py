@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from aieff.analysis.analyze import analyze  # noqa: E402
-from aieff.dataset.validate import validate  # noqa: E402
-from aieff.publish import charts, export, tables  # noqa: E402
-from aieff.repo import write_atomic  # noqa: E402
-from validate_scale import make_repo  # noqa: E402
+from aieff.analysis.analyze import analyze
+from aieff.dataset.validate import validate
+from aieff.publish import charts, export, tables
+from aieff.repo import write_atomic
+from validate_scale import make_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from hostile_corpus import CASES, run_case  # noqa: E402
+from hostile_corpus import CASES, run_case
 
 
 def main() -> int:

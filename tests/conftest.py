@@ -41,7 +41,7 @@ def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subp
                 code = main(list(args))
             except SystemExit as exc:  # argparse: --help, usage errors
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except Exception:  # noqa: BLE001 - shown as the interpreter would show it
+            except Exception:  # shown as the interpreter would show it
                 traceback.print_exc()
                 code = 1
     finally:
@@ -180,12 +180,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
 
-    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def getaddrinfo(host, *args, **kwargs):
         if host is not None and not _loopback(host if isinstance(host, str) else str(host)):
             raise socket.gaierror(socket.EAI_NONAME, f"tests resolve loopback names only, not {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    def connect(self, address):  # noqa: ANN001, ANN202
+    def connect(self, address):
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
             raise ConnectionRefusedError(f"tests connect to loopback only, not {address[0]!r}")
         return real_connect(self, address)

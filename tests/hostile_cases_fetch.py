@@ -32,7 +32,7 @@ def _header_drip_url() -> tuple[str, str]:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 drip_headers(self)
 
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)

@@ -649,7 +649,7 @@ def drip_url(folder: Path) -> tuple[str, str]:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 drip(self)
 
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)

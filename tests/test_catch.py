@@ -20,7 +20,7 @@ from aieff.verify.logs import Eval, first_reaching
 from conftest import run
 
 
-def _level(toy: Path, **change: object):  # noqa: ANN202
+def _level(toy: Path, **change: object):
     return validate(toy).level("toy-level").model_copy(update=change)
 
 

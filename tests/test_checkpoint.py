@@ -45,7 +45,7 @@ class Payload:
     def __init__(self, target: Path) -> None:
         self.target = target
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (Path.touch, (self.target,))
 
 
@@ -141,7 +141,7 @@ def _library_refuses(path: Path) -> bool:
 
     try:
         with safe_open(str(path), "pt") as f:
-            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+            for key in f.keys():  # safe_open is not a mapping
                 f.get_tensor(key)
     except SafetensorError:
         return True

@@ -170,7 +170,7 @@ def test_messages_that_say_what_to_do(toy: Path) -> None:
     assert proc.returncode == 1 and "(did you mean 'toy-level'?); levels: toy-level" in proc.stderr
 
 
-def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # noqa: ANN001
+def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import importlib.util
 
     from aieff.cli import main

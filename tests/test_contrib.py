@@ -67,7 +67,7 @@ def runs_entry(logs: list[tuple[str, str]]) -> str:
 # 1. offline failures say what happened in this run
 
 
-def test_an_offline_failure_names_its_cause_and_the_time_taken(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_an_offline_failure_names_its_cause_and_the_time_taken(tmp_path: Path, monkeypatch) -> None:
     from aieff.repo import Unreachable
     from aieff.verify.fetch import Downloader
 
@@ -315,7 +315,7 @@ def test_the_export_doc_example_runs_and_writes_what_it_says(tmp_path: Path) -> 
     pytest.importorskip("torch")
     doc = (ROOT / "docs/graph-only-exports.md").read_text()
     block = re.search(r"<!-- tested: tests/test_contrib.py runs this block -->\n```python\n(.*?)```", doc, re.S)
-    exec(compile(block.group(1), "graph-only-exports.md", "exec"), {"__file__": str(tmp_path / "make_exports.py")})  # noqa: S102
+    exec(compile(block.group(1), "graph-only-exports.md", "exec"), {"__file__": str(tmp_path / "make_exports.py")})
     written = sorted(p.name for p in tmp_path.glob("*.pt2"))
     assert written == ["gpt2_small_1024.pt2", "resnet164.pt2", "resnet9.pt2", "speedrun_2048.pt2"]
     assert all(p.stat().st_size < 1 << 20 for p in tmp_path.glob("*.pt2"))  # they fit beside an entry

@@ -112,7 +112,7 @@ def _inert_summary(text: str) -> None:
     assert len({len(re.findall(r"(?<!\\)\|", line)) for line in rows}) == 1, rows  # no row gained a cell
 
 
-def test_validate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_validate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:
     from aieff.dataset.diagnostics import Diagnostic, github_report
 
     summary = tmp_path / "summary.md"
@@ -122,7 +122,7 @@ def test_validate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:  # 
     _inert_summary(summary.read_text(encoding="utf-8"))
 
 
-def test_estimate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_estimate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:
     from aieff.verify.estimate import Estimate, _summary
 
     summary = tmp_path / "summary.md"

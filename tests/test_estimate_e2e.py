@@ -89,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     served.mkdir()
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):  # noqa: ANN002, ANN003
+        def __init__(self, *a, **kw):
             super().__init__(*a, directory=str(served), **kw)
 
         def log_message(self, *args: object) -> None:

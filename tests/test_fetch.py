@@ -18,9 +18,9 @@ from conftest import drip, drip_headers, self_signed_cert
 
 pytest.importorskip("pooch")
 
-from aieff.dataset.schema import Artifact  # noqa: E402
-from aieff.repo import DataError, Unreachable  # noqa: E402
-from aieff.verify.fetch import Downloader, allowed_address, fetch, remember_silent_hosts  # noqa: E402
+from aieff.dataset.schema import Artifact
+from aieff.repo import DataError, Unreachable
+from aieff.verify.fetch import Downloader, allowed_address, fetch, remember_silent_hosts
 
 BODY = b"epoch\ttop5Accuracy\n1\t80\n"
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -35,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             hits[self.path] = hits.get(self.path, 0) + 1
             if self.path == "/log.tsv" or (self.path == "/flaky" and hits[self.path] > 2):
                 self._send(200, BODY)
@@ -267,7 +267,7 @@ def _ends_in_time(download: Callable[[], None], deadline: float) -> tuple[float,
         start = time.monotonic()
         try:
             download()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             outcome["error"] = exc
         outcome["seconds"] = time.monotonic() - start
 
@@ -297,7 +297,7 @@ def test_each_read_waits_only_for_what_is_left(server, tmp_path: Path) -> None:
     assert seconds < 2.0 + MARGIN
 
 
-def test_a_handshake_that_never_completes_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_handshake_that_never_completes_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AIEFF_FETCH_ALLOW_LOOPBACK", "1")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -322,7 +322,7 @@ def test_a_handshake_that_never_completes_is_stopped_at_the_deadline(tmp_path: P
     assert seconds < 1.5 + MARGIN
 
 
-def test_the_deadline_setting_is_read_when_a_download_starts(server, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_the_deadline_setting_is_read_when_a_download_starts(server, tmp_path: Path, monkeypatch) -> None:
     """AIEFF_FETCH_DEADLINE set after import still applies (here to a body dripped over 200 s)."""
     base, _ = server
     monkeypatch.setenv("AIEFF_FETCH_DEADLINE", "1.5")
@@ -335,7 +335,7 @@ def test_the_deadline_setting_is_read_when_a_download_starts(server, tmp_path: P
             fetch(art(f"{base}/log.tsv", "6" * 64), tmp_path, what="log")
 
 
-def test_a_name_lookup_that_never_answers_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_name_lookup_that_never_answers_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch) -> None:
     """getaddrinfo has no timeout of its own (a resolver asking a slow name server can wait long)."""
     real = socket.getaddrinfo
 

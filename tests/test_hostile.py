@@ -10,7 +10,7 @@ from hostile_corpus import CASES, run_case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_case_is_refused_cleanly(case, tmp_path: Path) -> None:  # noqa: ANN001
+def test_hostile_case_is_refused_cleanly(case, tmp_path: Path) -> None:
     if case.needs_torch:
         pytest.importorskip("torch")
     outcome, detail = run_case(case, tmp_path)

@@ -293,7 +293,7 @@ def test_a_pathological_pattern_ends_in_a_coded_error() -> None:
         spec("step-log", pattern=r"(?P<step>\d+)(?P<value>\1)")  # backreferences need backtracking
 
 
-def test_tensorboard_event_file_written_by_a_real_writer(tmp_path) -> None:  # noqa: ANN001
+def test_tensorboard_event_file_written_by_a_real_writer(tmp_path) -> None:
     torch = pytest.importorskip("torch")
     from torch.utils.tensorboard import SummaryWriter
 

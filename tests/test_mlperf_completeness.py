@@ -15,11 +15,11 @@ LEVELS = {"mlperf-resnet50-v0-5": "closed", "mlperf-resnet50-v1-5": "closed", "m
 
 
 @pytest.fixture(scope="module")
-def ds():  # noqa: ANN201
+def ds():
     return validate(ROOT)
 
 
-def _generator():  # noqa: ANN202
+def _generator():
     path = ROOT / "entries/mlperf-resnet50-v1-5/make_entries.py"
     spec = importlib.util.spec_from_file_location("make_entries", path)
     assert spec is not None and spec.loader is not None
@@ -29,7 +29,7 @@ def _generator():  # noqa: ANN202
     return module
 
 
-def test_every_candidate_sits_in_one_level_of_its_division(ds) -> None:  # noqa: ANN001
+def test_every_candidate_sits_in_one_level_of_its_division(ds) -> None:
     seen: dict[str, str] = {}
     for level_id, division in LEVELS.items():
         policy = ds.level(level_id).policy
@@ -44,7 +44,7 @@ def test_every_candidate_sits_in_one_level_of_its_division(ds) -> None:  # noqa:
     assert "v0.6 Fujitsu abci_2048xV100_mxnet" in ds.level("mlperf-resnet50-open").policy.candidates
 
 
-def test_the_round_counts_are_the_snapshots(ds) -> None:  # noqa: ANN001
+def test_the_round_counts_are_the_snapshots(ds) -> None:
     closed = ds.level("mlperf-resnet50-v1-5").policy
     rounds = {c.split(" ", 1)[0] for c in closed.candidates}
     assert rounds == {f"v{r}" for r in ("0.6", "0.7", "1.0", "1.1", "2.0", "2.1", "3.0", "3.1", "4.0")}
@@ -52,7 +52,7 @@ def test_the_round_counts_are_the_snapshots(ds) -> None:  # noqa: ANN001
     assert len(ds.level("mlperf-resnet50-v0-5").policy.candidates) == 14
 
 
-def test_v05_logs_that_count_epochs_from_zero_say_so(ds) -> None:  # noqa: ANN001
+def test_v05_logs_that_count_epochs_from_zero_say_so(ds) -> None:
     nvidia = ds.all_entries()["mlperf-v0-5-nvidia-dgx1-ngc18-11-mxnet"]
     assert nvidia.training.epochs_to_target == 63  # label 62 comes after train_epoch 62: 63 epochs done
     assert all(log.epochs_start_at == 0 for log in nvidia.artifacts.logs())
@@ -60,7 +60,7 @@ def test_v05_logs_that_count_epochs_from_zero_say_so(ds) -> None:  # noqa: ANN00
     assert all(log.epochs_start_at is None for log in v100.artifacts.logs())
 
 
-def test_the_generators_open_division_table_names_real_candidates(ds) -> None:  # noqa: ANN001
+def test_the_generators_open_division_table_names_real_candidates(ds) -> None:
     gen = _generator()
     policy = ds.level("mlperf-resnet50-open").policy
     assert set(gen.OPEN_MODEL) == set(policy.candidates)

@@ -74,7 +74,7 @@ def test_least_squares_interval_agrees_with_scipy_linregress() -> None:
     assert fit.ci95_months[1] == pytest.approx(-1 / (ref.slope + t * ref.stderr), rel=1e-3)
 
 
-def _result(reestimated: dict[str, float] | None = None):  # noqa: ANN202
+def _result(reestimated: dict[str, float] | None = None):
     ds = validate(ROOT)
     return analyze(ds, reestimated=reestimated)
 
@@ -115,7 +115,7 @@ def test_analyze_json_and_levels_export_carry_the_choices() -> None:
     assert set(lv["split"]) >= {"unit", "forward_factor", "seen_factor"}
 
 
-def test_published_status_feeds_the_verified_trend(tmp_path) -> None:  # noqa: ANN001
+def test_published_status_feeds_the_verified_trend(tmp_path) -> None:
     """analyze reads the record: an entry is verified for the trend only while its verdict binds."""
     ds = validate(ROOT)
     shown = record.shown(record.load(ROOT / record.RECORD_PATH), ds)

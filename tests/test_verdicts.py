@@ -76,7 +76,7 @@ def test_a_binding_verdict_is_shown_and_publishes_its_compute(toy: Path) -> None
     ],
     ids=["numbers", "notes", "level"],
 )
-def test_a_verdict_is_void_after_an_edit(toy: Path, edit, changed: str) -> None:  # noqa: ANN001
+def test_a_verdict_is_void_after_an_edit(toy: Path, edit, changed: str) -> None:
     _write(toy, ("better", _verdict(toy)))
     edit(toy)
     got = _shown(toy)["better"]

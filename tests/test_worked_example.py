@@ -97,7 +97,7 @@ def test_the_worked_example_runs_as_written(tmp_path: Path) -> None:
     assert "| verified" in _readme_row(repo), _readme_row(repo)
 
 
-def _expect(command: str, proc, seen: list[str]) -> None:  # noqa: ANN001
+def _expect(command: str, proc, seen: list[str]) -> None:
     """What each step of the worked example must print (the doc's prose says the same)."""
     out = proc.stdout + proc.stderr
     context = "\n".join(seen)

@@ -287,7 +287,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
-def _offline_advice(ds, paths: list[str], out) -> None:  # noqa: ANN001
+def _offline_advice(ds, paths: list[str], out) -> None:
     """After a check, how many pinned URL artifacts of these entries are not in the cache, and how to seed them."""
     from aieff.verify.cache import github_pin
     from aieff.verify.fetch import cache_dir
@@ -332,7 +332,7 @@ def need_extra(extra: str, command: str) -> None:
         )
 
 
-def _valid_dataset(root: Path):  # noqa: ANN202
+def _valid_dataset(root: Path):
     from aieff.dataset.diagnostics import render
     from aieff.dataset.validate import validate
 

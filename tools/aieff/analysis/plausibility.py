@@ -30,7 +30,7 @@ def _compute(entry: Entry, ds: Dataset, everything: dict[str, Entry]) -> tuple[f
     return None, ()
 
 
-def _source_date(e: Entry):  # noqa: ANN202
+def _source_date(e: Entry):
     return e.submission.source_date if e.submission and e.submission.source_date else e.publication.date
 
 

@@ -29,7 +29,7 @@ SVG_META = {"Date": None, "Creator": None}
 PNG_META = {"Software": None}
 
 
-def _mpl():  # noqa: ANN202 - matplotlib is imported only when charts are drawn
+def _mpl():  # matplotlib is imported only when charts are drawn
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +53,7 @@ def _dates(rows: list) -> list[dt.date]:
     return [dt.date.fromisoformat(r.date) for r in rows]
 
 
-def _save(fig, plt) -> dict[str, bytes]:  # noqa: ANN001
+def _save(fig, plt) -> dict[str, bytes]:
     out = {}
     for fmt, meta in (("svg", SVG_META), ("png", PNG_META)):
         buf = io.BytesIO()
@@ -63,7 +63,7 @@ def _save(fig, plt) -> dict[str, bytes]:  # noqa: ANN001
     return out
 
 
-def _separate(fig, labels: list) -> None:  # noqa: ANN001
+def _separate(fig, labels: list) -> None:
     """Move frontier labels up, in order, until no two overlap (deterministic, a few passes)."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -81,7 +81,7 @@ def _separate(fig, labels: list) -> None:  # noqa: ANN001
             return
 
 
-def _log_axis(ax) -> None:  # noqa: ANN001
+def _log_axis(ax) -> None:
     """Log y axis labelled at 1, 2 and 5 of every decade in plain numbers (0.005, 20, 2,000), so even a
     narrow range carries several labelled ticks."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -92,12 +92,12 @@ def _log_axis(ax) -> None:  # noqa: ANN001
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _title(ax, text: str) -> None:  # noqa: ANN001
+def _title(ax, text: str) -> None:
     """The whole title, wrapped onto as many lines as it needs (never cut off)."""
     ax.set_title(textwrap.fill(chart_text(text, 400), 95), fontsize=10, parse_math=False)
 
 
-def _literal(legend) -> None:  # noqa: ANN001
+def _literal(legend) -> None:
     """Legend labels carry level titles: shown as written, never parsed as mathtext."""
     for text in legend.get_texts():
         text.set_parse_math(False)
@@ -181,7 +181,7 @@ def level_chart(level: Level, *, fresh: bool = False) -> dict[str, bytes]:
     return _cached("level", asdict(level), lambda: _save(level_figure(level), _mpl()), fresh)
 
 
-def level_figure(level: Level):  # noqa: ANN201 - a matplotlib Figure
+def level_figure(level: Level):  # a matplotlib Figure
     """One level's figure: grey entries (gid 'entries'), the frontier ('frontier') and the fit ('fit')."""
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(8, 4.8))

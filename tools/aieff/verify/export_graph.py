@@ -387,10 +387,10 @@ def summed_product_rules() -> tuple[dict[Any, Any], dict[Any, Any]]:
     """(ptflops rule in multiply-adds, FlopCounterMode rule in FLOP) for aieff::summed_product."""
     op = _summed_product_op()
 
-    def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
+    def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:
         return int(outputs[0].numel())
 
-    def flop(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:  # noqa: ARG001
+    def flop(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
         return 2 * math.prod(out_shape)
 
     return {op: macs}, {op: flop}

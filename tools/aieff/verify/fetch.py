@@ -127,7 +127,7 @@ class _DeadlineSocket(ssl.SSLSocket):
         self.settimeout(_timeout(self.stop))  # the handshake as a whole is bounded by this (CPython's _ssl)
         super().do_handshake(block)
 
-    def read(self, len: int = 1024, buffer: bytearray | memoryview | None = None) -> bytes | int:  # noqa: A002
+    def read(self, len: int = 1024, buffer: bytearray | memoryview | None = None) -> bytes | int:
         self.settimeout(_timeout(self.stop))  # recv and recv_into (status line, headers, body) come here
         return super().read(len, buffer)
 
@@ -157,7 +157,7 @@ def _lookup(host: str, port: int, timeout: float) -> list[tuple]:
     def ask() -> None:
         try:
             answer.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except Exception as exc:  # noqa: BLE001 - any failure reads "does not resolve", never a thread traceback
+        except Exception as exc:  # any failure reads "does not resolve", never a thread traceback
             answer.append(exc)
 
     thread = threading.Thread(target=ask, name="aieff-dns", daemon=True)
@@ -223,7 +223,7 @@ class _CheckedHandler(urllib.request.HTTPSHandler):
 class _HttpsOnly(urllib.request.HTTPRedirectHandler):
     max_redirections = 5
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         if not newurl.startswith("https://"):
             raise DataError(f"{_plain(req.full_url)}: redirect to non-https {excerpt(newurl, 200)} refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -242,7 +242,7 @@ class Downloader:
     def __init__(self, max_bytes: int, deadline: float | None = None, retries: int = RETRIES) -> None:
         self.max_bytes, self.deadline, self.retries = max_bytes, deadline, retries
 
-    def __call__(self, url: str, output_file: str, pooch: object) -> None:  # noqa: ARG002
+    def __call__(self, url: str, output_file: str, pooch: object) -> None:
         deadline = deadline_seconds() if self.deadline is None else self.deadline
         start = time.monotonic()
         stop = start + deadline

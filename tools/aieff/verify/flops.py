@@ -178,7 +178,7 @@ def exported_model(program: Any, *, every_weight_used: bool = False) -> Any:
         def forward(self, *args: Any) -> Any:
             return self._graph(*args)
 
-        def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: ARG002
+        def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
             return dict(state)
 
     return Exported()
@@ -303,7 +303,7 @@ def attention_macs(q: Any, k: Any, v: Any, causal: bool) -> int:
 def _sdpa_macs_for(name: str) -> Any:
     where = CAUSAL_ARG[name]
 
-    def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:  # noqa: ARG001
+    def macs(args: tuple[Any, ...], outputs: tuple[Any, ...]) -> int:
         causal = len(args) > where and bool(args[where])
         return attention_macs(args[0].shape, args[1].shape, args[2].shape, causal)
 
@@ -328,7 +328,7 @@ def _attention_rules() -> dict[Any, Any]:
 def _sdpa_flop_for(name: str) -> Any:
     where = CAUSAL_ARG[name] - 3  # FlopCounterMode passes the shapes of q, k, v, then the other arguments
 
-    def flop(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> int:  # noqa: ARG001
+    def flop(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> int:
         return 2 * attention_macs(q, k, v, len(args) > where and bool(args[where]))
 
     return flop

@@ -280,7 +280,7 @@ def _child(job: dict[str, Any], request: dict[str, Any], out: int, scratch: str 
             from aieff.verify.worker import run_job
 
             result = run_job(job)
-    except BaseException as exc:  # noqa: BLE001 - the child reports, whatever happened
+    except BaseException as exc:  # the child reports, whatever happened
         result = {"ok": False, "error": f"{type(exc).__name__} in the sandbox"}
     _write_line(out, result)
 
@@ -388,9 +388,9 @@ def _warm(job: dict[str, Any]) -> None:
     import ptflops  # noqa: F401
     import torch  # noqa: F401
 
-    import aieff.verify.checkpoint  # noqa: F401
-    import aieff.verify.flops  # noqa: F401
-    import aieff.verify.pt2  # noqa: F401
+    import aieff.verify.checkpoint
+    import aieff.verify.flops
+    import aieff.verify.pt2
     import aieff.verify.worker  # noqa: F401
 
     if "torchvision" in job.get("arch", {}):

@@ -40,7 +40,7 @@ class Eval:
     steps: int | None = None
 
 
-class Evals(list):  # noqa: FURB189 - a list that also says how its labels were read
+class Evals(list):  # a list that also says how its labels were read
     """Evaluations of one log, with the conventions used to read their labels."""
 
     def __init__(self, items: list[Eval] = (), conventions: list[str] | None = None) -> None:  # type: ignore[assignment]
