@@ -6,15 +6,12 @@ their throw-away certificate through AIEFF_CA_BUNDLE.
 
 from __future__ import annotations
 
-import http.server
 import socket
-import ssl
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
-from hostile_corpus import Case, Result, add_artifacts, failed_with
+from hostile_corpus import Case, Result, add_artifacts, failed_with, https_server
 
 _SERVERS: dict[str, str] = {}
 DEADLINE = 3  # AIEFF_FETCH_DEADLINE for these cases, in seconds
@@ -24,23 +21,9 @@ ENV = {"AIEFF_FETCH_DEADLINE": str(DEADLINE), "AIEFF_FETCH_ALLOW_LOOPBACK": "1",
 def _header_drip_url() -> tuple[str, str]:
     """(url, CA bundle) of an HTTPS server that sends its headers one byte every 0.2 s, never ending them."""
     if "headers" not in _SERVERS:
-        from conftest import drip_headers, self_signed_cert
+        from conftest import drip_headers
 
-        cert, key = self_signed_cert(Path(tempfile.mkdtemp(prefix="aieff-hdrip-")))
-
-        class Drip(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                drip_headers(self)
-
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        _SERVERS.update(headers=f"https://127.0.0.1:{httpd.server_address[1]}/log.tsv", ca=str(cert))
+        _SERVERS["headers"], _SERVERS["ca"] = https_server(drip_headers, "aieff-hdrip-")
     return _SERVERS["headers"], _SERVERS["ca"]
 
 

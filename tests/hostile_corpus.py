@@ -637,28 +637,35 @@ def run_case(case: Case, folder: Path) -> tuple[str, str]:
 _DRIP: dict[str, str] = {}
 
 
+def https_server(respond: Callable[[http.server.BaseHTTPRequestHandler], None], prefix: str) -> tuple[str, str]:
+    """(url, CA bundle) of an HTTPS server on 127.0.0.1, with a throwaway certificate, whose every GET is
+    answered by respond(handler); it serves until the process ends."""
+    from conftest import self_signed_cert
+
+    cert, key = self_signed_cert(Path(tempfile.mkdtemp(prefix=prefix)))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            respond(self)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"https://127.0.0.1:{httpd.server_address[1]}/log.tsv", str(cert)
+
+
 def drip_url(folder: Path) -> tuple[str, str]:
     """(url, CA bundle) of an HTTPS server on 127.0.0.1 that sends one byte every 0.2 s (started once)."""
     if not _DRIP:
-        from conftest import drip, self_signed_cert
+        from conftest import drip
 
-        tls = Path(tempfile.mkdtemp(prefix="aieff-drip-"))
-        cert, key = self_signed_cert(tls)
-
-        class Drip(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                drip(self)
-
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
-        httpd.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        _DRIP.update(url=f"https://127.0.0.1:{httpd.server_address[1]}/log.tsv", ca=str(cert))
+        _DRIP["url"], _DRIP["ca"] = https_server(drip, "aieff-drip-")
     return _DRIP["url"], _DRIP["ca"]
 
 
