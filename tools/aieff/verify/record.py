@@ -250,13 +250,14 @@ def shown(record: Record, ds: Dataset) -> dict[str, Shown]:
         if v is None:
             out[entry_id] = Shown(Status.PENDING, "pending (no verdict yet)")
             continue
-        now = judge_inputs(entry, ds.level(entry.benchmark), entries)
+        level = ds.level(entry.benchmark)
+        now = judge_inputs(entry, level, entries)
         if v.judged != now:
             changed = v.judged.differs(now) if v.judged else ["the verdict names no inputs"]
             since = f" since the verdict of {v.date}" if v.date else ""
             out[entry_id] = Shown(Status.PENDING, f"pending ({', '.join(changed)} changed{since})")
             continue
-        if v.status == Status.VERIFIED and not _agrees_with_entry(v, entry, ds):
+        if v.status == Status.VERIFIED and not _agrees_with_entry(v, entry, level, entries):
             out[entry_id] = Shown(Status.PENDING, "pending (the recorded compute disagrees with what the entry states)")
             continue
         text = f"{v.status} {v.date}" if v.date else v.status
@@ -268,13 +269,12 @@ def shown(record: Record, ds: Dataset) -> dict[str, Shown]:
     return out
 
 
-def _agrees_with_entry(v: Verdict, entry: Entry, ds: Dataset) -> bool:
+def _agrees_with_entry(v: Verdict, entry: Entry, level: Benchmark, entries: dict[str, Entry]) -> bool:
     """A verified verdict publishes its compute only when that agrees with every figure the entry states,
     within the level's tolerance, as `aieff estimate` required when it judged."""
     from aieff.analysis.analyze import stated_compute
 
-    level = ds.level(entry.benchmark)
-    stated = stated_compute(entry, level, ds.all_entries())
+    stated = stated_compute(entry, level, entries)
     return v.compute_flop is not None and bool(stated) and all(level.agrees(v.compute_flop, x) for _, x in stated)
 
 
