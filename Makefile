@@ -37,7 +37,7 @@ $(TEST_STAMP): $(BUILD_STAMP)
 ## Validate every entry, re-estimate compute, rebuild tables, charts, exports, schemas and docs.
 build: $(BUILD_STAMP)
 	$(BIN)/aieff validate
-	$(BIN)/aieff estimate --all --record exports/verification.json
+	$(BIN)/aieff estimate --all --jobs 0 --record exports/verification.json
 	$(BIN)/aieff build
 
 ## The whole test suite.

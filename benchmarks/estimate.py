@@ -11,8 +11,9 @@
    parse the log to the first evaluation at 3.28, load the archive through aieff's gate and count
    one sequence on the meta device.
 4. `aieff estimate --all` on the real dataset with its artifacts cached: cold (an empty memo of counts
-   and readings) then warm (nothing changed), as one run and as 4 shards (the slowest shard is what a
-   runner of the nightly's matrix waits for). Wall, CPU and peak memory of the whole process.
+   and readings) then warm (nothing changed), one entry at a time and --jobs <CPUs>, and the same for
+   the entries issue 21 timed (those of commit 50ea6a7 still present); then as 4 shards (the slowest
+   shard is what a runner of the nightly's matrix waits for). Wall, CPU and peak memory of the whole process.
 Targets: counting under 5 s; peak memory while verifying under 10% of the checkpoint's size; case 3
 under 5 s after imports; a warm estimate --all at most 10% of a cold one.
 Usage: python benchmarks/estimate.py [--only 1|2|3|4]
@@ -167,23 +168,46 @@ def timed(args: list[str], env: dict[str, str]) -> dict:
     return {"wall": wall, "cpu": cpu, "peak_mib": after.ru_maxrss / 1024, "code": proc.returncode, "tail": last}
 
 
+ISSUE_BASELINE = "50ea6a7"  # the commit whose 143 entries issue 21 timed at 68 s cold on this machine
+
+
+def original_entries() -> list[str]:
+    """The entry files of ISSUE_BASELINE that are still entries today (same path), for a like-for-like time."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", ISSUE_BASELINE, "entries/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    return [p for p in listed if p.endswith(".yaml") and not p.endswith("benchmark.yaml") and (ROOT / p).is_file()]
+
+
 def dataset() -> None:
-    aieff = [sys.executable, "-m", "aieff", "estimate", "--all"]
-    with tempfile.TemporaryDirectory() as memo:
-        env = {"AIEFF_MEMO_DIR": memo}
-        print("4. aieff estimate --all on the real dataset (artifacts cached; peak: largest child so far)")
-        cold = timed(aieff, env)
-        warm = timed(aieff, env)
-        for how, r in (("cold memo", cold), ("warm memo", warm)):
-            print(
-                f"   {how:>14}: {r['wall']:7.1f} s wall, {r['cpu']:7.1f} s CPU, peak {r['peak_mib']:6.0f} MiB, "
-                f"exit {r['code']}: {r['tail'][0]}"
-            )
-        print(f"   warm / cold wall: {warm['wall'] / cold['wall']:.1%} (target at most 10%)")
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    aieff = [sys.executable, "-m", "aieff", "estimate"]
+    print("4. aieff estimate on the real dataset (artifacts cached; peak: largest child so far)")
+    original = original_entries()
+    runs = [("--all", ["--all"]), (f"the {len(original)} entries of {ISSUE_BASELINE} still here", original)]
+    for what, which in runs:
+        print(f"   {what}:")
+        for jobs in sorted({1, cpus}):
+            with tempfile.TemporaryDirectory() as memo:
+                env = {"AIEFF_MEMO_DIR": memo}
+                cold = timed([*aieff, *which, "--jobs", str(jobs)], env)
+                warm = timed([*aieff, *which, "--jobs", str(jobs)], env)
+            for how, r in (("cold memo", cold), ("warm memo", warm)):
+                print(
+                    f"   --jobs {jobs} {how:>10}: {r['wall']:7.1f} s wall, {r['cpu']:7.1f} s CPU, "
+                    f"peak {r['peak_mib']:6.0f} MiB, exit {r['code']}: {r['tail'][0]}"
+                )
+            print(f"   --jobs {jobs} warm / cold wall: {warm['wall'] / cold['wall']:.1%} (target at most 10%)")
     with tempfile.TemporaryDirectory() as memo:
         env = {"AIEFF_MEMO_DIR": memo}
         for how in ("cold", "warm"):
-            shards = [timed([*aieff, "--shard", f"{k}/4"], env) for k in range(1, 5)]
+            shards = [timed([*aieff, "--all", "--shard", f"{k}/4"], env) for k in range(1, 5)]
             walls = ", ".join(f"{r['wall']:.1f}" for r in shards)
             print(f"   4 shards, {how}: {walls} s wall (slowest {max(r['wall'] for r in shards):.1f} s)")
 

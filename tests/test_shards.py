@@ -89,6 +89,39 @@ def test_shards_merged_equal_one_run(toy: Path, tmp_path: Path) -> None:
     assert sum(sizes) == len(IDS) and max(sizes) < len(IDS)  # a real split
 
 
+def test_jobs_give_the_output_and_record_of_one_at_a_time(toy: Path, tmp_path: Path) -> None:
+    """--jobs N estimates N entries at a time (each worker in a sandbox helper of its own, both runs cold):
+    the JSON output and the record are those of one at a time, in the same order."""
+    repo = _repo(toy)
+    out = {}
+    for jobs in (1, 3):
+        env = {"AIEFF_CACHE": str(tmp_path / f"cache-{jobs}")}
+        args = ("estimate", "--all", "--format", "json", "--jobs", str(jobs), "--record", f"jobs-{jobs}.json")
+        proc = run(*args, cwd=repo, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out[jobs] = proc.stdout
+        assert [e["status"] for e in json.loads(proc.stdout)] == ["verified"] * len(IDS)
+    assert [e["id"] for e in json.loads(out[3])] == sorted(IDS)
+    assert out[3] == out[1]
+    assert (repo / "jobs-3.json").read_text() == (repo / "jobs-1.json").read_text()
+
+
+def test_jobs_stop_their_helpers(toy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers' sandbox helpers (slots 1..N) are stopped when the run ends: none is left running."""
+    from aieff.dataset.validate import validate
+    from aieff.verify import sandbox
+    from aieff.verify.estimate import _estimate_all
+
+    repo = _repo(toy)
+    monkeypatch.setenv("AIEFF_CACHE", str(tmp_path / "cache"))
+    ds = validate(repo)
+    entries = [ds.all_entries()[i] for i in IDS]
+    ests, protection = _estimate_all(repo, ds, entries, jobs=2)
+    assert [e.status for e in ests] == ["verified"] * len(IDS), [e.messages for e in ests]
+    assert protection
+    assert not [key for key in sandbox._HELPERS if key[1] != 0]
+
+
 def test_merge_refuses_overlaps_gaps_and_strangers(toy: Path, tmp_path: Path) -> None:
     repo = _repo(toy)
     env = {"AIEFF_CACHE": str(tmp_path / "cache")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -209,7 +210,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         sys.stderr.write(render(ds.diagnostics, "text"))
         print(f"aieff: {len(ds.diagnostics)} validation error(s): those files are not estimated", file=sys.stderr)
     shard = _shard(args.shard) if args.shard else None
-    status = run_estimates(root, ds, args.paths, all_entries=args.all, record=args.record, fmt=args.format, shard=shard)
+    jobs = args.jobs if args.jobs > 0 else len(os.sched_getaffinity(0))
+    status = run_estimates(
+        root, ds, args.paths, all_entries=args.all, record=args.record, fmt=args.format, shard=shard, jobs=jobs
+    )
     return max(status, 1 if ds.diagnostics else 0)
 
 
@@ -466,6 +470,13 @@ def parser() -> argparse.ArgumentParser:
         "--shard",
         metavar="K/N",
         help="with --all: only shard K of N (a stable split by entry id); --record then writes a partial record",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="estimate N entries at a time, each in a sandbox helper of its own (0: one per CPU); same output",
     )
 
     p = add(

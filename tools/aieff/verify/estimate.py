@@ -29,7 +29,7 @@ from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
 from aieff.verify.checkpoint import CheckpointReport
 from aieff.verify.flops import ForwardCount
 from aieff.verify.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
-from aieff.verify.sandbox import Sandbox
+from aieff.verify.sandbox import Sandbox, use_slot
 
 
 @dataclass
@@ -504,6 +504,46 @@ def _entry_files(root: Path, ds: Dataset, paths: list[str]) -> list[tuple[str, s
     return out
 
 
+def _estimate_all(root: Path, ds: Dataset, entries: list[Entry], jobs: int) -> tuple[list[Estimate], str | None]:
+    """Every entry's estimate, in order, `jobs` at a time, and how the sandbox confined them.
+
+    Worker threads only wait: the counting and log reading run in the sandbox helpers' children, one helper
+    per worker (slots 1..jobs), stopped when the run ends. The context (hosts found silent) is shared.
+    """
+    if jobs <= 1 or len(entries) <= 1:
+        box = Sandbox()
+        return [estimate_entry(root, ds, e, box) for e in entries], box.protection
+    import contextvars
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    boxes = [Sandbox(slot=k) for k in range(1, min(jobs, len(entries)) + 1)]
+    free: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
+    for box in boxes:
+        free.put(box)
+    context = contextvars.copy_context()  # the silent-host memory is one dict, shared by every worker
+
+    def one(entry: Entry) -> Estimate:
+        box = free.get()
+        try:
+            return context.copy().run(_in_slot, box, entry)
+        finally:
+            free.put(box)
+
+    def _in_slot(box: Sandbox, entry: Entry) -> Estimate:
+        with use_slot(box.slot):  # a Sandbox() made inside (a log's parse) goes to this worker's helper too
+            return estimate_entry(root, ds, entry, box)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(boxes), thread_name_prefix="aieff-estimate") as pool:
+            ests = list(pool.map(one, entries))
+    finally:
+        for box in boxes:
+            box.stop()
+    seen = dict.fromkeys(how for box in boxes for how in box.protections)
+    return ests, "; ".join(seen) or None
+
+
 def run_estimates(
     root: Path,
     ds: Dataset,
@@ -514,12 +554,15 @@ def run_estimates(
     fmt: str,
     unreachable_fails: bool = False,
     shard: tuple[int, int] | None = None,
+    jobs: int = 1,
 ) -> int:
     """Estimate the named entries (or all); exit 1 when any failed (or, for a PR check, is unreachable).
 
     --record on a subset updates only those entries. With shard (K, N) and --all, only the entries of
     shard K of N (a stable split by id) are estimated, and --record writes a partial record: the shard's
     verdicts (the record's earlier ones kept as for any run) and the ids it covers, for `aieff record merge`.
+    With jobs > 1, that many entries are estimated at a time, each worker's jobs in a sandbox helper of its
+    own; the output and the record are the same as one at a time (entries keep their order).
     """
     from aieff.dataset.validate import today
     from aieff.verify import record as records
@@ -551,14 +594,13 @@ def run_estimates(
         raise UsageError(f"no valid entry in {', '.join(paths)}" if paths else "name entry files, or pass --all")
     from aieff.verify.fetch import remember_silent_hosts
 
-    box = Sandbox()
     with remember_silent_hosts():
-        ests = [estimate_entry(root, ds, e, box) for e in entries]
+        ests, protection = _estimate_all(root, ds, entries, jobs)
     if fmt == "json":
         sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(render_text(ests, box.protection))
-    _summary(ests, box.protection)
+        sys.stdout.write(render_text(ests, protection))
+    _summary(ests, protection)
     if record_path is not None and old is not None:
         everything = ds.all_entries()
         fresh = {

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import json
 import os
 import select
@@ -28,7 +29,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
@@ -71,10 +74,12 @@ class Limits:
 class _Helper:
     """One helper process and its throw-away home directory."""
 
-    def __init__(self, kept: tuple[tuple[str, str], ...]) -> None:
-        self.kept = kept  # its key in _HELPERS
+    def __init__(self, kept: tuple[tuple[str, str], ...], slot: int = 0) -> None:
+        self.kept = kept
+        self.key = (kept, slot)  # its key in _HELPERS
         self.home = tempfile.mkdtemp(prefix="aieff-sandbox-")
         env = dict(kept) | {"HOME": self.home, "TMPDIR": self.home, "PYTHONDONTWRITEBYTECODE": "1"}
+        self.lock = threading.Lock()  # one job at a time: a request and its answer share the pipe
         self.answered = False  # until its first answer, a job's budget includes the start-up
         self.died = False  # found dead while a job waited for it
         self.proc = subprocess.Popen(
@@ -105,29 +110,46 @@ class _Helper:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-# The process's helpers, by the environment they keep (a changed thread setting gets a helper of its own).
-_HELPERS: dict[tuple[tuple[str, str], ...], _Helper] = {}
+# The process's helpers, by the environment they keep (a changed thread setting gets a helper of its own) and
+# their slot: slot 0 serves every Sandbox by default; concurrent estimates give each worker thread a slot of its
+# own, so that jobs run side by side in helpers of their own (a helper answers one job at a time).
+_HELPERS: dict[tuple[tuple[tuple[str, str], ...], int], _Helper] = {}
+# The slot a Sandbox made without one uses: set per worker by the code that runs workers (use_slot), so a
+# Sandbox() made deep inside a worker's estimate (a log's parse) goes to that worker's helper.
+_SLOT: contextvars.ContextVar[int] = contextvars.ContextVar("aieff_sandbox_slot", default=0)
+_NEW_HELPER = threading.Lock()
+
+
+@contextlib.contextmanager
+def use_slot(slot: int) -> Iterator[None]:
+    """Within the block (in this context), a Sandbox made without a slot sends its jobs to helper `slot`."""
+    token = _SLOT.set(slot)
+    try:
+        yield
+    finally:
+        _SLOT.reset(token)
 
 
 def _kept() -> tuple[tuple[str, str], ...]:
     return tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
 
 
-def _helper() -> _Helper:
+def _helper(slot: int = 0) -> _Helper:
     kept = _kept()
-    helper = _HELPERS.get(kept)
-    if helper is not None and not helper.alive():
-        _retire(helper)
-        helper = None
-    if helper is None:
-        helper = _HELPERS[kept] = _Helper(kept)
+    with _NEW_HELPER:
+        helper = _HELPERS.get((kept, slot))
+        if helper is not None and not helper.alive():
+            _retire(helper)
+            helper = None
+        if helper is None:
+            helper = _HELPERS[(kept, slot)] = _Helper(kept, slot)
     return helper
 
 
 def _retire(helper: _Helper) -> None:
     helper.stop()
-    if _HELPERS.get(helper.kept) is helper:
-        del _HELPERS[helper.kept]
+    if _HELPERS.get(helper.key) is helper:
+        del _HELPERS[helper.key]
 
 
 def shutdown() -> None:
@@ -142,9 +164,14 @@ atexit.register(shutdown)
 class Sandbox:
     """Runs jobs in forked, limited children of the process's helper, with these per-job limits."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, slot: int | None = None) -> None:
         self.limits = limits or Limits.from_env()
+        self._slot = slot  # which of the process's helpers its jobs go to; None: the context's (use_slot)
         self.protections: list[str] = []  # how this sandbox's jobs were confined, each way once
+
+    @property
+    def slot(self) -> int:
+        return self._slot if self._slot is not None else _SLOT.get()
 
     @property
     def protection(self) -> str | None:
@@ -154,12 +181,12 @@ class Sandbox:
     @property
     def helper_pid(self) -> int | None:
         """The pid of the helper this sandbox's next job would go to, if one is running."""
-        helper = _HELPERS.get(_kept())
+        helper = _HELPERS.get((_kept(), self.slot))
         return helper.proc.pid if helper is not None and helper.alive() else None
 
     def stop(self) -> None:
         """Stop the helper this sandbox's jobs go to (the next job starts another)."""
-        if (helper := _HELPERS.get(_kept())) is not None:
+        if (helper := _HELPERS.get((_kept(), self.slot))) is not None:
             _retire(helper)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -173,11 +200,11 @@ class Sandbox:
             detail = f"AIEFF_SANDBOX_REQUIRE names {', '.join(unknown)}; known: {', '.join(confine.PROTECTIONS)}"
             return {"ok": False, "error": str(Refused("A302", detail))}
         request = {"job": job, "limits": asdict(self.limits), "require": list(require)}
-        helper = _helper()
+        helper = _helper(self.slot)
         reused = helper.answered
         result = self._send(helper, request)
         if result is None and reused and helper.died:
-            result = self._send(_helper(), request)
+            result = self._send(_helper(self.slot), request)
         result = result or {"ok": False, "error": "the sandbox process stopped or did not answer in time"}
         if isinstance(how := result.get("protection"), str) and how not in self.protections:
             self.protections.append(how)
@@ -185,6 +212,10 @@ class Sandbox:
 
     def _send(self, helper: _Helper, request: dict[str, Any]) -> dict[str, Any] | None:
         """The job's result, or None when the helper died or did not answer (it is then retired)."""
+        with helper.lock:
+            return self._exchange(helper, request)
+
+    def _exchange(self, helper: _Helper, request: dict[str, Any]) -> dict[str, Any] | None:
         proc = helper.proc
         assert proc.stdin is not None and proc.stdout is not None
         budget = self.limits.wall_seconds + 30 + (0 if helper.answered else START_SECONDS)
