@@ -475,8 +475,10 @@ class TrainingLog(Artifact):
     format: LogFormat = Field(
         description="How to read the log; each format is a module under tools/aieff/verify/logs/."
     )
-    columns: dict[Literal["epoch", "samples", "metric"], Name] | None = Field(
-        None, description="For csv and jsonl: which column holds epoch, samples and the metric."
+    columns: dict[Literal["epoch", "samples", "step", "metric"], Name] | None = Field(
+        None,
+        description="For csv and jsonl: which column holds epoch, samples and the metric; for csv, `step` "
+        "instead names a column of optimizer steps done (e.g. AlgoPerf's global_step), read with samples_per_step.",
     )
     metric_scale: Literal["percent", "fraction"] = Field(
         "percent", description="Scale of the metric in the log; converted to the level's unit."
@@ -508,6 +510,8 @@ class TrainingLog(Artifact):
             raise PydanticCustomError("aieff_E013", "pattern is required by, and only allowed with, format step-log")
         if (self.format == "tensorboard") != (self.tag is not None):
             raise PydanticCustomError("aieff_E013", "tag is required by, and only allowed with, format tensorboard")
+        if self.columns and "step" in self.columns and self.format != "csv":
+            raise PydanticCustomError("aieff_E013", "columns.step is read by format csv only")
         if self.pattern is not None:
             _check_pattern(self.pattern)
         return self
