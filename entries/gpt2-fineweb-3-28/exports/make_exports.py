@@ -150,7 +150,7 @@ MODELS: dict[str, tuple] = {
     "nanogpt_r17_flex.pt2": (50304, 6, [*[("keys", 858)] * 7, None, *[("keys", 858)] * 4], 65536),
     "nanogpt_r18_flex.pt2": (50304, 6, [*[("keys", 849)] * 7, None, *[("keys", 849)] * 4], 65536),
     "nanogpt_r19_flex.pt2": (50304, 6, [*[("keys", 857)] * 7, None, *[("keys", 857)] * 4], 65536),
-    # record 20: long block windows (mean 857.45) in layers 1, 5 and 12, short ones of half the blocks (375.62)
+    # record 20: long block windows (mean 857.45) in layers 1, 5 and 12, short ones of half the blocks (375.61)
     # elsewhere, no attention in layer 8
     "nanogpt_r20_flex.pt2": (50304, 6, _r29(376, 857), 65536),
     # records 21-28 (21 re-timed 2025-02-01): record 20's layers over 49,152-token sequences; long and short means
