@@ -127,7 +127,7 @@ def test_modern_levels_headlines_from_the_logs(result: Result) -> None:
     assert "no entry since 2020-07-29 needed less compute" in mlperf.headline
     gpt = result.level("gpt2-fineweb-3-28")
     # every track-1 record whose log reaches 3.28, dated by its run, record 85 read at its submitted v3 (issue 19)
-    assert gpt.fit.points == 44 and gpt.fit.doubling_months == pytest.approx(8.66, abs=0.05)
+    assert gpt.fit.points == 44 and gpt.fit.doubling_months == pytest.approx(8.70, abs=0.05)
     assert _row(result, "gpt2-fineweb-3-28", "nanogpt-r85-mudd-gates-dc-mha").reduction_factor == pytest.approx(
         29.03, abs=0.05
     )

@@ -293,6 +293,10 @@ def test_the_gpt_builder_counts_what_the_records_count(tmp_path: Path) -> None:
     assert _count(mine, "--input", "tokens", "--sequence-length", "2048") == 249_541_165_056
     with pytest.raises(ValueError, match="one value per layer"):
         models.gpt(depth=2, windows=["causal"])
+    # one attention convention: keys per query a mask keeps, never whole FlexAttention blocks a kernel computes
+    assert not hasattr(models, "Blocks")
+    with pytest.raises(ValueError, match="keys per query"):
+        models.gpt(depth=1, windows=[(7, 128)])
     with pytest.raises(ValueError, match="does not divide"):
         models.gpt(width=100, heads=12)
 

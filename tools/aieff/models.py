@@ -13,24 +13,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 CAUSAL = "causal"  # dense causal attention over the whole sequence (SDPA, is_causal): L(L+1)/2 pairs
 
-
-@dataclass(frozen=True)
-class Blocks:
-    """FlexAttention with a block mask: each query block computes `n` key blocks of `size` tokens."""
-
-    n: int
-    size: int = 128
-
-
-# One layer's attention: CAUSAL, an int K (every query computes K keys: a sliding window, zeros before
-# the start, as FlashAttention's window_size gives on average), Blocks(n), or None (no attention).
-Window = str | int | Blocks | None
+# One layer's attention: CAUSAL, an int K (every query computes K keys, zeros before the start: the mean
+# keys per query the layer's mask keeps, e.g. a sliding window's or a FlexAttention block mask's), or None
+# (no attention). Attention is counted over the pairs the mask keeps, never over what a kernel computes
+# beyond it (whole blocks): one convention, as the GPT-2 level's exports count it.
+Window = str | int | None
 
 
 @functools.cache
@@ -56,19 +48,11 @@ def _classes() -> dict[str, Any]:
             q, k, v = (z.view(b, t, self.heads, hd).transpose(1, 2) for z in (q, k, v))
             if self.window == CAUSAL:
                 y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            elif isinstance(self.window, int):
+            else:
                 span = self.window
                 keys = F.pad(k, (0, 0, span - 1, 0)).unfold(2, span, 1)  # b, h, t, hd, K
                 values = F.pad(v, (0, 0, span - 1, 0)).unfold(2, span, 1).transpose(-1, -2)
                 scores = q.reshape(b, self.heads, t, 1, hd) @ keys
-                y = (scores.softmax(-1) @ values).reshape(b, self.heads, t, hd)
-            else:
-                assert isinstance(self.window, Blocks)
-                n, size = self.window.n, self.window.size
-                pad = (0, 0, (n - 1) * size, 0)
-                keys = F.pad(k, pad).unfold(2, n * size, size)
-                values = F.pad(v, pad).unfold(2, n * size, size).transpose(-1, -2)
-                scores = q.reshape(b, self.heads, t // size, size, hd) @ keys
                 y = (scores.softmax(-1) @ values).reshape(b, self.heads, t, hd)
             return self.out(y.transpose(1, 2).reshape(b, t, d))
 
@@ -202,7 +186,7 @@ def gpt(
     width: model dimension; depth: layers; heads: attention heads (width must divide by them);
     mlp_ratio: MLP hidden width over the model width (hidden = round(width * mlp_ratio));
     vocab: rows the LM head computes (llm.c and modded-nanogpt pad 50,257 to 50,304);
-    windows: one per layer, or one for all: CAUSAL, K keys per query, Blocks(n), or None (no attention);
+    windows: one per layer, or one for all: CAUSAL, K keys per query (the mean the mask keeps), or None;
     mlp_layers: per layer, whether it has an MLP (default: all);
     value_embeddings: indices of the layers whose values add a value-embedding look-up (no multiply-adds).
     """
@@ -212,9 +196,9 @@ def gpt(
         raise ValueError(f"windows and mlp_layers need one value per layer ({depth})")
     if width % heads:
         raise ValueError(f"width {width} does not divide into {heads} heads")
-    bad = [w for w in per_layer if not (w is None or w == CAUSAL or isinstance(w, Blocks) or type(w) is int and w > 0)]
+    bad = [w for w in per_layer if not (w is None or w == CAUSAL or type(w) is int and w > 0)]
     if bad:
-        raise ValueError(f"a window is CAUSAL, a positive number of keys, Blocks(n) or None, not {bad[0]!r}")
+        raise ValueError(f"a window is CAUSAL, a positive number of keys per query or None, not {bad[0]!r}")
     if any(not 0 <= i < depth for i in value_embeddings):
         raise ValueError(f"value_embeddings are layer indices from 0 to {depth - 1}")
     value_layers = [i in set(value_embeddings) for i in range(depth)]

@@ -14,16 +14,26 @@ keeps what costs multiply-adds: the query/key/value and output projections, the 
 products and the LM head, layer by layer as the record has them. Left out, because they cost no
 multiply-adds or under 0.1% of them: norms, rotary and YaRN rotations, activation functions, softcaps,
 residual, U-net and value-embedding mixing (table look-ups and scalar weights), and attention masks
-(a mask decides which products are kept, not how many the kernel computes). Attention is counted as
-the record's kernel computes it:
+themselves (a mask decides which products are kept; the export computes only the kept ones).
 
-- dense causal attention over a 1,024-token sequence (SDPA, is_causal): every key at or before
-  the query, L(L+1)/2 pairs;
-- FlexAttention with a block mask over a 65,536-token sequence: 128-token blocks, each query block
-  computing every key block its window touches (partial blocks in full). Document boundaries, which
-  let the kernel skip blocks, depend on the data and are not modelled: an upper bound. Where the
-  window grows during training, the export's window is the mean, over the steps to the level, of
-  the blocks the schedule gives, rounded to the nearest block (each record's entry gives the mean).
+Attention follows one convention across the level: the query-key pairs the record's attention mask
+keeps, per query, averaged over the sequence's positions (and, where the window changes during
+training, over the steps to the level, weighted by each step's tokens); what a kernel computes beyond
+the mask (FlexAttention's partial 128-token blocks) is not counted. Document boundaries, which depend on
+the data, are not modelled: attention is an upper bound. So:
+
+- dense causal attention over a 1,024-token sequence (SDPA, is_causal): every key at or before the
+  query, L(L+1)/2 pairs;
+- ("keys", K): every query computes K keys, K being the mean the mask keeps, rounded to a whole key.
+  FlexAttention records (12-28, 65,536- or 49,152-token sequences): records 12-14 mask by tokens
+  (q - k < W, causal: min(p + 1, W) keys at position p); record 15 masks by tokens inside a block window of
+  ceil(W / 128) blocks (keys from max(p - W + 1, 128 x (block of p - ceil(W / 128) + 1))); records 16-28
+  mask by 128-token blocks (the n - 1 whole blocks before the query's block and the keys at or before it
+  in its own: min(b, n - 1) x 128 + r + 1 keys at position p = 128b + r; records 20-28's short window of
+  0 blocks, half a 1-block long one, keeps the query's own block, as 1 does). FlashAttention 3 records
+  (29 on, sequences of at most 2,048 tokens that start at a document, each counted as 2,048 tokens
+  long): window_size=(W, 0) keeps min(p + 1, W + 1) keys at position p. The entries give each layer's
+  mean and how the record's script sets its window.
 
 The sha256 of each file is pinned in the entries that use it; torch writes the same bytes for the
 same graph, so rerunning this script is a no-op unless a model here changes.
@@ -41,9 +51,8 @@ from torch.nn import functional as F
 from aieff.verify.pt2 import export_script, save_graph_only
 
 HERE = Path(__file__).resolve().parent  # file names: letters, digits, _ (the archive's folder is named after it)
-BLOCK = 128  # FlexAttention's block size in every record that uses it
 DENSE = "causal"  # dense causal attention (SDPA)
-Window = str | int | tuple[str, int]  # DENSE, a number of 128-token blocks, or ("keys", K): K keys per query
+Window = str | tuple[str, int]  # DENSE, or ("keys", K): K keys per query, the mean the record's mask keeps
 
 
 class Attention(nn.Module):
@@ -60,20 +69,14 @@ class Attention(nn.Module):
         q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in self.qkv(x).split(d, dim=2))
         if self.window == DENSE:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        elif isinstance(self.window, tuple):  # every query with the same number of keys, K (zeros before the start)
+        elif isinstance(self.window, tuple) and self.window[0] == "keys":  # K keys per query (zeros before the start)
             span, hd = self.window[1], d // self.heads
             keys = F.pad(k, (0, 0, span - 1, 0)).unfold(2, span, 1)  # b, h, t, hd, K
             values = F.pad(v, (0, 0, span - 1, 0)).unfold(2, span, 1).transpose(-1, -2)  # b, h, t, K, hd
             scores = q.reshape(b, self.heads, t, 1, hd) @ keys
             y = (scores.softmax(-1) @ values).reshape(b, self.heads, t, hd)
         else:
-            n = int(self.window)
-            blocks, hd = t // BLOCK, d // self.heads
-            pad = (0, 0, (n - 1) * BLOCK, 0)  # keys before the first block: the window's left edge
-            keys = F.pad(k, pad).unfold(2, n * BLOCK, BLOCK)  # b, h, blocks, hd, n*BLOCK
-            values = F.pad(v, pad).unfold(2, n * BLOCK, BLOCK).transpose(-1, -2)  # b, h, blocks, n*BLOCK, hd
-            scores = q.reshape(b, self.heads, blocks, BLOCK, hd) @ keys
-            y = (scores.softmax(-1) @ values).reshape(b, self.heads, t, hd)
+            raise ValueError(f"a window is {DENSE!r} or ('keys', K), not {self.window!r}")
         return self.out(y.transpose(1, 2).reshape(b, t, d))
 
 
@@ -132,18 +135,27 @@ MODELS: dict[str, tuple] = {
     "gpt2_12h_v50257_dense_1024.pt2": (50257, 12, [DENSE] * 12, 1024),
     # records 5-11: 6 heads of 128, ReLU squared, vocabulary padded to 50,304
     "gpt2_6h_dense_1024.pt2": (50304, 6, [DENSE] * 12, 1024),
-    # record 12: a 1,024-token window touches 9 key blocks per query block
-    "nanogpt_flex_9.pt2": (50304, 6, [9] * 12, 65536),
-    # records 13-14: window warm-up 64 -> 1,792 tokens, mean 8.3 and 8.1 blocks
-    "nanogpt_flex_8.pt2": (50304, 6, [8] * 12, 65536),
-    # records 15-16: window warm-up counted in blocks, mean 7.3
-    "nanogpt_flex_7.pt2": (50304, 6, [7] * 12, 65536),
-    # records 17-19: no attention in layer 8 (index 7), mean 7.3, 7.2 and 7.3 blocks
-    "nanogpt_flex_7_no_attn7.pt2": (50304, 6, [7] * 7 + [None] + [7] * 4, 65536),
-    # record 20: long windows (mean 7.3 blocks) in layers 1, 5 and 12, short (half: mean 3.4) elsewhere
-    "nanogpt_long7_short3_no_attn7.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 65536),
-    # records 21-28 (21 re-timed 2025-02-01): record 20's layers over 49,152-token sequences
-    "nanogpt_long7_short3_no_attn7_48k.pt2": (50304, 6, [7, 3, 3, 3, 7, 3, 3, None, 3, 3, 3, 7], 49152),
+    # FlexAttention over 65,536-token sequences (records 12-20) and 49,152-token ones (21-28): ("keys", K) is the
+    # mean keys per query the record's mask keeps over the steps to the level (the entries give each mean)
+    # record 12: a 1,024-token window by tokens (mean 1,016.01)
+    "nanogpt_r12_flex.pt2": (50304, 6, [("keys", 1016)] * 12, 65536),
+    # records 13 and 14: a window by tokens growing from 64 to 1,792 (means 887.52 and 871.26)
+    "nanogpt_r13_flex.pt2": (50304, 6, [("keys", 888)] * 12, 65536),
+    "nanogpt_r14_flex.pt2": (50304, 6, [("keys", 871)] * 12, 65536),
+    # record 15: the same window by tokens inside a window of whole blocks (mean 849.22)
+    "nanogpt_r15_flex.pt2": (50304, 6, [("keys", 849)] * 12, 65536),
+    # record 16: a window of whole blocks growing from 1 to 14 (mean 857.53)
+    "nanogpt_r16_flex.pt2": (50304, 6, [("keys", 858)] * 12, 65536),
+    # records 17-19: no attention in layer 8 (index 7); block windows of means 857.57, 848.55 and 857.32
+    "nanogpt_r17_flex.pt2": (50304, 6, [*[("keys", 858)] * 7, None, *[("keys", 858)] * 4], 65536),
+    "nanogpt_r18_flex.pt2": (50304, 6, [*[("keys", 849)] * 7, None, *[("keys", 849)] * 4], 65536),
+    "nanogpt_r19_flex.pt2": (50304, 6, [*[("keys", 857)] * 7, None, *[("keys", 857)] * 4], 65536),
+    # record 20: long block windows (mean 857.45) in layers 1, 5 and 12, short ones of half the blocks (375.61)
+    # elsewhere, no attention in layer 8
+    "nanogpt_r20_flex.pt2": (50304, 6, _r29(376, 857), 65536),
+    # records 21-28 (21 re-timed 2025-02-01): record 20's layers over 49,152-token sequences; long and short means
+    # 855.01 and 375.14 (1,770 steps: records 21-25), 855.09 and 375.20 (1,750: 26-27), 855.02 and 375.15 (1,695: 28)
+    "nanogpt_r21_flex_48k.pt2": (50304, 6, _r29(375, 855), 49152),
     # From record 29 (FlashAttention 3, varlen) on, attention stays inside sequences of at most 2,048 tokens
     # that start at a document: ("keys", K) is the mean keys per query over the steps to the level, each
     # sequence counted as 2,048 tokens long (an upper bound), window_size=(W, 0) giving min(p + 1, W + 1)
