@@ -1,0 +1,103 @@
+"""The optimizer's own arithmetic per step, which a forward-graph count cannot see.
+
+Training compute is 3 x forward x samples (forward, then backward at twice the forward) plus, where an
+entry states it, this term: the FLOP its optimizer spends per step, times the steps to the level. It is
+counted from the optimizer's definition (a level's `optimizers`, each written from the record's own
+training script) and the parameter shapes of the entry's architecture export, and shown apart from the
+forward-and-backward term so both stay visible.
+
+A definition is a list of rules, first match wins, each naming the export's parameters it covers (a
+regular expression over the state-dict names) and how they are updated:
+
+- ``elementwise`` (AdamW, momentum SGD, Lion ...): `elementwise_flop` FLOP per parameter per step, a
+  count the definition states from the script's update (for example AdamW: two moment updates, bias
+  corrections, square root, division, decay and the step itself).
+- ``newton-schulz`` (Muon and its descendants): the elementwise part as above, plus the Newton-Schulz
+  iteration on each matrix. Muon (Jordan et al. 2024, `zeropower_via_newtonschulz5` in every modded-nanogpt
+  script) transposes an m x n update so that m <= n, then repeats `ns_steps` times::
+
+      A = X @ X.mT          m x n times n x m:  m^2 n multiply-adds
+      B = b * A + c * A @ A m x m times m x m:  m^3   multiply-adds
+      X = a * X + B @ X     m x m times m x n:  m^2 n multiply-adds
+
+  so one iteration costs 2 m^2 n + m^3 multiply-adds, and the whole orthogonalization
+  ns_steps x (2 m^2 n + m^3) multiply-adds = 2 x that in FLOP. Only the three matrix products are
+  counted; the scalings and sums in the iteration and the initial norm (O(m n) each, under 0.3% of the
+  products for the 768-wide matrices of GPT-2 small) are left to the elementwise count.
+  `split` k orthogonalizes a parameter as k equal blocks of its rows, as a script does that keeps q, k
+  and v in one tensor but orthogonalizes each.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aieff.repo import DataError
+
+
+def newton_schulz_multiply_adds(rows: int, cols: int, ns_steps: int) -> int:
+    """Multiply-adds of `ns_steps` quintic Newton-Schulz iterations on a rows x cols matrix (Muon): the
+    script works on the orientation with m = min(rows, cols) rows and n = max(rows, cols) columns, and
+    each iteration runs X X^T (m^2 n), A A (m^3) and B X (m^2 n)."""
+    m, n = min(rows, cols), max(rows, cols)
+    return ns_steps * (2 * m * m * n + m**3)
+
+
+@dataclass
+class StepCost:
+    """The optimizer's FLOP per step, with one row per rule: [rule, parameters covered, FLOP]."""
+
+    flop: float
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def _numel(shape: list[int]) -> int:
+    out = 1
+    for s in shape:
+        out *= int(s)
+    return out
+
+
+def step_cost(definition: Any, shapes: dict[str, list[int]]) -> StepCost:
+    """FLOP per optimizer step of `definition` (a schema OptimizerDefinition) over the export's parameters
+    (name -> shape). Every parameter must match a rule: a definition that does not say how a parameter is
+    updated cannot be counted. Parameters the graph-only export leaves out (biases, norm gains, scalars)
+    come in through the definition's `extra_parameters`, at their own elementwise rate."""
+    covered: dict[int, list[tuple[str, list[int]]]] = {i: [] for i in range(len(definition.rules))}
+    for name, shape in shapes.items():
+        i = next((i for i, r in enumerate(definition.rules) if re.fullmatch(r.parameters, name)), None)
+        if i is None:
+            raise DataError(f"optimizer {definition.name!r}: no rule covers the export's parameter {name} {shape}")
+        covered[i].append((name, list(shape)))
+    total, rows = 0.0, []
+    for i, rule in enumerate(definition.rules):
+        params = covered[i]
+        numel = sum(_numel(s) for _, s in params)
+        flop = float(rule.elementwise_flop) * numel
+        what = f"{len(params)} tensors, {numel:,} parameters x {rule.elementwise_flop:g} FLOP"
+        if rule.method == "newton-schulz":
+            ns = 0
+            for name, shape in params:
+                if len(shape) != 2 or shape[0] % rule.split:
+                    raise DataError(
+                        f"optimizer {definition.name!r}: {name} {shape} is not a matrix of "
+                        f"{rule.split} equal row blocks"
+                    )
+                ns += rule.split * newton_schulz_multiply_adds(shape[0] // rule.split, shape[1], rule.ns_steps or 0)
+            flop += 2.0 * ns
+            what += f" + Newton-Schulz {rule.ns_steps} steps: {ns:,} multiply-adds"
+        rows.append([f"optimizer: {rule.parameters}", what, f"{flop:.6g} FLOP"])
+        total += flop
+    if definition.extra_parameters:
+        extra = definition.extra_parameters * float(definition.extra_elementwise_flop)
+        rows.append(
+            [
+                "optimizer: outside the export",
+                f"{definition.extra_parameters:,} parameters x {definition.extra_elementwise_flop:g} FLOP",
+                f"{extra:.6g} FLOP",
+            ]
+        )
+        total += extra
+    return StepCost(total, rows)
