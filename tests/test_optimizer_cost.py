@@ -212,3 +212,21 @@ def test_a_wrong_optimizer_figure_fails_even_inside_the_compute_tolerance(toy: P
     [est] = json.loads(proc.stdout)
     assert proc.returncode == 1 and est["status"] == "failed"
     assert any("optimizer FLOP per step: the entry says" in m for m in est["messages"])
+
+
+def test_the_first_muon_records_form_counts_three_full_products() -> None:
+    """Record 4's zeropower_via_newtonschulz5: A = X X^T, B = A X, X = aX + bB + cAB."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(16, 40)
+    with FlopCounterMode(display=False) as counter:
+        for _ in range(5):
+            a = x @ x.T
+            b = a @ x
+            x = 3.4445 * x - 4.7750 * b + 2.0315 * a @ b
+    assert (
+        counter.get_total_flops()
+        == 2 * newton_schulz_multiply_adds(16, 40, 5, "XXt, AX, AB")
+        == 2 * 5 * 3 * 16 * 16 * 40
+    )

@@ -270,6 +270,10 @@ class OptimizerRule(Model):
     split: Annotated[int, Field(gt=0, le=1000)] = Field(
         1, description="Each matched matrix is orthogonalized as this many equal blocks of its rows (fused q, k, v: 3)."
     )
+    ns_products: Literal["XXt, AA, BX", "XXt, AX, AB"] = Field(
+        "XXt, AA, BX",
+        description="The products of one iteration as the script writes them: 2 m^2 n + m^3 or 3 m^2 n multiply-adds.",
+    )
 
     @model_validator(mode="after")
     def _steps(self) -> OptimizerRule:

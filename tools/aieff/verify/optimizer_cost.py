@@ -21,9 +21,13 @@ regular expression over the state-dict names) and how they are updated:
       X = a * X + B @ X     m x m times m x n:  m^2 n multiply-adds
 
   so one iteration costs 2 m^2 n + m^3 multiply-adds, and the whole orthogonalization
-  ns_steps x (2 m^2 n + m^3) multiply-adds = 2 x that in FLOP. Only the three matrix products are
-  counted; the scalings and sums in the iteration and the initial norm (O(m n) each, under 0.3% of the
-  products for the 768-wide matrices of GPT-2 small) are left to the elementwise count.
+  ns_steps x (2 m^2 n + m^3) multiply-adds = 2 x that in FLOP (`ns_products` "XXt, AA, BX"). The first
+  Muon record of the speedrun (2024-10-10) writes the same polynomial as A = X X^T, B = A X,
+  X = aX + bB + cAB: three m x m by m x n products, 3 m^2 n multiply-adds per iteration
+  (`ns_products` "XXt, AX, AB"). Polar Express (later speedrun records) runs the first form once per
+  coefficient triple: ns_steps is the number of triples. Only the matrix products are counted; the
+  scalings and sums in the iteration and the initial norm (O(m n) each, under 0.3% of the products for
+  the 768-wide matrices of GPT-2 small) are not.
   `split` k orthogonalizes a parameter as k equal blocks of its rows, as a script does that keeps q, k
   and v in one tensor but orthogonalizes each.
 """
@@ -37,11 +41,14 @@ from typing import Any
 from aieff.repo import DataError
 
 
-def newton_schulz_multiply_adds(rows: int, cols: int, ns_steps: int) -> int:
+def newton_schulz_multiply_adds(rows: int, cols: int, ns_steps: int, products: str = "XXt, AA, BX") -> int:
     """Multiply-adds of `ns_steps` quintic Newton-Schulz iterations on a rows x cols matrix (Muon): the
     script works on the orientation with m = min(rows, cols) rows and n = max(rows, cols) columns, and
-    each iteration runs X X^T (m^2 n), A A (m^3) and B X (m^2 n)."""
+    each iteration runs X X^T (m^2 n), A A (m^3) and B X (m^2 n); or, written as X X^T, A X and A B,
+    three products of m^2 n."""
     m, n = min(rows, cols), max(rows, cols)
+    if products == "XXt, AX, AB":
+        return ns_steps * 3 * m * m * n
     return ns_steps * (2 * m * m * n + m**3)
 
 
@@ -85,7 +92,10 @@ def step_cost(definition: Any, shapes: dict[str, list[int]]) -> StepCost:
                         f"optimizer {definition.name!r}: {name} {shape} is not a matrix of "
                         f"{rule.split} equal row blocks"
                     )
-                ns += rule.split * newton_schulz_multiply_adds(shape[0] // rule.split, shape[1], rule.ns_steps or 0)
+                blocks = newton_schulz_multiply_adds(
+                    shape[0] // rule.split, shape[1], rule.ns_steps or 0, rule.ns_products
+                )
+                ns += rule.split * blocks
             flop += 2.0 * ns
             what += f" + Newton-Schulz {rule.ns_steps} steps: {ns:,} multiply-adds"
         rows.append([f"optimizer: {rule.parameters}", what, f"{flop:.6g} FLOP"])
