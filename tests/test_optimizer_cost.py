@@ -204,6 +204,8 @@ def test_the_optimizer_term_is_counted_verified_and_added_to_the_total(toy: Path
     assert est["optimizer_flop"] == per_step * 20
     assert est["compute_flop"] == pytest.approx(forward_term + per_step * 20, rel=1e-12)
     assert ["optimizer FLOP per step (toy-muon)", f"{per_step:,.0f} FLOP", f"{per_step:,.0f} FLOP", "ok"] in est["rows"]
+    text = run("estimate", "entries/toy-lm/lm.yaml", cwd=toy)  # the text table: every row has its four columns
+    assert text.returncode == 0 and "optimizer: outside the export" in text.stdout, text.stdout + text.stderr
 
 
 def test_a_wrong_optimizer_figure_fails_even_inside_the_compute_tolerance(toy: Path) -> None:

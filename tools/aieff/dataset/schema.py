@@ -294,6 +294,7 @@ class OptimizerDefinition(Model):
         0, description="FLOP per step for each of extra_parameters."
     )
     source: CitedSource = Field(description="The script that defines the optimizer, with its locator.")
+    note: Text | None = Field(None, description="How each count was read from the script's update.")
 
 
 class OptimizerTerm(Model):

@@ -54,7 +54,7 @@ def newton_schulz_multiply_adds(rows: int, cols: int, ns_steps: int, products: s
 
 @dataclass
 class StepCost:
-    """The optimizer's FLOP per step, with one row per rule: [rule, parameters covered, FLOP]."""
+    """The optimizer's FLOP per step, with one estimate row per rule: [rule, "", what it covers and costs, ""]."""
 
     flop: float
     rows: list[list[str]] = field(default_factory=list)
@@ -98,15 +98,17 @@ def step_cost(definition: Any, shapes: dict[str, list[int]]) -> StepCost:
                 ns += rule.split * blocks
             flop += 2.0 * ns
             what += f" + Newton-Schulz {rule.ns_steps} steps: {ns:,} multiply-adds"
-        rows.append([f"optimizer: {rule.parameters}", what, f"{flop:.6g} FLOP"])
+        rows.append([f"optimizer: {rule.parameters}", "", f"{what} = {flop:.6g} FLOP", ""])
         total += flop
     if definition.extra_parameters:
         extra = definition.extra_parameters * float(definition.extra_elementwise_flop)
         rows.append(
             [
                 "optimizer: outside the export",
-                f"{definition.extra_parameters:,} parameters x {definition.extra_elementwise_flop:g} FLOP",
-                f"{extra:.6g} FLOP",
+                "",
+                f"{definition.extra_parameters:,} parameters x {definition.extra_elementwise_flop:g} FLOP "
+                f"= {extra:.6g} FLOP",
+                "",
             ]
         )
         total += extra
