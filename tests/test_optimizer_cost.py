@@ -128,7 +128,7 @@ LOG = "step:0/20 val_loss:10.9\nstep:10/20 val_loss:3.5\nstep:20/20 val_loss:3.2
 FORWARD = 16 * (24 * 8 + 96 + 96 + 400)  # multiply-adds per 16-token sequence: qkv, fc, proj, head
 
 
-def _toy_lm(toy: Path, flop_per_step: float) -> Path:
+def _toy_lm(toy: Path, flop_per_step: float, log: str = LOG, several: bool = False) -> Path:
     torch = pytest.importorskip("torch")
     from aieff.verify.pt2 import save_graph_only
 
@@ -155,7 +155,7 @@ def _toy_lm(toy: Path, flop_per_step: float) -> Path:
     adam = {"parameters": r"(embed|head)\.weight", "method": "elementwise", "elementwise_flop": 10}
     muon = {**DEFINITION, "rules": [*DEFINITION["rules"][:2], adam]}
     (folder / "benchmark.yaml").write_text(LEVEL + f"optimizers: {json.dumps({'toy-muon': muon})}\n")  # JSON is YAML
-    (folder / "run.txt").write_text(LOG)
+    (folder / "run.txt").write_text(log)
     export_sha = hashlib.sha256((folder / "net.pt2").read_bytes()).hexdigest()
     (folder / "lm.yaml").write_text(
         f"""# yaml-language-server: $schema=../../schema/entry.schema.json
@@ -174,7 +174,8 @@ artifacts:
     input: tokens
   training_log:
     path: entries/toy-lm/run.txt
-    sha256: {hashlib.sha256(LOG.encode()).hexdigest()}
+    sha256: {hashlib.sha256(log.encode()).hexdigest()}
+    several_runs: {str(several).lower()}
     format: step-log
     pattern: '^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)'
 """
@@ -232,3 +233,29 @@ def test_the_first_muon_records_form_counts_three_full_products() -> None:
         == 2 * newton_schulz_multiply_adds(16, 40, 5, "XXt, AX, AB")
         == 2 * 5 * 3 * 16 * 16 * 40
     )
+
+
+THREE_RUNS = (  # one file, three runs: the first reaches 3.28 at step 10, the second at 20, the third never
+    "step:0/20 val_loss:10.9\nstep:10/20 val_loss:3.27\nstep:20/20 val_loss:3.25\n"
+    "step:0/20 val_loss:10.9\nstep:10/20 val_loss:3.4\nstep:20/20 val_loss:3.2\n"
+    "step:0/20 val_loss:10.9\nstep:10/20 val_loss:3.5\nstep:20/20 val_loss:3.3\n"
+)
+
+
+def test_a_file_of_several_runs_is_read_run_by_run(toy: Path) -> None:
+    """Read as one run, the file's evaluations mix: the earliest crossing of any run (step 10) would count.
+    Split where the step counter goes back, the median of the three runs (10, 20, never) is step 20."""
+    per_step = _by_hand() + 10 * 400
+    _toy_lm(toy, per_step, log=THREE_RUNS, several=True)
+    proc = run("estimate", "entries/toy-lm/lm.yaml", "--format", "json", cwd=toy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [est] = json.loads(proc.stdout)
+    assert est["status"] == "verified" and est["optimizer_flop"] == per_step * 20
+    assert est["compute_flop"] == pytest.approx(3 * 2 * FORWARD * 4 * 20 + per_step * 20, rel=1e-12)
+    runs = [r for r in est["rows"] if r[0].startswith("run 0.")]
+    assert [r[0] for r in runs] == [
+        "run 0.0 (run.txt, lines 1-3)",
+        "run 0.1 (run.txt, lines 4-6)",
+        "run 0.2 (run.txt, lines 7-9)",
+    ]
+    assert "never reaches the level" in runs[2][2]

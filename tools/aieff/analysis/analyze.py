@@ -224,13 +224,14 @@ def derive(
             f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
         ]
         optimizer = None
-        if t.optimizer is not None and t.steps_to_target is not None:  # the optimizer's own arithmetic, apart
-            optimizer = t.optimizer.flop_per_step * t.steps_to_target
+        steps_done = t.optimizer_steps()
+        if t.optimizer is not None and steps_done is not None:  # the optimizer's own arithmetic, apart
+            optimizer = t.optimizer.flop_per_step * steps_done
             shown[-1] = f"forward and backward = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP"
             flop += optimizer
             shown += [
                 f"optimizer ({t.optimizer.definition}) = {t.optimizer.flop_per_step:.4g} FLOP/step x "
-                f"{t.steps_to_target} steps = {optimizer:.4g} FLOP",
+                f"{steps_done:g} steps = {optimizer:.4g} FLOP",
                 f"compute = {flop - optimizer:.4g} + {optimizer:.4g} = {flop:.4g} FLOP",
             ]
         return Derivation(

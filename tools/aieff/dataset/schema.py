@@ -345,6 +345,15 @@ class Training(Model):
         "to 3 x forward x samples.",
     )
 
+    def optimizer_steps(self) -> float | None:
+        """Optimizer steps to the level: steps_to_target, or samples_to_target / samples_per_step (a median over
+        an even number of runs can fall between two steps)."""
+        if self.steps_to_target is not None:
+            return float(self.steps_to_target)
+        if self.samples_to_target is not None and self.samples_per_step is not None:
+            return self.samples_to_target / self.samples_per_step
+        return None
+
     def samples_after(self, steps: int) -> int:
         """Samples trained on in the first `steps` optimizer steps (the batch-size schedule summed)."""
         schedule = self.samples_per_step_schedule or [StepBatch(from_step=0, samples=self.samples_per_step or 0)]
@@ -390,9 +399,11 @@ class Training(Model):
                 raise PydanticCustomError("aieff_E013", "give exactly one of forward_cost, resolution_schedule")
             if self.resolution_schedule is not None:
                 _check_schedule(self.resolution_schedule, self.epochs_to_target)
-            if self.optimizer is not None and self.steps_to_target is None:
+            if self.optimizer is not None and self.optimizer_steps() is None:
                 raise PydanticCustomError(
-                    "aieff_E013", "training.optimizer needs steps_to_target (its FLOP is per step)"
+                    "aieff_E013",
+                    "training.optimizer needs steps_to_target, or samples_to_target with samples_per_step (its FLOP "
+                    "is per step)",
                 )
         else:
             steps = self.steps_to_target is not None or self.total_steps is not None
@@ -566,6 +577,11 @@ class TrainingLog(Artifact):
     tag: Name | None = Field(None, description="For tensorboard: the scalar tag that holds the metric.")
     step_means: Literal["steps", "epochs", "samples"] = Field(
         "steps", description="For tensorboard: what an event's step counts."
+    )
+    several_runs: bool = Field(
+        False,
+        description="The file holds several runs one after another (the step counter goes back where the next "
+        "starts): each run is read on its own and they combine as the level's policy says (median).",
     )
 
     @model_validator(mode="after")

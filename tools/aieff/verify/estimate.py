@@ -168,15 +168,23 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     only move the median up, and the entry fails when fewer than half of its counted runs reach it.
     """
     specs = entry.artifacts.logs()  # type: ignore[union-attr]
-    if len(specs) == 1:
+    if len(specs) == 1 and not specs[0].several_runs:
         return _read_log(root, entry, level, specs[0])
+    items: list[tuple[str, Any, Any]] = []  # (name, spec, the run's evaluations where a file holds several runs)
+    for i, spec in enumerate(specs):
+        if not spec.several_runs:
+            items.append((f"run {i} ({_file_name(spec)})", spec, None))
+            continue
+        parts = _runs_in(_evals(root, spec, level, f"training log {i} ({_file_name(spec)})"))
+        for j, part in enumerate(parts):
+            where = f"lines {min(e.line for e in part)}-{max(e.line for e in part)}"
+            items.append((f"run {i}.{j} ({_file_name(spec)}, {where})", spec, part))
     readings: list[LogReading] = []
     rows: list[list[str]] = []
     short = 0
-    for i, spec in enumerate(specs):
-        name = f"run {i} ({_file_name(spec)})"
+    for name, spec, part in items:
         try:
-            r = _read_log(root, entry, level, spec, what=f"training log of {name}")
+            r = _read_log(root, entry, level, spec, what=f"training log of {name}", evals=part)
         except RunAborted as exc:
             rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
             continue
@@ -194,7 +202,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         rows.append([name, "", f"{at} (line {ev.line}, {ev.value:g})", ""])
     counted = len(readings) + short
     if not counted:
-        raise DataError(f"none of the {len(specs)} runs reached the level (every run aborted)")
+        raise DataError(f"none of the {len(items)} runs reached the level (every run aborted)")
     ordered = sorted(readings, key=lambda r: r.samples)
     lo, hi = (counted - 1) // 2, counted // 2  # the median's positions among all counted runs
     if hi >= len(ordered):
@@ -212,7 +220,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     epochs = samples / per_epoch if per_epoch else None
     notes = sorted({c for r in readings for c in r.conventions})
     notes.append(
-        f"median over {counted} counted runs of {len(specs)} ({short} never reach the level): {samples:,.0f} samples"
+        f"median over {counted} counted runs of {len(items)} ({short} never reach the level): {samples:,.0f} samples"
         + (f" = {epochs:g} epochs" if epochs is not None else "")
     )
     out = LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples), steps=steps)
@@ -230,12 +238,36 @@ def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
     return (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
 
 
-def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
-    """Fetch one training log, parse it in the sandbox (no torch) and find the first evaluation at the level."""
-    from aieff.verify import logread, logs
+def _evals(root: Path, spec: Any, level: Benchmark, what: str) -> Any:
+    """Fetch one training log and parse it in the sandbox (no torch)."""
+    from aieff.verify import logread
     from aieff.verify.fetch import fetch
 
-    evals = logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+    return logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+
+
+def _runs_in(evals: Any) -> list[Any]:
+    """A file's evaluations split into runs, in file order: a run ends where the step counter goes back (the
+    next run starts), so no run's evaluation is read as another's (TrainingLog.several_runs)."""
+    from aieff.verify.logs import Evals
+
+    runs: list[list[Any]] = [[]]
+    for ev in sorted(evals, key=lambda e: e.line):
+        last = runs[-1][-1] if runs[-1] else None
+        if last is not None and ev.steps is not None and last.steps is not None and ev.steps < last.steps:
+            runs.append([])
+        runs[-1].append(ev)
+    return [Evals(run, list(evals.conventions)) for run in runs if run]
+
+
+def _read_log(
+    root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log", evals: Any = None
+) -> LogReading:
+    """Read one training log (or one run of a file that holds several: `evals`) to the first evaluation at the
+    level."""
+    from aieff.verify import logs
+
+    evals = _evals(root, spec, level, what) if evals is None else evals
     reached = logs.first_reaching(evals, level)
     ev = reached.eval
     per_epoch = _per_epoch(entry, level)
