@@ -259,3 +259,35 @@ def test_a_file_of_several_runs_is_read_run_by_run(toy: Path) -> None:
         "run 0.2 (run.txt, lines 7-9)",
     ]
     assert "never reaches the level" in runs[2][2]
+
+
+def test_soap_products_match_torch_flop_counter_for_the_matrix_products() -> None:
+    """The SOAP rotations and statistics a rule states as r2c / rc2 coefficients, against FlopCounterMode."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from aieff.verify.optimizer_cost import matrix_products
+
+    r, c = 12, 5
+    u, q_row, q_col = torch.randn(r, c), torch.randn(r, r), torch.randn(c, c)
+    with FlopCounterMode(display=False) as counter:
+        projected = q_row.T @ u @ q_col  # r^2 c + r c^2
+        _ = q_row @ projected @ q_col.T  # r^2 c + r c^2
+        _ = u @ u.T, u.T @ u  # r^2 c, r c^2
+        _ = q_row.T @ (q_row @ q_row) @ q_row  # 3 r^3
+    assert counter.get_total_flops() == 2 * matrix_products(r, c, {"r2c": 3, "rc2": 3, "r3": 3})
+    assert matrix_products(r, c, {"m2n": 1, "m3": 2, "r2": 1.5, "c2": 1.5}) == 25 * 12 + 2 * 125 + 1.5 * (144 + 25)
+
+
+def test_a_rules_products_are_added_per_matrix_and_per_block() -> None:
+    d = OptimizerDefinition.model_validate(
+        {
+            **DEFINITION,
+            "rules": [
+                {**DEFINITION["rules"][0], "products": {"r2c": 3, "c3": 1}},
+                *DEFINITION["rules"][1:],
+            ],
+        }
+    )
+    # three 8 x 8 blocks of the fused qkv: 3 x (3 x 64 x 8 + 512) multiply-adds more
+    assert step_cost(d, SHAPES).flop == _by_hand() + 2 * 3 * (3 * 64 * 8 + 512)

@@ -274,6 +274,14 @@ class OptimizerRule(Model):
         "XXt, AA, BX",
         description="The products of one iteration as the script writes them: 2 m^2 n + m^3 or 3 m^2 n multiply-adds.",
     )
+    products: dict[
+        Literal["r2c", "rc2", "r3", "c3", "m2n", "m3", "r2", "c2"], Annotated[float, Field(ge=0, le=1e4)]
+    ] = Field(
+        {},
+        description="Further matrix arithmetic per matched matrix (of r rows and c columns; m = min, n = max) "
+        "per step, in multiply-adds: coefficient of each monomial (r2c = r^2 c ...), e.g. SOAP's rotations, "
+        "Gram statistics and eigenbasis refresh, counted from the script.",
+    )
 
     @model_validator(mode="after")
     def _steps(self) -> OptimizerRule:

@@ -30,6 +30,12 @@ regular expression over the state-dict names) and how they are updated:
   the 768-wide matrices of GPT-2 small) are not.
   `split` k orthogonalizes a parameter as k equal blocks of its rows, as a script does that keeps q, k
   and v in one tensor but orthogonalizes each.
+- ``products`` (either method): any further matrix arithmetic per matrix per step, as a polynomial in
+  its rows r and columns c written from the script, in multiply-adds. SOAP (Vyas et al. 2024) for an
+  r x c update, for example: the rotations into and out of the eigenbasis Q_r^T U Q_c and Q_r P Q_c^T
+  (2 r^2 c + 2 r c^2), the Gram statistics G G^T and G^T G (r^2 c + r c^2), and each eigenbasis refresh
+  by one power-iteration step and QR (Q^T S Q for the eigenvalue order, 2 r^3; S Q, r^3; the QR with its
+  Q formed, 8/3 r^3 FLOP = 4/3 r^3 multiply-adds by Householder, LAPACK's geqrf and orgqr; the same in c).
 """
 
 from __future__ import annotations
@@ -50,6 +56,24 @@ def newton_schulz_multiply_adds(rows: int, cols: int, ns_steps: int, products: s
     if products == "XXt, AX, AB":
         return ns_steps * 3 * m * m * n
     return ns_steps * (2 * m * m * n + m**3)
+
+
+def matrix_products(rows: int, cols: int, coefficients: dict[str, float]) -> float:
+    """Multiply-adds of the further matrix arithmetic a rule states for one r x c matrix: the sum of each
+    coefficient times its monomial (r2c = r^2 c, rc2 = r c^2, r3, c3, m2n = m^2 n and m3 with m = min(r, c),
+    n = max(r, c), r2 and c2 for elementwise work on r x r and c x c statistics)."""
+    m, n = min(rows, cols), max(rows, cols)
+    monomials = {
+        "r2c": rows * rows * cols,
+        "rc2": rows * cols * cols,
+        "r3": rows**3,
+        "c3": cols**3,
+        "m2n": m * m * n,
+        "m3": m**3,
+        "r2": rows * rows,
+        "c2": cols * cols,
+    }
+    return sum(coefficients[k] * monomials[k] for k in coefficients)
 
 
 @dataclass
@@ -84,6 +108,17 @@ def step_cost(definition: Any, shapes: dict[str, list[int]]) -> StepCost:
         numel = sum(_numel(s) for _, s in params)
         flop = float(rule.elementwise_flop) * numel
         what = f"{len(params)} tensors, {numel:,} parameters x {rule.elementwise_flop:g} FLOP"
+        if rule.products:
+            extra = 0.0
+            for name, shape in params:
+                if len(shape) != 2 or shape[0] % rule.split:
+                    raise DataError(
+                        f"optimizer {definition.name!r}: {name} {shape} is not a matrix of "
+                        f"{rule.split} equal row blocks"
+                    )
+                extra += rule.split * matrix_products(shape[0] // rule.split, shape[1], rule.products)
+            flop += 2.0 * extra
+            what += f" + matrix products {extra:,.0f} multiply-adds"
         if rule.method == "newton-schulz":
             ns = 0
             for name, shape in params:
