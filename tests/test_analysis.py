@@ -128,8 +128,9 @@ def test_modern_levels_headlines_from_the_logs(result: Result) -> None:
     gpt = result.level("gpt2-fineweb-3-28")
     # every track-1 record whose log reaches 3.28, dated by its run, record 85 read at its submitted v3 (issue 19)
     assert gpt.fit.points == 44 and gpt.fit.doubling_months == pytest.approx(8.70, abs=0.05)
+    # 29.03 before the Muon records counted their Newton-Schulz FLOP (issue 24): 0.75% more compute for r85
     assert _row(result, "gpt2-fineweb-3-28", "nanogpt-r85-mudd-gates-dc-mha").reduction_factor == pytest.approx(
-        29.03, abs=0.05
+        28.81, abs=0.05
     )
     faster = [_row(result, "gpt2-fineweb-3-28", f"nanogpt-r0{n}") for n in ("6-distributed-muon", "7-pytorch-2-5")]
     recipe = _row(result, "gpt2-fineweb-3-28", "nanogpt-r05-modern-arch")

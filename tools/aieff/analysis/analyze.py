@@ -64,6 +64,7 @@ class Derivation:
     steps: list[str]
     samples: float | None = None  # samples seen to the level, where the facts give them
     sequence_length: int | None = None  # tokens per sample, where the forward cost is per sequence
+    optimizer_flop: float | None = None  # the optimizer's own FLOP to the level (training.optimizer), within flop
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Row:
     verified: bool = False  # its compute is a verified re-estimate (aieff.verify.record.shown)
     rule: str = ""  # the level policy's rule this entry satisfies, in words (aieff.dataset.rules.rule_text)
     flop_low: float | None = None  # verified: compute at the evaluation before the first at the level
+    optimizer_flop: float | None = None  # the optimizer's own FLOP within flop (training.optimizer), else None
 
 
 @dataclass
@@ -214,17 +216,30 @@ def derive(
         else:
             raise AnalysisError(f"{entry.id}: epochs given but the level has no train_samples_per_epoch")
         flop = FORWARD_AND_BACKWARD * fwd * samples
+        shown = [
+            f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
+            f"samples = {samples:.6g}"
+            + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else "")
+            + (f" ({t.steps_to_target} steps)" if from_steps is not None else ""),
+            f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
+        ]
+        optimizer = None
+        steps_done = t.optimizer_steps()
+        if t.optimizer is not None and steps_done is not None:  # the optimizer's own arithmetic, apart
+            optimizer = t.optimizer.flop_per_step * steps_done
+            shown[-1] = f"forward and backward = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP"
+            flop += optimizer
+            shown += [
+                f"optimizer ({t.optimizer.definition}) = {t.optimizer.flop_per_step:.4g} FLOP/step x "
+                f"{steps_done:g} steps = {optimizer:.4g} FLOP",
+                f"compute = {flop - optimizer:.4g} + {optimizer:.4g} = {flop:.4g} FLOP",
+            ]
         return Derivation(
             flop,
             samples=samples,
             sequence_length=t.forward_cost.sequence_length,
-            steps=[
-                f"forward = {t.forward_cost.value:g} {t.forward_cost.unit}/sample = {fwd:.4g} FLOP",
-                f"samples = {samples:.6g}"
-                + (f" ({epochs:g} epochs x {per_epoch})" if t.epochs_to_target else "")
-                + (f" ({t.steps_to_target} steps)" if from_steps is not None else ""),
-                f"compute = 3 x {fwd:.4g} x {samples:.6g} = {flop:.4g} FLOP",
-            ],
+            steps=shown,
+            optimizer_flop=optimizer,
         )
     if not per_epoch or epochs is None:
         raise AnalysisError(f"{entry.id}: a resolution schedule needs samples per epoch")
@@ -415,6 +430,7 @@ def _analyze_level(
                 sequence_length=d.sequence_length if d else None,
                 verified=e.id in reestimated,
                 rule=rule_text(e, level),
+                optimizer_flop=d.optimizer_flop if d else None,
             )
         )
         warnings += _claim_warnings(e, flop, level)

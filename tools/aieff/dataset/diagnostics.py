@@ -68,6 +68,11 @@ CODES: dict[str, tuple[str, str]] = {
         "A level's narrative types a number or names an unknown placeholder, entry or level: figures are "
         "placeholders the build fills in.",
     ),
+    "E087": (
+        "unknown-optimizer",
+        "training.optimizer names a definition the level's optimizers do not hold (its FLOP per step could not be "
+        "counted).",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),

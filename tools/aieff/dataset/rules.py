@@ -99,7 +99,7 @@ def _check_run_choice(ds: Dataset, doc: Doc, entry: Entry, level: Benchmark) -> 
             )
     elif sub.version is not None:
         ds.diagnostics.append(err("E041", ("submission", "version"), "version goes with submitted-version only"))
-    if sub.run_choice == "every-run" and len(logs) < 2:
+    if sub.run_choice == "every-run" and len(logs) < 2 and not any(log.several_runs for log in logs):
         ds.diagnostics.append(err("E041", loc, "every-run needs training_logs: every run of the submission"))
     if sub.run_choice == "only-run" and len(logs) > 1:
         ds.diagnostics.append(err("E041", loc, f"only-run, but the entry references {len(logs)} runs"))

@@ -247,6 +247,71 @@ class StepBatch(Model):
     samples: PositiveInt = Field(description="Samples per step from `from_step` on, in the level's sample unit.")
 
 
+# --- the optimizer's own arithmetic (aieff.verify.optimizer_cost) -----------------------------------
+
+
+class OptimizerRule(Model):
+    """How one set of an export's parameters is updated each step (first matching rule wins)."""
+
+    parameters: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(
+        description="Regular expression matched against the whole of each parameter's state-dict name in the export."
+    )
+    method: Literal["elementwise", "newton-schulz"] = Field(
+        description="elementwise: a fixed FLOP count per parameter (Adam, SGD); newton-schulz: Muon's "
+        "orthogonalization of each matrix, ns_steps x (2 m^2 n + m^3) multiply-adds (m <= n), plus the "
+        "elementwise part."
+    )
+    elementwise_flop: Annotated[float, Field(ge=0, le=1e4, allow_inf_nan=False)] = Field(
+        description="FLOP per parameter per step of the update's elementwise arithmetic, counted from the script."
+    )
+    ns_steps: Annotated[int, Field(gt=0, le=1000)] | None = Field(
+        None, description="Newton-Schulz iterations per step (newton-schulz only)."
+    )
+    split: Annotated[int, Field(gt=0, le=1000)] = Field(
+        1, description="Each matched matrix is orthogonalized as this many equal blocks of its rows (fused q, k, v: 3)."
+    )
+    ns_products: Literal["XXt, AA, BX", "XXt, AX, AB"] = Field(
+        "XXt, AA, BX",
+        description="The products of one iteration as the script writes them: 2 m^2 n + m^3 or 3 m^2 n multiply-adds.",
+    )
+    products: dict[
+        Literal["r2c", "rc2", "r3", "c3", "m2n", "m3", "r2", "c2"], Annotated[float, Field(ge=0, le=1e4)]
+    ] = Field(
+        {},
+        description="Further matrix arithmetic per matched matrix (of r rows and c columns; m = min, n = max) "
+        "per step, in multiply-adds: coefficient of each monomial (r2c = r^2 c ...), e.g. SOAP's rotations, "
+        "Gram statistics and eigenbasis refresh, counted from the script.",
+    )
+
+    @model_validator(mode="after")
+    def _steps(self) -> OptimizerRule:
+        if (self.method == "newton-schulz") != (self.ns_steps is not None):
+            raise PydanticCustomError("aieff_E013", "ns_steps goes with method newton-schulz, and only with it")
+        return self
+
+
+class OptimizerDefinition(Model):
+    """An optimizer as a record's script defines it, in the terms aieff counts its FLOP per step from."""
+
+    name: Name = Field(description="The optimizer as the source names it, with what sets its cost.")
+    rules: list[OptimizerRule] = Field(min_length=1, max_length=100, description="Every export parameter's update.")
+    extra_parameters: Annotated[int, Field(ge=0, le=10**15)] = Field(
+        0, description="Parameters the graph-only export leaves out (biases, norm gains, scalars), from the script."
+    )
+    extra_elementwise_flop: Annotated[float, Field(ge=0, le=1e4, allow_inf_nan=False)] = Field(
+        0, description="FLOP per step for each of extra_parameters."
+    )
+    source: CitedSource = Field(description="The script that defines the optimizer, with its locator.")
+    note: Text | None = Field(None, description="How each count was read from the script's update.")
+
+
+class OptimizerTerm(Model):
+    """The optimizer FLOP per step an entry adds to 3 x forward x samples (x steps to the level)."""
+
+    definition: Slug = Field(description="The level's optimizers key of the definition this run used.")
+    flop_per_step: Positive = Field(description="FLOP per optimizer step, as aieff counts it from the definition.")
+
+
 class Training(Model):
     """The facts from which compute to the level is derived (never the derived number itself)."""
 
@@ -282,6 +347,20 @@ class Training(Model):
         None, min_length=1, max_length=1000, description="Samples per step when the batch size changes."
     )
     source: CitedSource | None = Field(None, description="Where the training facts come from.")
+    optimizer: OptimizerTerm | None = Field(
+        None,
+        description="The optimizer's own FLOP per step (Newton-Schulz, preconditioners), added x steps_to_target "
+        "to 3 x forward x samples.",
+    )
+
+    def optimizer_steps(self) -> float | None:
+        """Optimizer steps to the level: steps_to_target, or samples_to_target / samples_per_step (a median over
+        an even number of runs can fall between two steps)."""
+        if self.steps_to_target is not None:
+            return float(self.steps_to_target)
+        if self.samples_to_target is not None and self.samples_per_step is not None:
+            return self.samples_to_target / self.samples_per_step
+        return None
 
     def samples_after(self, steps: int) -> int:
         """Samples trained on in the first `steps` optimizer steps (the batch-size schedule summed)."""
@@ -328,6 +407,12 @@ class Training(Model):
                 raise PydanticCustomError("aieff_E013", "give exactly one of forward_cost, resolution_schedule")
             if self.resolution_schedule is not None:
                 _check_schedule(self.resolution_schedule, self.epochs_to_target)
+            if self.optimizer is not None and self.optimizer_steps() is None:
+                raise PydanticCustomError(
+                    "aieff_E013",
+                    "training.optimizer needs steps_to_target, or samples_to_target with samples_per_step (its FLOP "
+                    "is per step)",
+                )
         else:
             steps = self.steps_to_target is not None or self.total_steps is not None
             if (self.fraction_of_run_to_target is not None) == steps:
@@ -502,6 +587,11 @@ class TrainingLog(Artifact):
     tag: Name | None = Field(None, description="For tensorboard: the scalar tag that holds the metric.")
     step_means: Literal["steps", "epochs", "samples"] = Field(
         "steps", description="For tensorboard: what an event's step counts."
+    )
+    several_runs: bool = Field(
+        False,
+        description="The file holds several runs one after another (the step counter goes back where the next "
+        "starts): each run is read on its own and they combine as the level's policy says (median).",
     )
 
     @model_validator(mode="after")
@@ -757,6 +847,11 @@ class Benchmark(Model):
         "fills from the analysis ({reduction}, {trend}, {compute:ENTRY}, {ratio:A:B} ...; see "
         "tools/aieff/dataset/placeholders.py): a typed number is refused (E044), so the prose cannot drift "
         "from the data.",
+    )
+    optimizers: dict[Slug, OptimizerDefinition] | None = Field(
+        None,
+        description="The optimizers the level's entries name in training.optimizer, by key: aieff counts each one's "
+        "FLOP per step from the entry's export (aieff.verify.optimizer_cost); the rules say the term is added.",
     )
 
     def agrees(self, value: float, reference: float) -> bool:

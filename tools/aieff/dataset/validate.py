@@ -292,6 +292,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         _check_links(ds, doc, entry, seen_links)
         _check_paths(ds, doc, entry)
     _check_recipes(ds)
+    _check_optimizers(ds)
     for bench_id, bdoc in sorted(ds.benchmarks.items()):
         level = ds.level(bench_id)
         base = ds.entries.get(level.baseline)
@@ -330,6 +331,21 @@ def _check_recipes(ds: Dataset) -> None:
             why = f"{ref.id} was public on {ref.publication.date}, after this entry: name the first public run"
         if why:
             ds.diagnostics.append(doc.loaded.error("E033", ("same_recipe_as",), why))
+
+
+def _check_optimizers(ds: Dataset) -> None:
+    """training.optimizer names one of its level's optimizers (aieff.verify.optimizer_cost counts it)."""
+    for doc in ds.entries.values():
+        entry = doc.model
+        term = entry.training.optimizer if isinstance(entry, Entry) and entry.training else None
+        if term is None or entry.benchmark not in ds.benchmarks:
+            continue
+        known = sorted(ds.level(entry.benchmark).optimizers or {})
+        if term.definition not in known:
+            why = f"no optimizer {term.definition!r} in the level's optimizers" + (
+                did_you_mean(term.definition, known) or f" (it defines {', '.join(known) or 'none'})"
+            )
+            ds.diagnostics.append(doc.loaded.error("E087", ("training", "optimizer", "definition"), why))
 
 
 def _check_dates(ds: Dataset, doc: Doc, entry: Entry, now: dt.date) -> None:

@@ -53,6 +53,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "verified, claimed, failed, unreachable or pending (re-estimation by CI; pending: not yet judged in its "
         "current form). A verified entry's compute is the re-estimate.",
     ),
+    "optimizer_flop": (
+        "float64",
+        "The optimizer's own arithmetic to the level (Newton-Schulz, preconditioners: FLOP per step x steps), "
+        "FLOP, included in compute_flop (compute_flop - optimizer_flop = 3 x forward x samples); empty when the "
+        "entry states no optimizer term.",
+    ),
 }
 
 # The levels table: one row per level, its definition and headline figures.
@@ -156,6 +162,7 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "same_recipe_as": r.same_recipe_as or "",
                     "hardware": r.hardware or "",
                     "verification": status.get(r.id, "pending"),
+                    "optimizer_flop": _sig6(r.optimizer_flop),
                 }
             )
     return out

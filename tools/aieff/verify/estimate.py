@@ -49,6 +49,7 @@ class Estimate:
     forward_multiply_adds_by_phase: list[int] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    optimizer_flop: float | None = None  # the optimizer's own FLOP to the level (per step x steps), within compute_flop
 
     def fail(self, message: str) -> Estimate:
         self.status = "failed"
@@ -96,6 +97,7 @@ def _job(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost 
             {"resolution": fc.resolution, "sequence_length": fc.sequence_length} if fc else {} for _, _, fc in phases
         ],
         "checkpoint": str(fetch(checkpoint, root, what="checkpoint", kind="checkpoint")) if checkpoint else None,
+        **({"parameter_shapes": True} if entry.training and entry.training.optimizer else {}),
     }
 
 
@@ -115,6 +117,7 @@ def _count(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCos
         "features": job["features"],
         "phases": job["phases"],
         "checkpoint_sha256": arts.checkpoint.sha256 if arts.checkpoint else None,
+        **({"parameter_shapes": True} if job.get("parameter_shapes") else {}),
     }
     k = memo.key("count", material)
     if (kept := memo.get(k, "count")) is not None:
@@ -153,6 +156,8 @@ class LogReading:
     conventions: list[str]
     runs: list[list[str]] = field(default_factory=list)  # one table row per run, for several runs
     samples_before: float = 0.0  # at the evaluation before the first at the level (0: none before it)
+    steps: float | None = None  # optimizer steps to the level (median over runs), where the log counts steps
+    steps_before: float = 0.0
 
 
 def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
@@ -163,15 +168,23 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     only move the median up, and the entry fails when fewer than half of its counted runs reach it.
     """
     specs = entry.artifacts.logs()  # type: ignore[union-attr]
-    if len(specs) == 1:
+    if len(specs) == 1 and not specs[0].several_runs:
         return _read_log(root, entry, level, specs[0])
+    items: list[tuple[str, Any, Any]] = []  # (name, spec, the run's evaluations where a file holds several runs)
+    for i, spec in enumerate(specs):
+        if not spec.several_runs:
+            items.append((f"run {i} ({_file_name(spec)})", spec, None))
+            continue
+        parts = _runs_in(_evals(root, spec, level, f"training log {i} ({_file_name(spec)})"))
+        for j, part in enumerate(parts):
+            where = f"lines {min(e.line for e in part)}-{max(e.line for e in part)}"
+            items.append((f"run {i}.{j} ({_file_name(spec)}, {where})", spec, part))
     readings: list[LogReading] = []
     rows: list[list[str]] = []
     short = 0
-    for i, spec in enumerate(specs):
-        name = f"run {i} ({_file_name(spec)})"
+    for name, spec, part in items:
         try:
-            r = _read_log(root, entry, level, spec, what=f"training log of {name}")
+            r = _read_log(root, entry, level, spec, what=f"training log of {name}", evals=part)
         except RunAborted as exc:
             rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
             continue
@@ -189,7 +202,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         rows.append([name, "", f"{at} (line {ev.line}, {ev.value:g})", ""])
     counted = len(readings) + short
     if not counted:
-        raise DataError(f"none of the {len(specs)} runs reached the level (every run aborted)")
+        raise DataError(f"none of the {len(items)} runs reached the level (every run aborted)")
     ordered = sorted(readings, key=lambda r: r.samples)
     lo, hi = (counted - 1) // 2, counted // 2  # the median's positions among all counted runs
     if hi >= len(ordered):
@@ -198,14 +211,22 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     samples = (ordered[lo].samples + ordered[hi].samples) / 2
     befores = sorted(r.samples_before for r in readings) + [math.inf] * short
     before = (befores[lo] + befores[hi]) / 2
+    steps = None
+    if all(r.steps is not None for r in readings):
+        counts = sorted(r.steps or 0.0 for r in readings) + [math.inf] * short
+        steps = (counts[lo] + counts[hi]) / 2
+        steps_before = sorted(r.steps_before for r in readings) + [math.inf] * short
     per_epoch = _per_epoch(entry, level)
     epochs = samples / per_epoch if per_epoch else None
     notes = sorted({c for r in readings for c in r.conventions})
     notes.append(
-        f"median over {counted} counted runs of {len(specs)} ({short} never reach the level): {samples:,.0f} samples"
+        f"median over {counted} counted runs of {len(items)} ({short} never reach the level): {samples:,.0f} samples"
         + (f" = {epochs:g} epochs" if epochs is not None else "")
     )
-    return LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples))
+    out = LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples), steps=steps)
+    if steps is not None:
+        out.steps_before = min((steps_before[lo] + steps_before[hi]) / 2, steps)
+    return out
 
 
 def _file_name(spec: Any) -> str:
@@ -217,12 +238,36 @@ def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
     return (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
 
 
-def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
-    """Fetch one training log, parse it in the sandbox (no torch) and find the first evaluation at the level."""
-    from aieff.verify import logread, logs
+def _evals(root: Path, spec: Any, level: Benchmark, what: str) -> Any:
+    """Fetch one training log and parse it in the sandbox (no torch)."""
+    from aieff.verify import logread
     from aieff.verify.fetch import fetch
 
-    evals = logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+    return logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+
+
+def _runs_in(evals: Any) -> list[Any]:
+    """A file's evaluations split into runs, in file order: a run ends where the step counter goes back (the
+    next run starts), so no run's evaluation is read as another's (TrainingLog.several_runs)."""
+    from aieff.verify.logs import Evals
+
+    runs: list[list[Any]] = [[]]
+    for ev in sorted(evals, key=lambda e: e.line):
+        last = runs[-1][-1] if runs[-1] else None
+        if last is not None and ev.steps is not None and last.steps is not None and ev.steps < last.steps:
+            runs.append([])
+        runs[-1].append(ev)
+    return [Evals(run, list(evals.conventions)) for run in runs if run]
+
+
+def _read_log(
+    root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log", evals: Any = None
+) -> LogReading:
+    """Read one training log (or one run of a file that holds several: `evals`) to the first evaluation at the
+    level."""
+    from aieff.verify import logs
+
+    evals = _evals(root, spec, level, what) if evals is None else evals
     reached = logs.first_reaching(evals, level)
     ev = reached.eval
     per_epoch = _per_epoch(entry, level)
@@ -230,7 +275,9 @@ def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str =
     samples = _samples_at(entry, level, ev, notes)
     before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
     epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
-    return LogReading(reached, epochs, samples, notes, samples_before=before)
+    previous = reached.previous.steps if reached.previous is not None else 0
+    steps = float(ev.steps) if ev.steps is not None else None
+    return LogReading(reached, epochs, samples, notes, samples_before=before, steps=steps, steps_before=previous or 0.0)
 
 
 def _samples_at(entry: Entry, level: Benchmark, ev: Any, notes: list[str]) -> float:
@@ -307,7 +354,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         est.messages.append(NO_TRAINING_LOG)
         return est
     est.messages += reached.conventions
-    return _judge_log(entry, level, est, counted, ds, reached)
+    return _judge_log(entry, level, est, counted, ds, reached, result.get("parameter_shapes"))
 
 
 def _judge_log(
@@ -317,6 +364,7 @@ def _judge_log(
     counted: list[tuple[float, float, float]],
     ds: Dataset,
     reading: LogReading,
+    shapes: dict[str, list[int]] | None = None,
 ) -> Estimate:
     reached, epochs, samples = reading.reached, reading.epochs, reading.samples
     ev = reached.eval
@@ -384,9 +432,25 @@ def _judge_log(
         return FORWARD_AND_BACKWARD * counted[0][2] * seen
 
     flop = flop_at(epochs * per_epoch) if epochs is not None and per_epoch and len(counted) > 1 else flop_at(samples)
+    low = flop_at(reading.samples_before)
+    per_step = _optimizer_per_step(entry, level, est, shapes)
+    if per_step is not None:
+        if reading.steps is None:
+            return est.fail("training.optimizer is per step, but the log does not count steps")
+        est.optimizer_flop = per_step * reading.steps
+        est.rows.append(
+            [
+                "compute terms",
+                "",
+                f"3 x forward x samples {flop:.4g} FLOP + optimizer {per_step:.4g} FLOP/step x "
+                f"{reading.steps:,.0f} steps {est.optimizer_flop:.4g} FLOP",
+                "",
+            ]
+        )
+        flop, low = flop + est.optimizer_flop, low + per_step * reading.steps_before
     est.compute_flop, est.compute_multiply_adds, est.compute_pfs_days = flop, flop / 2, flop_to_pfs_days(flop)
     # The log fixes the compute only to the interval since the evaluation before the first at the level.
-    est.compute_flop_low = flop_at(reading.samples_before)
+    est.compute_flop_low = low
     est.rows.append(
         [
             "bracket",
@@ -424,6 +488,40 @@ def _judge_log(
         )
     est.status = "failed" if est.status == "failed" else "verified"
     return est
+
+
+def _optimizer_per_step(
+    entry: Entry, level: Benchmark, est: Estimate, shapes: dict[str, list[int]] | None
+) -> float | None:
+    """The optimizer's FLOP per step counted from the level's definition and the export's parameter shapes
+    (aieff.verify.optimizer_cost), with a row beside the entry's figure; None when the entry states none."""
+    from aieff.verify.optimizer_cost import step_cost
+
+    term = entry.training.optimizer if entry.training else None
+    if term is None:
+        return None
+    definition = (level.optimizers or {}).get(term.definition)
+    if definition is None:
+        raise DataError(f"training.optimizer names {term.definition!r}, which the level's optimizers do not define")
+    if shapes is None:
+        raise DataError("training.optimizer needs the architecture's parameter shapes: give an export")
+    cost = step_cost(definition, shapes)
+    est.rows += cost.rows
+    ok = level.agrees(cost.flop, term.flop_per_step)
+    est.rows.append(
+        [
+            f"optimizer FLOP per step ({term.definition})",
+            f"{_exact(term.flop_per_step)} FLOP",
+            f"{_exact(cost.flop)} FLOP",
+            "ok" if ok else f"differs {_pct(cost.flop, term.flop_per_step)}",
+        ]
+    )
+    if not ok:  # a small term: the compute's tolerance would hide it, so it is judged on its own
+        raise DataError(
+            f"optimizer FLOP per step: the entry says {term.flop_per_step:.6g}, counted {cost.flop:.6g} "
+            f"({_pct(cost.flop, term.flop_per_step)}); tolerance {level.tolerance_percent:g}%"
+        )
+    return cost.flop
 
 
 def render_text(ests: list[Estimate], protection: str | None = None) -> str:

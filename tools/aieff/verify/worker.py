@@ -184,6 +184,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
                 count.notes.append(warning)
         counts.append(asdict(count))
     out: dict[str, Any] = {"counts": counts}
+    if job.get("parameter_shapes"):  # for the optimizer's FLOP per step (aieff.verify.optimizer_cost)
+        out["parameter_shapes"] = {k: [int(x) for x in v.shape] for k, v in model.state_dict().items()}
     if job.get("checkpoint"):
         from aieff.verify.checkpoint import compare, state_shapes
 
