@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import math
 import re
@@ -71,7 +72,7 @@ class Found:
     why: str = ""
 
 
-def git_show(mirrors: Path, owner: str, repo: str, commit: str, path: str) -> str:
+def git_show(mirrors: Path, owner: str, repo: str, commit: str, path: str, *, raw: bool = False) -> Any:
     """A file at a commit of a repository snapshot; DataError when the snapshot lacks it."""
     git_dir = mirrors / f"{owner}+{repo}" / "repo"
     if (git_dir / ".git").is_dir():
@@ -81,6 +82,8 @@ def git_show(mirrors: Path, owner: str, repo: str, commit: str, path: str) -> st
     )
     if proc.returncode:
         raise DataError(f"{owner}/{repo}@{commit[:7]}:{path} is not in the snapshot")
+    if raw:
+        return proc.stdout
     return proc.stdout.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
@@ -89,12 +92,20 @@ def blob(owner: str, repo: str, commit: str, path: str) -> str:
     return f"https://github.com/{owner}/{repo}/blob/{commit}/{quote(path)}"
 
 
-def log_text(spec: TrainingLog, root: Path) -> str:
-    """A log's text: the cached bytes of its sha256 (a URL) or the repository file (a path)."""
+def log_text(spec: TrainingLog, root: Path, mirrors: Path | None = None) -> str:
+    """A log's text: the repository file (a path), else the cached bytes of its sha256, else the pinned file
+    from a repository snapshot under mirrors; the bytes must have the entry's sha256."""
     path = root / spec.path if spec.path else cache_dir() / str(spec.sha256)
-    if not path.is_file():
+    if path.is_file():
+        data = path.read_bytes()
+    elif mirrors is not None and spec.url:
+        owner, repo, commit, file = _pin(spec)
+        data = git_show(mirrors, owner, repo, commit, file, raw=True)
+    else:
         raise DataError(f"{spec.url or spec.path}: not in the artifact cache (aieff cache)")
-    return path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if spec.sha256 and hashlib.sha256(data).hexdigest() != spec.sha256:
+        raise DataError(f"{spec.url or spec.path}: bytes differ from the entry's sha256")
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def run_clock(text: str, spec: TrainingLog, level: Benchmark) -> tuple[Clock, int]:
@@ -112,13 +123,13 @@ def median_seconds(times: list[float]) -> float:
     return (ordered[lo] + ordered[hi]) / 2
 
 
-def time_block(entry: Entry, level: Benchmark, root: Path) -> tuple[dict[str, Any], str]:
+def time_block(entry: Entry, level: Benchmark, root: Path, mirrors: Path | None = None) -> tuple[dict[str, Any], str]:
     """seconds, runs_seconds, source of the entry's time; and the text of its first (or only) log."""
     specs = entry.artifacts.logs() if entry.artifacts else []
     if not specs:
         raise DataError("no training log")
     if len(specs) == 1:
-        text = log_text(specs[0], root)
+        text = log_text(specs[0], root, mirrors)
         clock, line = run_clock(text, specs[0], level)
         owner, repo, commit, path = _pin(specs[0])
         source = {"title": f"{entry.model}: training log", "url": blob(owner, repo, commit, path)}
@@ -129,7 +140,7 @@ def time_block(entry: Entry, level: Benchmark, root: Path) -> tuple[dict[str, An
     never: list[str] = []
     first = ""
     for i, spec in enumerate(specs):
-        text = log_text(spec, root)
+        text = log_text(spec, root, mirrors)
         first = first or text
         try:
             clock, _line = run_clock(text, spec, level)
@@ -513,7 +524,7 @@ def read(entry: Entry, level: Benchmark, root: Path, mirrors: Path) -> Found:
         acc = speedrun_accelerators(entry, "", mirrors)
         return Found({**block, **({"accelerators": acc} if acc else {})})
     try:
-        timing, text = time_block(entry, level, root)
+        timing, text = time_block(entry, level, root, mirrors)
     except (DataError, NotReached, RunAborted) as exc:
         return Found(None, str(exc)[:200])
     if spec.format == "dawnbench-tsv":
