@@ -317,3 +317,65 @@ def test_recorded_time_to_level_is_what_the_pinned_logs_say(level_id: str, entry
     found = timefacts.read(entry, ds.level(level_id), ROOT, MIRRORS)  # logs from the snapshots, sha256-checked
     assert entry.time_to_level is not None and found.block is not None, found.why
     assert entry.time_to_level.model_dump(mode="json", exclude_none=True) == found.block
+
+
+# --- publishing: analyze, README section, exports -------------------------------------------------------
+
+
+def _timed_toy(toy: Path) -> tuple[object, object]:
+    from aieff.analysis.analyze import analyze
+    from aieff.dataset.validate import validate
+
+    level_dir = toy / "entries" / "toy-level"
+    for name, block in (
+        ("base", BLOCK.format(seconds=1000.0, kind="nvidia-k80", count=1, precision="fp32")),
+        ("better", BLOCK.format(seconds=10.0, kind="nvidia-v100-sxm2", count=8, precision="fp16")),
+    ):
+        path = level_dir / f"{name}.yaml"
+        path.write_text(path.read_text() + block)
+    ds = validate(toy)
+    assert ds.diagnostics == []
+    flops = {e.id: 1e16 if e.id == "base" else 2e15 for e in ds.all_entries().values()}
+    return ds, analyze(ds, reestimated=flops)
+
+
+def test_analyze_json_readme_section_and_exports_carry_the_split(toy: Path) -> None:
+    import json
+
+    from aieff.analysis.report import render_json, render_text
+    from aieff.publish import export, tables, timetables
+
+    ds, result = _timed_toy(toy)
+    level = result.levels[0]
+    doc = json.loads(render_json(result))["levels"][0]["timing"]
+    assert (
+        doc["split"]["speedup"] == pytest.approx(100.0) and doc["split"]["dominant"] == "peak"
+    )  # 125e12 / 4.365e12 = 28.6x > 8x
+    assert doc["rows"][0]["utilisation"] == pytest.approx(1e16 / 1000 / 4.365e12, rel=1e-5)
+    assert "speedup from baseline to the fastest verified entry: 1000.0 s -> 10.0 s = 100x" in render_text(result)
+    section = timetables.section(result)
+    assert section.count("### ") == 1 and "**100x faster**" in section
+    assert (
+        "| 2018-07-09 | [Better net](entries/toy-level/better.yaml) | 10.0 s | 8 x nvidia-v100-sxm2 (fp16) |" in section
+    )
+    readme = f"intro\n\n{tables.START}\nx\n{tables.END}\n"
+    placed = timetables.place(readme, section, before=tables.START)
+    assert placed.index(timetables.TIME_START) < placed.index(tables.START)
+    assert timetables.place(placed, section, before=tables.START) == placed  # replaced in place, once
+    rows = {r["id"]: r for r in export.records(ds, result, {})}
+    assert rows["better"]["accelerator"] == "nvidia-v100-sxm2" and rows["better"]["accelerator_count"] == 8.0
+    assert rows["better"]["utilisation"] == pytest.approx(2e15 / 10 / (8 * 125e12), rel=1e-5)
+    (lv,) = export.level_records(ds, result, {})
+    factors = [lv[f"time_{k}_factor"] for k in ("compute", "count", "peak", "utilisation")]
+    assert math.prod(factors) == pytest.approx(lv["time_speedup"], rel=1e-5)
+    assert set(export.COLUMNS) >= {"time_to_level_s", "achieved_flop_per_s", "utilisation"}
+    assert level.timing is not None and level.timing.split is not None
+
+
+def test_time_chart_is_deterministic(toy: Path) -> None:
+    from aieff.publish import timetables
+
+    _ds, result = _timed_toy(toy)
+    first = timetables.chart(result, fresh=True)
+    assert first == timetables.chart(result, fresh=True)
+    assert b"<svg" in first["svg"] and b"Date" not in first["svg"][:2000]
