@@ -8,9 +8,10 @@ import math
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
+from ruamel.yaml import YAML
 
 from aieff.analysis.timing import Timed, for_level, split, timed
 from aieff.dataset import hardware
@@ -21,6 +22,12 @@ from aieff.verify.logs.times import mlperf_event, seconds_at
 from conftest import FIXTURES, ROOT, TOY
 
 TIMING = FIXTURES / "timing"
+
+
+def _load(text: str) -> Any:
+    return YAML(typ="safe", pure=False).load(text)
+
+
 MIRRORS = Path(os.environ.get("AIEFF_MIRRORS", "/work/.mirror"))
 
 
@@ -224,7 +231,7 @@ def _entry(name: str, time_block: str | None) -> Entry:
     entry = validate(TOY).all_entries()[name]
     if time_block is None:
         return entry
-    block = TimeToLevel.model_validate(yaml.safe_load(time_block)["time_to_level"])
+    block = TimeToLevel.model_validate(_load(time_block)["time_to_level"])
     return entry.model_copy(update={"time_to_level": block})
 
 
@@ -287,7 +294,7 @@ def test_the_written_block_reads_back_as_the_schema_block() -> None:
     written = timefacts.replace_block(text, timefacts.render(block))
     again = timefacts.replace_block(written, timefacts.render(block))
     assert again == written  # replacing is idempotent: the block is found and swapped, never duplicated
-    parsed = yaml.safe_load(written)
+    parsed = _load(written)
     assert TimeToLevel.model_validate(parsed["time_to_level"]).model_dump(exclude_none=True) == block
     assert timefacts.replace_block(written, None) == text
 
@@ -299,7 +306,7 @@ def _pinned_cases() -> list[tuple[str, str]]:
     """Each timed level's baseline and fastest entry (the split's two ends)."""
     out = []
     for level_id in ("dawnbench-imagenet-93", "cifar10-94", "mlperf-resnet50-v0-5", "gpt2-fineweb-3-28"):
-        docs = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "entries" / level_id).glob("*.yaml"))]
+        docs = [_load(p.read_text()) for p in sorted((ROOT / "entries" / level_id).glob("*.yaml"))]
         base = next(d for d in docs if "baseline" in d)["baseline"]
         timed_docs = [d for d in docs if d.get("time_to_level")]
         fastest = min(timed_docs, key=lambda d: d["time_to_level"]["seconds"])["id"]

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field
+from ruamel.yaml import YAML
 
 from aieff.dataset.schema import CitedSource, Model, Name, Positive, Text
 
@@ -32,7 +32,7 @@ class Accelerator(Model):
 @functools.cache
 def table(path: Path = TABLE) -> dict[str, Accelerator]:
     """Key -> accelerator, read and validated once."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = YAML(typ="safe", pure=False).load(path.read_text(encoding="utf-8"))
     out = {}
     for key, body in raw.items():
         if not isinstance(key, str) or not _SLUG.fullmatch(key):
