@@ -384,16 +384,18 @@ def _system_accelerators(doc: dict[str, Any]) -> tuple[str | None, int | None, s
         )
         return name, total or None, f"nodes: {how}"
     name = str(doc.get("accelerator_model_name", ""))
-    nodes, per = _int(doc.get("number_of_nodes")), _int(doc.get("accelerators_per_node"))
+    node_key = "number_of_nodes" if "number_of_nodes" in doc else "number of nodes"  # DellEMC v0.7 spells it so
+    nodes, per = _int(doc.get(node_key)), _int(doc.get("accelerators_per_node"))
     if not nodes or not per:
         return None, None, ""
-    how = f"number_of_nodes {nodes} x accelerators_per_node {per} of accelerator_model_name {json.dumps(name)}"
+    how = f"{node_key} {nodes} x accelerators_per_node {per} of accelerator_model_name {json.dumps(name)}"
     return name, nodes * per, how
 
 
 MLPERF_NAMES = (
     (r"V100-SXM2", "nvidia-v100-sxm2"),
     (r"^Tesla V100-SXM3-32GB$", "nvidia-v100-sxm3"),
+    (r"V100S-PCIe", "nvidia-v100s-pcie"),
     (r"^(NVIDIA |Nvidia )?(Tesla )?V100$", "nvidia-v100"),
     (r"A100", "nvidia-a100"),
     (r"H100-SXM", "nvidia-h100-sxm"),
