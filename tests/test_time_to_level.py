@@ -365,10 +365,10 @@ def test_analyze_json_readme_section_and_exports_carry_the_split(toy: Path) -> N
     assert (
         "| 2018-07-09 | [Better net](entries/toy-level/better.yaml) | 10.0 s | 8 x nvidia-v100-sxm2 (fp16) |" in section
     )
-    readme = f"intro\n\n{tables.START}\nx\n{tables.END}\n"
-    placed = timetables.place(readme, section, before=tables.START)
-    assert placed.index(timetables.TIME_START) < placed.index(tables.START)
-    assert timetables.place(placed, section, before=tables.START) == placed  # replaced in place, once
+    readme = f"intro\n\n## Leaderboards\n\n{tables.START}\nx\n{tables.END}\n\n## How to cite\n"
+    placed = timetables.place(readme, section, after=tables.END)
+    assert placed.index(tables.END) < placed.index(timetables.TIME_START) < placed.index("## How to cite")
+    assert timetables.place(placed, section, after=tables.END) == placed  # replaced in place, once
     rows = {r["id"]: r for r in export.records(ds, result, {})}
     assert rows["better"]["accelerator"] == "nvidia-v100-sxm2" and rows["better"]["accelerator_count"] == 8.0
     assert rows["better"]["utilisation"] == pytest.approx(2e15 / 10 / (8 * 125e12), rel=1e-5)

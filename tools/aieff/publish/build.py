@@ -30,7 +30,7 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
         labels = {k: v.label for k, v in shown.items()}
         texts = {k: ds.level(k).narrative or "" for k in ds.benchmarks if ds.level(k).narrative}
         readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels, texts)
-        readme = timetables.place(readme, timetables.section(result), before=tables.START)
+        readme = timetables.place(readme, timetables.section(result), after=tables.END)
     except (tables.ReadmeError, NarrativeError) as exc:
         raise DataError(str(exc)) from exc
     version, released = export.release(root)

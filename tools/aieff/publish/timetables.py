@@ -61,7 +61,7 @@ def level_table(lv: Level) -> list[str]:
     models = {r.id: r.model for r in lv.rows}
     by_id = {r.id: r for r in t.rows}
     out = [
-        f"### {markdown(lv.title)}",
+        f"### {markdown(lv.title)}: time to the level",
         "",
         "Baseline to the fastest verified entry: " + split_sentence(t.split, models),
         "",
@@ -121,13 +121,14 @@ def section(result: Result) -> str:
     return "\n".join(lines)
 
 
-def place(readme: str, content: str, before: str) -> str:
-    """The README with the section replaced between its markers, or put before `before` when it has none."""
+def place(readme: str, content: str, after: str) -> str:
+    """The README with the section replaced between its markers, or put after the line `after` (the
+    leaderboards' end marker, so the section follows them as a section of its own) when it has none."""
     if TIME_START in readme and TIME_END in readme:
         start, end = readme.index(TIME_START), readme.index(TIME_END) + len(TIME_END)
         return readme[:start] + content + readme[end:]
-    at = readme.index(before)
-    return readme[:at] + content + "\n\n" + readme[at:]
+    at = readme.index(after) + len(after)
+    return readme[:at] + "\n\n" + content + readme[at:]
 
 
 def chart(result: Result, *, fresh: bool = False) -> dict[str, bytes]:
