@@ -386,3 +386,62 @@ def test_time_chart_is_deterministic(toy: Path) -> None:
     first = timetables.chart(result, fresh=True)
     assert first == timetables.chart(result, fresh=True)
     assert b"<svg" in first["svg"] and b"Date" not in first["svg"][:2000]
+
+
+# --- aieff estimate checks the time like the steps -------------------------------------------------------
+
+TSV = "epoch\thours\ttop1Accuracy\n1\t0.1\t60\n2\t0.2\t85\n3\t0.3\t91\n4\t0.4\t93\n"
+
+
+def _timed_entry(macs: float, sha: str, seconds: float) -> str:
+    return f"""# yaml-language-server: $schema=../../schema/entry.schema.json
+id: better
+benchmark: toy-level
+model: "ResNet-18"
+publication:
+  title: "Better net paper"
+  authors: ["A. Author"]
+  url: https://arxiv.org/abs/1807.00002
+  date: 2018-07-09
+  arxiv: "1807.00002"
+training:
+  epochs_to_target: 3
+  forward_cost:
+    value: {macs:.8g}
+    unit: multiply-adds
+    resolution: 32
+artifacts:
+  architecture:
+    torchvision: resnet18
+  training_log:
+    path: entries/toy-level/better.tsv
+    sha256: {sha}
+    format: dawnbench-tsv
+    columns: {{metric: top1Accuracy}}
+time_to_level:
+  seconds: {seconds}
+  scope: "toy"
+  source: {{title: "toy log", url: "https://example.org/log", locator: "line 4"}}
+"""
+
+
+def test_estimate_reads_the_time_from_the_log_and_flags_a_typed_one(toy: Path) -> None:
+    import hashlib
+    import json
+
+    pytest.importorskip("torch")
+    from aieff.verify.flops import build_torchvision, count_forward, example_input
+    from conftest import run
+
+    macs = count_forward(build_torchvision("resnet18", {}), example_input("image", resolution=32)).flop / 2
+    (toy / "entries/toy-level/better.tsv").write_text(TSV)
+    sha = hashlib.sha256(TSV.encode()).hexdigest()
+    entry = toy / "entries/toy-level/better.yaml"
+    for seconds, verdict in ((1080.0, "ok"), (1200.0, "differs")):  # 0.3 h on the row labelled 3 is 1080 s
+        entry.write_text(_timed_entry(macs, sha, seconds))
+        assert run("validate", cwd=toy).returncode == 0
+        proc = run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy)
+        [est] = json.loads(proc.stdout)
+        assert est["status"] == "verified", est  # the time is a fact beside the compute, not part of it
+        row = next(r for r in est["rows"] if r[0] == "time to level")
+        assert row == ["time to level", f"{seconds:.3f} s", "1080.000 s (log line 4)", verdict]

@@ -153,6 +153,7 @@ class LogReading:
     conventions: list[str]
     runs: list[list[str]] = field(default_factory=list)  # one table row per run, for several runs
     samples_before: float = 0.0  # at the evaluation before the first at the level (0: none before it)
+    seconds: float | None = None  # wall-clock time the log(s) record to the level (median over runs), if any
 
 
 def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
@@ -205,7 +206,25 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         f"median over {counted} counted runs of {len(specs)} ({short} never reach the level): {samples:,.0f} samples"
         + (f" = {epochs:g} epochs" if epochs is not None else "")
     )
-    return LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples))
+    return LogReading(
+        mid.reached,
+        epochs,
+        samples,
+        notes,
+        rows,
+        samples_before=min(before, samples),
+        seconds=_median_seconds(readings, short),
+    )
+
+
+def _median_seconds(readings: list[LogReading], short: int) -> float | None:
+    """The median time to the level over the counted runs (a run short of the level counts as slowest), as
+    time_to_level records it; None when a run that reached the level records no time."""
+    if any(r.seconds is None for r in readings):
+        return None
+    times = sorted([r.seconds for r in readings if r.seconds is not None] + [math.inf] * short)
+    lo, hi = (len(times) - 1) // 2, len(times) // 2
+    return (times[lo] + times[hi]) / 2 if math.isfinite(times[hi]) else None
 
 
 def _file_name(spec: Any) -> str:
@@ -230,7 +249,9 @@ def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str =
     samples = _samples_at(entry, level, ev, notes)
     before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
     epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
-    return LogReading(reached, epochs, samples, notes, samples_before=before)
+    clock = getattr(evals, "clock", None)
+    seconds = clock[1] if clock and clock[0] == ev.line else None
+    return LogReading(reached, epochs, samples, notes, samples_before=before, seconds=seconds)
 
 
 def _samples_at(entry: Entry, level: Benchmark, ev: Any, notes: list[str]) -> float:
@@ -362,6 +383,16 @@ def _judge_log(
                 f"{t.samples_to_target:,}",
                 f"{samples:,.0f} (log line {ev.line})",
                 "ok" if abs(samples - t.samples_to_target) < 1 else "differs",
+            ]
+        )
+    if entry.time_to_level is not None and reading.seconds is not None:  # the time is checked like the steps
+        said = entry.time_to_level.seconds
+        est.rows.append(
+            [
+                "time to level",
+                f"{said:.3f} s",
+                f"{reading.seconds:.3f} s ({'median of the runs' if reading.runs else f'log line {ev.line}'})",
+                "ok" if abs(reading.seconds - said) <= 0.001 else "differs",
             ]
         )
     est.rows.append(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aieff.repo import DataError
 
+CLOCKED = ("dawnbench-tsv", "mlperf-mllog", "step-log")  # the formats whose logs may record wall-clock time
 TRAIN_TIME = re.compile(r"\btrain_time:([0-9]+(?:\.[0-9]+)?)ms\b")
 
 
