@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.test-stamp
 TORCH_PINS := $(shell grep -oE '"torch(vision)?==[0-9.]+"' pyproject.toml | tr -d '"')
 CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: build test lint bench setup check mutate
+.PHONY: build test lint bench setup check mutate time-facts
 
 setup: $(TEST_STAMP)
 
@@ -39,6 +39,13 @@ build: $(BUILD_STAMP)
 	$(BIN)/aieff validate
 	$(BIN)/aieff estimate --all --jobs 0 --record exports/verification.json
 	$(BIN)/aieff build
+
+## Read every timed entry's time to the level and accelerators from its logs and sources into its
+## time_to_level block (MIRRORS: the folder of repository snapshots, owner+repo/repo); `make time-facts
+## CHECK=--check` writes nothing and fails when a block differs from what the records say.
+MIRRORS ?= /work/.mirror
+time-facts: $(BUILD_STAMP)
+	$(BIN)/python -m aieff.verify.timefacts --mirrors $(MIRRORS) $(CHECK)
 
 ## The whole test suite.
 test: $(TEST_STAMP)

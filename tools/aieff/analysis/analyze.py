@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from aieff.analysis.timing import Timing, for_level
 from aieff.dataset.docset import Dataset
 from aieff.dataset.rules import policy_text, rule_text
 from aieff.dataset.schema import Benchmark, ComputeClaim, Entry
@@ -147,6 +148,7 @@ class Level:
     split: Split | None = None  # baseline -> best, where both state samples and a forward cost
     policy: str = ""  # the level's editorial rules in words, where it states a policy
     not_entered: list[list[str]] = field(default_factory=list)  # [candidate, reason] of the policy
+    timing: Timing | None = None  # time to the level: utilisation and the speedup's split (aieff.analysis.timing)
 
     def baseline_row(self) -> Row | None:
         """The baseline's row (None when the baseline entry is missing)."""
@@ -362,6 +364,7 @@ def analyze(
         level = _analyze_level(ds.level(level_id), ds.entries_of(level_id), all_entries, reestimated or {})
         for r in level.rows:
             r.flop_low = (brackets or {}).get(r.id) if r.verified else None
+        level.timing = for_level(level.baseline, level.rows, all_entries)
         out.append(level)
     if levels:
         missing = sorted(set(levels) - {lv.id for lv in out})

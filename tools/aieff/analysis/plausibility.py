@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 from aieff.analysis.analyze import AnalysisError, derive
+from aieff.analysis.timing import MAX_UTILISATION, MIN_UTILISATION
+from aieff.dataset import hardware
 from aieff.dataset.diagnostics import Diagnostic
 from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import Entry
@@ -56,6 +58,8 @@ def warnings_for(ds: Dataset) -> list[Diagnostic]:
                 )
             )
         out += _forward_cost_vs_torchvision(e, doc)
+        if not (where[:1] == ("claims",) and e.claims[0].method == "hardware-time"):  # time x peak: no news
+            out += _utilisation(e, doc, flop)
         level = ds.level(e.benchmark)
         base = everything.get(level.baseline)
         if base is None or base.id == e.id:
@@ -107,3 +111,22 @@ def _forward_cost_vs_torchvision(e: Entry, doc: object) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _utilisation(e: Entry, doc: object, flop: float | None) -> list[Diagnostic]:
+    """W060/W061 where counted compute / time is above the accelerators' peak or below 0.1% of it."""
+    t = e.time_to_level
+    acc = t.accelerators if t else None
+    peak = hardware.peak(acc.type, acc.precision) if acc else None
+    if t is None or acc is None or peak is None or not flop:
+        return []
+    utilisation = flop / t.seconds / (acc.count * peak)
+    said = (
+        f"{flop:.3g} FLOP in {t.seconds:g} s is {flop / t.seconds:.3g} FLOP/s, {utilisation:.3%} of "
+        f"{acc.count} x {acc.type} at {acc.precision} ({peak:.3g} FLOP/s each)"
+    )
+    if utilisation > MAX_UTILISATION:
+        return [doc.warning("W060", ("time_to_level", "seconds"), f"{said}: a wrong count, precision or scope?")]  # type: ignore[attr-defined]
+    if utilisation < MIN_UTILISATION:
+        return [doc.warning("W061", ("time_to_level", "seconds"), f"{said}: a wrong count, precision or scope?")]  # type: ignore[attr-defined]
+    return []

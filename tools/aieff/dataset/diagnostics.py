@@ -74,11 +74,26 @@ CODES: dict[str, tuple[str, str]] = {
         "counted).",
     ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
+    "E060": (
+        "unknown-accelerator",
+        "time_to_level.accelerators names a type the hardware table does not hold, or a precision it gives no "
+        "peak for (tools/aieff/dataset/data/hardware.yaml).",
+    ),
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),
     "W003": ("before-baseline", "A result dated before its level's baseline."),
     "W004": ("implausible-reduction", "More than 10,000x less compute than the level's baseline."),
     "W005": ("forward-cost-vs-torchvision", "A forward cost over 2x off torchvision's figure for the named model."),
+    "W060": (
+        "utilisation-over-peak",
+        "Counted compute / time to the level is above the peak of every accelerator used: a wrong accelerator "
+        "count, precision or time scope?",
+    ),
+    "W061": (
+        "utilisation-below-0.1-percent",
+        "Counted compute / time to the level is below 0.1% of the accelerators' peak: a wrong accelerator count, "
+        "precision or time scope?",
+    ),
 }
 
 

@@ -693,6 +693,56 @@ class Submission(Model):
     )
 
 
+# --- time to the level (issue 22): wall-clock time and the accelerators it ran on ----------------------
+
+TrainingPrecision = Literal["fp32", "tf32", "fp16", "bf16", "fp8"]
+
+
+class Accelerators(Model):
+    """What the timed run trained on: a key of the hardware table (tools/aieff/dataset/data/hardware.yaml),
+    how many of them and at which precision, each read from a source."""
+
+    type: Slug = Field(description="A key of the hardware table, e.g. nvidia-v100-sxm2 (E060 when it is not one).")
+    count: PositiveInt = Field(description="How many of them the run used (GPUs, TPU chips, IPUs, CPU sockets).")
+    precision: TrainingPrecision = Field(
+        description="The precision the run's matrix multiplies ran at (fp16/bf16: mixed precision on tensor "
+        "cores or matrix units): the hardware table's peak at it is the utilisation's denominator."
+    )
+    source: CitedSource = Field(description="Where the accelerator type and count are stated.")
+    precision_source: CitedSource | None = Field(None, description="Where the precision is stated, when it is.")
+    note: Text | None = Field(
+        None,
+        description="How the source's words were read (an instance type's GPUs, a TPU name's chips), and "
+        "the precision's basis when no source states it.",
+    )
+
+    @model_validator(mode="after")
+    def _precision_basis(self) -> Accelerators:
+        if self.precision_source is None and self.note is None:
+            raise PydanticCustomError("aieff_E013", "say where the precision comes from: precision_source or note")
+        return self
+
+
+class TimeToLevel(Model):
+    """Wall-clock time to the first evaluation at the level, as facts read from the run's own records: the
+    split of a time-to-level speedup into algorithm, hardware and utilisation is derived from it."""
+
+    seconds: Positive = Field(
+        description="Wall-clock seconds from the start of the timed region to the first evaluation at the "
+        "level (the median over the counted runs where the entry reads several)."
+    )
+    runs_seconds: Annotated[list[Positive], Field(min_length=2, max_length=100)] | None = Field(
+        None, description="Each counted run's seconds in log order, where the entry reads several runs."
+    )
+    scope: Text = Field(
+        description="What the time includes and leaves out: evaluation, data loading, compilation, start-up."
+    )
+    source: CitedSource = Field(description="Where the time is read (the log line or the stated figure).")
+    accelerators: Accelerators | None = Field(
+        None, description="The accelerators of the timed run (absent when the source does not name them)."
+    )
+
+
 class Entry(Model):
     """One SOTA: a result that reached a level, with its training compute."""
 
@@ -736,6 +786,11 @@ class Entry(Model):
         None,
         description="Which candidate of the level's source this is and how its run and date were chosen; "
         "required where the level states a policy.",
+    )
+    time_to_level: TimeToLevel | None = Field(
+        None,
+        description="Wall-clock time to the level and the accelerators it ran on, read from the run's records "
+        "(aieff analyze derives achieved FLOP/s, utilisation and the speedup's split from them).",
     )
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from aieff.dataset import hardware
 from aieff.dataset.diagnostics import Diagnostic
 from aieff.dataset.docset import Dataset, Doc
 from aieff.dataset.placeholders import check as check_narrative
@@ -291,6 +292,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         _check_dates(ds, doc, entry, now)
         _check_links(ds, doc, entry, seen_links)
         _check_paths(ds, doc, entry)
+        _check_accelerators(ds, doc, entry)
     _check_recipes(ds)
     _check_optimizers(ds)
     for bench_id, bdoc in sorted(ds.benchmarks.items()):
@@ -404,6 +406,22 @@ def _check_paths(ds: Dataset, doc: Doc, entry: Entry) -> None:
             ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} resolves outside the repository"))
         elif not target.is_file():
             ds.diagnostics.append(doc.loaded.error("E029", loc, f"{art.path} does not exist"))
+
+
+def _check_accelerators(ds: Dataset, doc: Doc, entry: Entry) -> None:
+    """E060 where time_to_level names an accelerator, or a precision of it, the hardware table lacks."""
+    acc = entry.time_to_level.accelerators if entry.time_to_level else None
+    if acc is None:
+        return
+    known = hardware.table()
+    loc = ("time_to_level", "accelerators", "type")
+    if acc.type not in known:
+        why = f"{acc.type!r} is not in the hardware table{did_you_mean(acc.type, sorted(known))}"
+        ds.diagnostics.append(doc.loaded.error("E060", loc, why))
+    elif hardware.peak(acc.type, acc.precision) is None:
+        have = ", ".join(sorted(known[acc.type].peak_flop_per_s))
+        why = f"the hardware table gives {acc.type} no {acc.precision} peak (it has: {have})"
+        ds.diagnostics.append(doc.loaded.error("E060", ("time_to_level", "accelerators", "precision"), why))
 
 
 def citation(root: Path) -> tuple[Citation | None, list[Diagnostic]]:

@@ -18,7 +18,7 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
     fresh draws every chart instead of taking unchanged ones from the render cache.
     """
     from aieff.dataset.schemagen import generated
-    from aieff.publish import charts, export, tables
+    from aieff.publish import charts, export, tables, timetables
     from aieff.verify import record
 
     shown = record.shown(record.load(root / record.RECORD_PATH), ds)  # read, validated and bound once
@@ -30,6 +30,7 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
         labels = {k: v.label for k, v in shown.items()}
         texts = {k: ds.level(k).narrative or "" for k in ds.benchmarks if ds.level(k).narrative}
         readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels, texts)
+        readme = timetables.place(readme, timetables.section(result), after=tables.END)
     except (tables.ReadmeError, NarrativeError) as exc:
         raise DataError(str(exc)) from exc
     version, released = export.release(root)
@@ -53,6 +54,8 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
             files[root / "charts" / f"{lv.id}.{fmt}"] = data
     for fmt, data in charts.overview_chart(result, fresh=fresh).items():
         files[root / "charts" / f"overview.{fmt}"] = data
+    for fmt, data in timetables.chart(result, fresh=fresh).items():
+        files[root / "charts" / f"time-to-level.{fmt}"] = data
     return files
 
 

@@ -103,7 +103,13 @@ def _literal(legend) -> None:
         text.set_parse_math(False)
 
 
-DRAWING_CODE = ("publish/charts.py", "escape.py", "analysis/analyze.py")  # sources in every key (package paths)
+DRAWING_CODE = (
+    "publish/charts.py",
+    "publish/timetables.py",
+    "escape.py",
+    "analysis/analyze.py",
+    "analysis/timing.py",
+)  # sources in every key (package paths)
 MAX_CACHED = 32 << 20
 KEEP_RENDERS = 500  # the render cache keeps this many charts, least recently used dropped first
 

@@ -13,7 +13,7 @@ import io
 import json
 from pathlib import Path
 
-from aieff.analysis.analyze import Result
+from aieff.analysis.analyze import Level, Result
 from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import TRACKER_CSV
 from aieff.escape import code_line, csv_cell, markdown
@@ -58,6 +58,27 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "The optimizer's own arithmetic to the level (Newton-Schulz, preconditioners: FLOP per step x steps), "
         "FLOP, included in compute_flop (compute_flop - optimizer_flop = 3 x forward x samples); empty when the "
         "entry states no optimizer term.",
+    ),
+    # time to the level (issue 22): facts from the entry's time_to_level block, then what follows from them
+    "time_to_level_s": (
+        "float64",
+        "Wall-clock seconds to the first evaluation at the level (median over the counted runs), read from the "
+        "run's log or source; empty when not recorded.",
+    ),
+    "time_scope": ("string", "What time_to_level_s includes and leaves out (evaluation, data loading, compilation)."),
+    "accelerator": ("string", "The accelerator's key in the hardware table (tools/aieff/dataset/data/hardware.yaml)."),
+    "accelerator_count": (
+        "float64",
+        "How many accelerators (GPUs, TPU chips, IPUs, CPU sockets) the timed run used: a whole number, float so "
+        "that it can be empty.",
+    ),
+    "precision": ("string", "The precision whose peak is the utilisation's denominator: fp32, tf32, fp16, bf16, fp8."),
+    "peak_flop_per_s": ("float64", "Peak dense FLOP/s of ONE accelerator at that precision (hardware table)."),
+    "achieved_flop_per_s": ("float64", "compute_flop / time_to_level_s: achieved training FLOP/s."),
+    "utilisation": (
+        "float64",
+        "achieved_flop_per_s / (accelerator_count x peak_flop_per_s), a fraction (0.4 = 40%); empty without "
+        "accelerators in the hardware table.",
     ),
 }
 
@@ -116,6 +137,23 @@ LEVEL_COLUMNS: dict[str, tuple[str, str]] = {
     "failed": ("int64", "Entries whose re-estimate disagreed or whose artifact was refused."),
     "unreachable": ("int64", "Entries an artifact of which could not be fetched when last judged."),
     "pending": ("int64", "Entries not yet judged in their current form (new, or changed since the verdict)."),
+    "time_fastest_id": (
+        "string",
+        "The verified entry that reached the level in the least wall-clock time; empty without a time split.",
+    ),
+    "time_speedup": (
+        "float64",
+        "The baseline's time to the level / time_fastest_id's: the speedup that the four time_* factors split.",
+    ),
+    "time_compute_factor": ("float64", "Baseline compute / the fastest entry's compute (the algorithm part)."),
+    "time_count_factor": ("float64", "The fastest entry's accelerator count / the baseline's."),
+    "time_peak_factor": ("float64", "The fastest entry's peak FLOP/s per accelerator / the baseline's."),
+    "time_utilisation_factor": (
+        "float64",
+        "The fastest entry's utilisation / the baseline's; time_compute_factor x time_count_factor x "
+        "time_peak_factor x time_utilisation_factor = time_speedup exactly.",
+    ),
+    "time_dominant": ("string", "The largest of the four factors: compute, count, peak or utilisation."),
 }
 
 
@@ -140,8 +178,10 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
     """One record per entry, sorted by level then rank."""
     out = []
     for lv in result.levels:
+        timed = {t.id: t for t in (lv.timing.rows if lv.timing else [])}
         for r in lv.rows:
             entry = ds.entries[r.id].model
+            t = timed.get(r.id)
             out.append(
                 {
                     "id": r.id,
@@ -163,6 +203,14 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "hardware": r.hardware or "",
                     "verification": status.get(r.id, "pending"),
                     "optimizer_flop": _sig6(r.optimizer_flop),
+                    "time_to_level_s": _sig6(t.seconds) if t else None,
+                    "time_scope": entry.time_to_level.scope if t and entry.time_to_level else "",
+                    "accelerator": (t.accelerator or "") if t else "",
+                    "accelerator_count": float(t.accelerator_count) if t and t.accelerator_count else None,
+                    "precision": (t.precision or "") if t else "",
+                    "peak_flop_per_s": _sig6(t.peak_flop_per_s) if t else None,
+                    "achieved_flop_per_s": _sig6(t.achieved_flop_per_s) if t else None,
+                    "utilisation": _sig6(t.utilisation) if t else None,
                 }
             )
     return out
@@ -221,9 +269,24 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
                 "failed": states.count("failed"),
                 "unreachable": states.count("unreachable"),
                 "pending": states.count("pending"),
+                **_time_split(lv),
             }
         )
     return out
+
+
+def _time_split(lv: Level) -> dict[str, object]:
+    """The level's time_* columns: its baseline-to-fastest time split, or empty cells."""
+    sp = lv.timing.split if lv.timing else None
+    return {
+        "time_fastest_id": sp.to_id if sp else "",
+        "time_speedup": _sig6(sp.speedup) if sp else None,
+        "time_compute_factor": _sig6(sp.compute) if sp else None,
+        "time_count_factor": _sig6(sp.count) if sp else None,
+        "time_peak_factor": _sig6(sp.peak) if sp else None,
+        "time_utilisation_factor": _sig6(sp.utilisation) if sp else None,
+        "time_dominant": sp.dominant if sp else "",
+    }
 
 
 def to_csv(rows: list[dict[str, object]], columns: dict[str, tuple[str, str]] = COLUMNS) -> str:

@@ -158,6 +158,7 @@ class LogReading:
     samples_before: float = 0.0  # at the evaluation before the first at the level (0: none before it)
     steps: float | None = None  # optimizer steps to the level (median over runs), where the log counts steps
     steps_before: float = 0.0
+    seconds: float | None = None  # wall-clock time the log(s) record to the level (median over runs), if any
 
 
 def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
@@ -223,10 +224,29 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         f"median over {counted} counted runs of {len(items)} ({short} never reach the level): {samples:,.0f} samples"
         + (f" = {epochs:g} epochs" if epochs is not None else "")
     )
-    out = LogReading(mid.reached, epochs, samples, notes, rows, samples_before=min(before, samples), steps=steps)
+    out = LogReading(
+        mid.reached,
+        epochs,
+        samples,
+        notes,
+        rows,
+        samples_before=min(before, samples),
+        steps=steps,
+        seconds=_median_seconds(readings, short),
+    )
     if steps is not None:
         out.steps_before = min((steps_before[lo] + steps_before[hi]) / 2, steps)
     return out
+
+
+def _median_seconds(readings: list[LogReading], short: int) -> float | None:
+    """The median time to the level over the counted runs (a run short of the level counts as slowest), as
+    time_to_level records it; None when a run that reached the level records no time."""
+    if any(r.seconds is None for r in readings):
+        return None
+    times = sorted([r.seconds for r in readings if r.seconds is not None] + [math.inf] * short)
+    lo, hi = (len(times) - 1) // 2, len(times) // 2
+    return (times[lo] + times[hi]) / 2 if math.isfinite(times[hi]) else None
 
 
 def _file_name(spec: Any) -> str:
@@ -277,7 +297,18 @@ def _read_log(
     epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
     previous = reached.previous.steps if reached.previous is not None else 0
     steps = float(ev.steps) if ev.steps is not None else None
-    return LogReading(reached, epochs, samples, notes, samples_before=before, steps=steps, steps_before=previous or 0.0)
+    clock = getattr(evals, "clock", None)
+    seconds = clock[1] if clock and clock[0] == ev.line else None
+    return LogReading(
+        reached,
+        epochs,
+        samples,
+        notes,
+        samples_before=before,
+        steps=steps,
+        steps_before=previous or 0.0,
+        seconds=seconds,
+    )
 
 
 def _samples_at(entry: Entry, level: Benchmark, ev: Any, notes: list[str]) -> float:
@@ -410,6 +441,16 @@ def _judge_log(
                 f"{t.samples_to_target:,}",
                 f"{samples:,.0f} (log line {ev.line})",
                 "ok" if abs(samples - t.samples_to_target) < 1 else "differs",
+            ]
+        )
+    if entry.time_to_level is not None and reading.seconds is not None:  # the time is checked like the steps
+        said = entry.time_to_level.seconds
+        est.rows.append(
+            [
+                "time to level",
+                f"{said:.3f} s",
+                f"{reading.seconds:.3f} s ({'median of the runs' if reading.runs else f'log line {ev.line}'})",
+                "ok" if abs(reading.seconds - said) <= 0.001 else "differs",
             ]
         )
     est.rows.append(

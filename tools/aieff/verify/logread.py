@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from aieff.dataset.schema import Benchmark, TrainingLog
@@ -22,7 +23,13 @@ def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
     name = str(spec.path or spec.url)[:120]
     # The log's bytes were checked against spec.sha256 when fetched: the reading is a function of them.
     k = memo.key(
-        "log", {"sha256": spec.sha256, "spec": spec.model_dump(mode="json"), "level": level.model_dump(mode="json")}
+        "log",
+        {
+            "sha256": spec.sha256,
+            "spec": spec.model_dump(mode="json"),
+            "level": level.model_dump(mode="json"),
+            "answer": 2,  # 2: the answer also holds the clock at the first evaluation at the level
+        },
     )
     result = memo.get(k, "log")
     if result is None:
@@ -41,6 +48,7 @@ def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
         if len(rows) > logs.MAX_EVALS:
             raise ValueError
         evals = Evals([_eval(*row) for row in rows], notes)
+        evals.clock = _clock(result.get("clock"))
     except (KeyError, TypeError, ValueError) as exc:
         raise Refused("A404", f"{name} ({spec.format}): the sandbox's answer is malformed") from exc
     for ev in evals:
@@ -54,3 +62,14 @@ def _eval(line: int, value: float, epochs: float | None, samples: int | None, st
     if not wholes_ok or type(value) not in (int, float) or type(epochs) not in (int, float, type(None)):
         raise TypeError("an evaluation field of the wrong type")
     return Eval(line, float(value), None if epochs is None else float(epochs), samples, steps)
+
+
+def _clock(raw: object) -> tuple[int, float] | None:
+    """(line, seconds) from the answer's clock; TypeError when it is neither null nor a line and a time."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2 or type(raw[0]) is not int or type(raw[1]) not in (int, float):
+        raise TypeError("a malformed clock")
+    if not (math.isfinite(raw[1]) and raw[1] > 0):
+        raise TypeError("a clock that is not a positive time")
+    return raw[0], float(raw[1])

@@ -46,6 +46,7 @@ class Evals(list):  # a list that also says how its labels were read
     def __init__(self, items: list[Eval] = (), conventions: list[str] | None = None) -> None:  # type: ignore[assignment]
         super().__init__(items)
         self.conventions: list[str] = conventions or []
+        self.clock: tuple[int, float] | None = None  # (line, wall-clock seconds) at the first evaluation at the level
 
 
 @dataclass(frozen=True)

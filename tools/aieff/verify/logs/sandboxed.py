@@ -15,6 +15,7 @@ from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
 from aieff.verify import logs
+from aieff.verify.logs.times import CLOCKED, seconds_at
 
 
 def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
@@ -33,8 +34,9 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     """In the sandbox's child: parse the file; its evaluations, or why it was refused, as plain JSON."""
     spec = TrainingLog.model_validate_json(json.dumps(args["spec"]))
     level = Benchmark.model_validate_json(json.dumps(args["level"]))
+    raw = Path(args["path"]).read_bytes()
     try:
-        evals = logs.parse(Path(args["path"]).read_bytes(), spec, level)
+        evals = logs.parse(raw, spec, level)
     except Refused as exc:
         return {"refused": exc.detail[:500], "code": exc.code}
     except DataError as exc:
@@ -42,4 +44,16 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "evals": [[e.line, e.value, e.epochs, e.samples, e.steps] for e in evals],
         "conventions": evals.conventions,
+        "clock": _clock(raw, spec, level, evals),
     }
+
+
+def _clock(raw: bytes, spec: TrainingLog, level: Benchmark, evals: logs.Evals) -> list[Any] | None:
+    """[line, seconds]: the wall-clock time the log records at its first evaluation at the level, or None."""
+    if spec.format not in CLOCKED or level.threshold is None:
+        return None
+    try:
+        line = logs.first_reaching(evals, level).eval.line
+        return [line, seconds_at(raw.decode("utf-8").removeprefix("\ufeff"), spec.format, line).seconds]
+    except (DataError, UnicodeDecodeError, ValueError):
+        return None
