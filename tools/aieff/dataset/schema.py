@@ -717,6 +717,10 @@ class Policy(Model):
     )
 
 
+# Readers of the batch per step in a level's logs (aieff.verify.batch.READERS): one per log family.
+BatchReader = Literal["modded-nanogpt"]
+
+
 class Benchmark(Model):
     """A capability level that entries race to reach with less compute."""
 
@@ -753,6 +757,13 @@ class Benchmark(Model):
         "fills from the analysis ({reduction}, {trend}, {compute:ENTRY}, {ratio:A:B} ...; see "
         "tools/aieff/dataset/placeholders.py): a typed number is refused (E044), so the prose cannot drift "
         "from the data.",
+    )
+    batch_reader: BatchReader | None = Field(
+        None,
+        description="The aieff reader (tools/aieff/verify/batch/) that reads the batch per optimizer step from the "
+        "bytes of this level's step-counting logs, against which each entry's samples_per_step (or schedule) is "
+        "checked (A470). Without one, an entry whose log counts steps is not verified (A471): its batch would "
+        "rest on the entry alone.",
     )
 
     def agrees(self, value: float, reference: float) -> bool:
