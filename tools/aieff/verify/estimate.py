@@ -26,6 +26,7 @@ from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import Benchmark, Entry, ForwardCost
 from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
+from aieff.verify.batch import BatchUnverified
 from aieff.verify.checkpoint import CheckpointReport
 from aieff.verify.flops import ForwardCount
 from aieff.verify.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
@@ -179,8 +180,8 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
             short += 1
             rows.append([name, "", "never reaches the level: counted as more than it trained", excerpt(str(exc), 120)])
             continue
-        except Unreachable:
-            raise  # not a verdict on the entry: the recorded one stays
+        except (Unreachable, BatchUnverified):
+            raise  # not a verdict on the entry (the recorded one stays), or none on this run alone
         except DataError as exc:
             raise DataError(f"{name}: {exc}") from exc
         readings.append(r)
@@ -219,7 +220,7 @@ def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
 
 def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log") -> LogReading:
     """Fetch one training log, parse it in the sandbox (no torch) and find the first evaluation at the level."""
-    from aieff.verify import logread, logs
+    from aieff.verify import batch, logread, logs
     from aieff.verify.fetch import fetch
 
     evals = logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
@@ -228,6 +229,8 @@ def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str =
     per_epoch = _per_epoch(entry, level)
     notes = list(evals.conventions)
     samples = _samples_at(entry, level, ev, notes)
+    if ev.steps is not None and ev.samples is None:  # samples = steps x the batch: read from the log, not the entry
+        notes += batch.check(entry, level, evals.batch, what)
     before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
     epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
     return LogReading(reached, epochs, samples, notes, samples_before=before)
@@ -262,7 +265,11 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         return est
     phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
     # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
-    reached = _read_logs(root, entry, level) if arts.logs() else None
+    unverified = None
+    try:
+        reached = _read_logs(root, entry, level) if arts.logs() else None
+    except BatchUnverified as exc:  # the batch per step cannot be read from the log: count, but do not verify
+        reached, unverified = None, str(exc)
     result = _count(entry, root, phases, box)
     if not result.get("ok"):
         raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
@@ -304,7 +311,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         if not report.ok:
             return est.fail("checkpoint is not this architecture: " + "; ".join(report.problems()))
     if reached is None:
-        est.messages.append(NO_TRAINING_LOG)
+        est.messages.append(unverified or NO_TRAINING_LOG)
         return est
     est.messages += reached.conventions
     return _judge_log(entry, level, est, counted, ds, reached)

@@ -12,6 +12,7 @@ import csv
 import importlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from aieff.dataset.diagnostics import excerpt, first_line
 from aieff.dataset.schema import Benchmark, TrainingLog
@@ -46,6 +47,7 @@ class Evals(list):  # a list that also says how its labels were read
     def __init__(self, items: list[Eval] = (), conventions: list[str] | None = None) -> None:  # type: ignore[assignment]
         super().__init__(items)
         self.conventions: list[str] = conventions or []
+        self.batch: Any = None  # the batch per step read from the log (aieff.verify.batch), when it counts steps
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The sandbox's side of reading a training log: the job that asks for it and the child that parses it.
 
 `run` reads and parses the file in a forked child of the sandbox helper, under the sandbox's time and
-memory limits (AIEFF_SANDBOX_SECONDS, AIEFF_SANDBOX_MEMORY_MB), and answers with the evaluations as
-plain JSON; the parent side (aieff.verify.logread) sends the job and checks the answer again on arrival.
+memory limits (AIEFF_SANDBOX_SECONDS, AIEFF_SANDBOX_MEMORY_MB), and answers with the evaluations (and,
+for a log that counts steps, the batch per step its level's reader finds in it) as plain JSON; the
+parent side (aieff.verify.logread) sends the job and checks the answer again on arrival.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
-from aieff.verify import logs
+from aieff.verify import batch, logs
 
 
 def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
@@ -33,13 +34,19 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     """In the sandbox's child: parse the file; its evaluations, or why it was refused, as plain JSON."""
     spec = TrainingLog.model_validate_json(json.dumps(args["spec"]))
     level = Benchmark.model_validate_json(json.dumps(args["level"]))
+    raw = Path(args["path"]).read_bytes()
     try:
-        evals = logs.parse(Path(args["path"]).read_bytes(), spec, level)
+        evals = logs.parse(raw, spec, level)
     except Refused as exc:
         return {"refused": exc.detail[:500], "code": exc.code}
     except DataError as exc:
         return {"refused": str(exc)[:500], "aborted": isinstance(exc, RunAborted)}
-    return {
+    answer: dict[str, Any] = {
         "evals": [[e.line, e.value, e.epochs, e.samples, e.steps] for e in evals],
         "conventions": evals.conventions,
     }
+    if level.batch_reader and any(e.steps is not None and e.samples is None for e in evals):
+        # the batch per step, from the same bytes and under the same bounds (aieff.verify.batch)
+        text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        answer["batch"] = batch.read(text, level.batch_reader)
+    return answer
