@@ -37,6 +37,9 @@ SEPARATOR = re.compile(r"={20,}\s*")
 FILE_RULE = re.compile(r"-{20,}\s*")
 MAX_SCRIPT_LINES = 50_000  # the longest speedrun script is under 5,000 lines
 MAX_STAGES = 100
+MAX_SKIPPED = 20
+# A line the reader might read: never left out of the script to make it parse.
+READ_NAMES = re.compile(r"batch|seq_len|sequence_length|TRAINING_STAGES|TrainingS|num_scheduled|world_size|get_bs")
 
 # The transition code the schedules are read by, as ast.unparse writes it.
 GET_BS = (
@@ -83,10 +86,7 @@ class _Script:
 
     def __init__(self, text: str) -> None:
         source, self.first = script(text)
-        try:
-            self.tree = ast.parse(source)
-        except SyntaxError as exc:
-            raise Unread(f"the script the log starts with is not Python (line {exc.lineno}): {exc.msg}") from exc
+        self.tree, self.skipped = _parse(source)
         self.settings: dict[str, list[ast.expr]] = {}
         self.top: list[ast.stmt] = list(self.tree.body)
         for stmt in self.tree.body:
@@ -132,10 +132,35 @@ class _Script:
         return found[0] if len(found) == 1 else None
 
 
+def _parse(source: str) -> tuple[ast.Module, list[int]]:
+    """The script's syntax tree, and the lines left out to get it.
+
+    Later scripts use Python 3.12's f-strings (quotes nested in a replacement field), which the 3.11 parser
+    refuses. Such a line, inside a block and naming nothing the reader reads, is left out (replaced by
+    `pass` at its indentation), at most MAX_SKIPPED times; any other syntax error leaves the batch unread.
+    """
+    lines = source.split("\n")
+    skipped: list[int] = []
+    while True:
+        try:
+            return ast.parse("\n".join(lines)), skipped
+        except SyntaxError as exc:
+            n = (exc.lineno or 0) - 1
+            line = lines[n] if 0 <= n < len(lines) else ""
+            indent = line[: len(line) - len(line.lstrip())]
+            if len(skipped) >= MAX_SKIPPED or not indent or READ_NAMES.search(line) or n in skipped:
+                raise Unread(f"the script the log starts with is not Python (line {exc.lineno}): {exc.msg}") from exc
+            lines[n] = indent + "pass"
+            skipped.append(n)
+
+
 def read(text: str) -> Reading:
     """The batch per optimizer step the log's own script trained with."""
     s = _Script(text)
     notes: list[str] = []
+    if s.skipped:
+        where = ", ".join(str(s.first + n) for n in s.skipped)
+        notes.append(f"log line(s) {where}: not Python 3.11 (e.g. a 3.12 f-string), left out; they set no batch")
     if s.has("TRAINING_STAGES"):
         return _stages(s, notes)
     if s.has("train_bs_schedule"):
