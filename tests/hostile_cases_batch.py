@@ -17,7 +17,16 @@ PATTERN = r"^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)"
 MACS = 15  # the tiny export, Linear(4, 3), as aieff counts it (12 multiply-adds and 3 bias adds)
 
 
-def _entry(repo: Path, log: bytes, samples_per_step: int, *, reader: bool = True, length: int = 0) -> list[str]:
+def _entry(
+    repo: Path,
+    log: bytes,
+    samples_per_step: int,
+    *,
+    reader: bool = True,
+    length: int = 0,
+    pattern: str = PATTERN,
+    facts: str = "",
+) -> list[str]:
     """The toy level made a loss level (with the batch reader), and the toy entry trained `samples_per_step` a
     step for 100 steps by its own account, claiming exactly the compute that account gives."""
     from hostile_corpus import LEVEL, entry_file, export_entry, sha, tiny_export
@@ -37,8 +46,8 @@ def _entry(repo: Path, log: bytes, samples_per_step: int, *, reader: bool = True
         + f"claims:\n  - value: {flop}\n    unit: FLOP\n    method: counted\n    source:\n"
         '      title: "Better net paper"\n      url: https://arxiv.org/abs/1807.00002\n      locator: "Table 1"\n'
         "    confidence: high\n"
-        f"training:\n  steps_to_target: 100\n  samples_per_step: {samples_per_step}\n"
-        f"  forward_cost:\n    value: {MACS}\n    unit: multiply-adds\n"
+        + (facts or f"training:\n  steps_to_target: 100\n  samples_per_step: {samples_per_step}\n")
+        + f"  forward_cost:\n    value: {MACS}\n    unit: multiply-adds\n"
         + (f"    sequence_length: {length}\n" if length else "")
     )
     src = repo.parent / "tiny.pt2"
@@ -47,7 +56,7 @@ def _entry(repo: Path, log: bytes, samples_per_step: int, *, reader: bool = True
     (repo / LEVEL / "better.log").write_bytes(log)
     f.write_text(
         f.read_text() + f"  training_log:\n    path: {LEVEL}/better.log\n    sha256: {sha(log)}\n    format: step-log\n"
-        f"    pattern: '{PATTERN}'\n"
+        f"    pattern: '{pattern}'\n"
     )
     return args
 
@@ -88,6 +97,18 @@ def cases() -> list[Case]:
             failed_with(
                 "A470 batch-differs", "states 64 samples", "gives 64 from step 0, 128 from step 20, 192 from step 40"
             ),
+            needs_torch=True,
+        ),
+        Case(  # the pattern calls the step number a sample count: 100 samples where the run trained 51,200
+            "batch-samples-group-aimed-at-the-step",
+            lambda r: _entry(
+                r,
+                batch_logs.sequences(),
+                1,  # 100 steps of 1: the 100 samples the entry states
+                pattern=PATTERN.replace("(?P<step>[0-9]+)", "(?P<step>(?P<samples>[0-9]+))"),
+                facts="training:\n  samples_to_target: 100\n",
+            ),
+            failed_with("A470 batch-differs", "states no samples per step", "gives 512"),
             needs_torch=True,
         ),
         Case(

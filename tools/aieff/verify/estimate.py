@@ -24,6 +24,7 @@ from typing import Any
 from aieff.dataset.diagnostics import excerpt, first_line
 from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import Benchmark, Entry, ForwardCost
+from aieff.refusals import Refused
 from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
 from aieff.verify.batch import BatchUnverified
@@ -229,8 +230,17 @@ def _read_log(root: Path, entry: Entry, level: Benchmark, spec: Any, what: str =
     per_epoch = _per_epoch(entry, level)
     notes = list(evals.conventions)
     samples = _samples_at(entry, level, ev, notes)
-    if ev.steps is not None and ev.samples is None:  # samples = steps x the batch: read from the log, not the entry
+    # Steps become samples only with the batch per step, read from the log itself (never the entry's word); a
+    # samples group in a step-log pattern is a field the entry's pattern picked, so it must agree with that too.
+    if ev.steps is not None and (ev.samples is None or spec.format == "step-log"):
         notes += batch.check(entry, level, evals.batch, what)
+        t = entry.training
+        if ev.samples is not None and t is not None and ev.samples != (want := t.samples_after(ev.steps)):
+            raise Refused(
+                "A470",
+                f"{what} line {ev.line}: the pattern's samples group gives {ev.samples:,} samples at step "
+                f"{ev.steps:,}; the batch per step the log's script gives makes {want:,}",
+            )
     before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
     epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
     return LogReading(reached, epochs, samples, notes, samples_before=before)

@@ -131,9 +131,11 @@ def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | N
     if isinstance(reading, BatchUnverified):
         raise BatchUnverified(reading.refusal.code, f"{where}: {reading.refusal.detail}")
     t = entry.training
-    stated = (t.samples_per_step_schedule or [StepBatch(from_step=0, samples=t.samples_per_step)]) if t else []
-    if not t or (t.samples_per_step is None and t.samples_per_step_schedule is None):
-        stated = []
+    stated: list[StepBatch] = []
+    if t and t.samples_per_step_schedule:
+        stated = t.samples_per_step_schedule
+    elif t and t.samples_per_step:
+        stated = [StepBatch(from_step=0, samples=t.samples_per_step)]
     fc = t.forward_cost if t else None
     length = fc.sequence_length if fc else None
     per = "sequences" if reading.unit == "sequences" else "tokens"

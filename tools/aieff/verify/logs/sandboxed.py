@@ -45,7 +45,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         "evals": [[e.line, e.value, e.epochs, e.samples, e.steps] for e in evals],
         "conventions": evals.conventions,
     }
-    if level.batch_reader and any(e.steps is not None and e.samples is None for e in evals):
+    if level.batch_reader and any(e.steps is not None for e in evals):
         # the batch per step, from the same bytes and under the same bounds (aieff.verify.batch)
         text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
         answer["batch"] = batch.read(text, level.batch_reader)
