@@ -26,6 +26,7 @@ def _entry(
     length: int = 0,
     pattern: str = PATTERN,
     facts: str = "",
+    claim_samples: int = 0,
 ) -> list[str]:
     """The toy level made a loss level (with the batch reader), and the toy entry trained `samples_per_step` a
     step for 100 steps by its own account, claiming exactly the compute that account gives."""
@@ -38,7 +39,7 @@ def _entry(
         .replace("direction: higher\nthreshold: 90", "direction: lower\nthreshold: 3.28")
         + ("batch_reader: modded-nanogpt\n" if reader else "")
     )
-    flop = 3 * 2 * MACS * 100 * samples_per_step
+    flop = 3 * 2 * MACS * (claim_samples or 100 * samples_per_step)
     f = entry_file(repo)
     text = f.read_text()
     f.write_text(
@@ -109,6 +110,20 @@ def cases() -> list[Case]:
                 facts="training:\n  samples_to_target: 100\n",
             ),
             failed_with("A470 batch-differs", "states no samples per step", "gives 512"),
+            needs_torch=True,
+        ),
+        Case(  # the pattern takes step_avg (10 ms) for the step: 10 steps where the run took 1,000
+            "step-log-pattern-aimed-at-step-avg",
+            lambda r: _entry(
+                r,
+                batch_logs.sequences(steps=1000).replace(b"step_avg:100.00ms", b"step_avg:10.00ms"),
+                512,
+                pattern=PATTERN.replace("(?P<step>[0-9]+)", "[0-9]+")
+                + " train_time:[0-9]+ms step_avg:(?P<step>[0-9]+)",
+                facts="training:\n  steps_to_target: 10\n  samples_per_step: 512\n",
+                claim_samples=10 * 512,
+            ),
+            failed_with("A473 step-log-misread", "reads step 10,", "the line says step 0,"),
             needs_torch=True,
         ),
         Case(

@@ -270,3 +270,16 @@ def test_a_line_python_311_cannot_parse_is_left_out_only_when_it_sets_no_batch()
     assert any("not Python 3.11 (e.g. a 3.12 f-string), left out" in n for n in r.notes)
     raw = batch_logs.sequences().decode().replace("    device_batch_size : int = 64", "    device_batch_size = (64 +")
     assert isinstance(reading(raw.encode()), BatchUnverified)
+
+
+def test_an_evaluation_must_read_the_same_under_the_readers_own_line_grammar() -> None:
+    """The entry's pattern picks which number is the step; the reader's grammar says which one it is."""
+    text = batch_logs.sequences(steps=1000).decode().replace("step_avg:100.00ms", "step_avg:10.00ms")
+    line = next(n for n, x in enumerate(text.splitlines(), 1) if x.startswith("step:1000/"))
+    same = lambda v: v  # noqa: E731
+    assert batch.confirm(text, [(line, 1000, 3.27)], "modded-nanogpt", same) is None
+    assert "reads step 10, value 3.27; the line says step 1,000" in batch.confirm(
+        text, [(line, 10, 3.27)], "modded-nanogpt", same
+    )
+    assert "value 4.1" in batch.confirm(text, [(line, 1000, 4.1)], "modded-nanogpt", same)
+    assert "not an evaluation line" in batch.confirm(text, [(1, 0, 3.27)], "modded-nanogpt", same)

@@ -108,6 +108,12 @@ REFUSALS: dict[str, tuple[str, str]] = {
         "the batch size in a log's training script is not integer arithmetic on literals (a name, a call, `**`, a "
         "value beyond 1e18): it is never evaluated, and the entry is not verified (its verdict stays claimed)",
     ),
+    "A473": (
+        "step-log-misread",
+        "an evaluation the entry's step-log pattern finds does not read the same under the level's batch reader's "
+        "own grammar of an evaluation line (another number taken as the step or the value, or not an evaluation "
+        "line at all): the steps would rest on the entry's choice of field",
+    ),
     # --- end A4xx ---
     #
     # --- A5xx: fetching and checkpoints ---

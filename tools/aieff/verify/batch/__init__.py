@@ -15,6 +15,8 @@ aieff.dataset.schema.BatchReader. Readers run in the sandbox, beside the log's p
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +70,31 @@ class Reading:
         }
 
 
+def evaluation_line(reader: str) -> re.Pattern[str] | None:
+    """The reader's own grammar of an evaluation line (named groups step and value), when it has one: every
+    evaluation an entry's step-log pattern finds must read the same under it (A473)."""
+    return getattr(importlib.import_module(READERS[reader]), "EVALUATION", None)
+
+
+def confirm(text: str, rows: list[tuple[int, int, float]], reader: str, scale: Any) -> str | None:
+    """Why an evaluation (line, step, value in the level's unit) disagrees with the reader's grammar, or None."""
+    grammar = evaluation_line(reader)
+    if grammar is None:
+        return None
+    lines = text.splitlines()
+    for line, step, value in rows:
+        m = grammar.match(lines[line - 1]) if 0 < line <= len(lines) else None
+        if m is None:
+            return f"line {line} is not an evaluation line of this log family ({grammar.pattern})"
+        logged, logged_value = int(m["step"]), scale(float(m["value"]))
+        if logged != step or not math.isclose(logged_value, value, rel_tol=1e-9, abs_tol=0.0):
+            return (
+                f"line {line}: the entry's pattern reads step {step:,}, value {value:g}; the line says step "
+                f"{logged:,}, value {logged_value:g}"
+            )
+    return None
+
+
 def read(text: str, reader: str) -> dict[str, Any]:
     """In the sandbox: the reading as JSON, or {"unread": [code, why]} when the log does not give it."""
     module = importlib.import_module(READERS[reader])
@@ -84,7 +111,7 @@ def read(text: str, reader: str) -> dict[str, Any]:
     return reading.to_json()
 
 
-def from_json(raw: Any) -> Reading | BatchUnverified:
+def from_json(raw: Any) -> Reading | BatchUnverified | Refused:
     """The sandbox's answer checked on arrival; TypeError or ValueError when it is malformed."""
     if not isinstance(raw, dict):
         raise TypeError("batch reading is not an object")
@@ -93,6 +120,10 @@ def from_json(raw: Any) -> Reading | BatchUnverified:
         if code not in ("A471", "A472") or not isinstance(why, str):
             raise ValueError("batch reading: unknown code")
         return BatchUnverified(code, why[:300])
+    if "misread" in raw:
+        if not isinstance(raw["misread"], str):
+            raise ValueError("batch reading: bad misread")
+        return Refused("A473", raw["misread"][:300])
     unit, phases, length, notes = raw["unit"], raw["phases"], raw["sequence_length"], raw["notes"]
     if unit not in ("tokens", "sequences") or not isinstance(phases, list) or not 1 <= len(phases) <= MAX_PHASES:
         raise ValueError("batch reading: bad unit or phases")
@@ -115,7 +146,7 @@ def from_json(raw: Any) -> Reading | BatchUnverified:
     return Reading(unit, tuple(out), length, tuple(n[:300] for n in notes))
 
 
-def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | None, where: str) -> list[str]:
+def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | Refused | None, where: str) -> list[str]:
     """The entry's samples per step (or schedule) against the log's: notes when they agree.
 
     Raises BatchUnverified when there is nothing to check against (no reader, a log it cannot read), and
@@ -130,6 +161,8 @@ def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | N
         )
     if isinstance(reading, BatchUnverified):
         raise BatchUnverified(reading.refusal.code, f"{where}: {reading.refusal.detail}")
+    if isinstance(reading, Refused):
+        raise Refused(reading.code, f"{where}: {reading.detail}")
     t = entry.training
     stated: list[StepBatch] = []
     if t and t.samples_per_step_schedule:

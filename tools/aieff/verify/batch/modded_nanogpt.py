@@ -33,6 +33,11 @@ from itertools import accumulate
 from aieff.verify.batch import Reading, Unread
 from aieff.verify.batch.arith import MAX_VALUE, integer, number
 
+# An evaluation line of every speedrun script (`step:1390/1420 val_loss:3.2772 train_time:...`): the step and
+# value an entry's step-log pattern reads must be these (aieff.verify.batch.confirm).
+EVALUATION = re.compile(
+    r"step:(?P<step>[0-9]{1,12})/[0-9]{1,12} val_loss:(?P<value>[0-9]{1,6}(?:\.[0-9]{1,12})?)(?![0-9.])"
+)
 SEPARATOR = re.compile(r"={20,}\s*")
 FILE_RULE = re.compile(r"-{20,}\s*")
 MAX_SCRIPT_LINES = 50_000  # the longest speedrun script is under 5,000 lines

@@ -49,4 +49,16 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         # the batch per step, from the same bytes and under the same bounds (aieff.verify.batch)
         text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
         answer["batch"] = batch.read(text, level.batch_reader)
+        rows = [(e.line, e.steps, e.value) for e in evals if e.steps is not None]
+        read = "unread" not in answer["batch"]  # a log that gives no batch leaves the entry claimed either way
+        if (
+            read
+            and spec.format == "step-log"
+            and (why := batch.confirm(text, rows, level.batch_reader, _scale(spec, level)))
+        ):
+            answer["batch"] = {"misread": why}  # the entry's pattern reads another number than the line's step
     return answer
+
+
+def _scale(spec: TrainingLog, level: Benchmark) -> Any:
+    return lambda v: logs.scale(v, spec, level)
