@@ -6,6 +6,10 @@ level names an aieff-owned reader (`batch_reader` in its benchmark.yaml) that re
 pinned log itself, and `check` refuses an entry whose batch differs (A470). A level without a reader, or
 a log its reader cannot read, leaves the entry unverified (A471, A472): its compute rests on its claim.
 
+A reader may also know its family's evaluation line (`EVALUATION`, a regex with groups step and value, matched
+at the line's start): then every evaluation an entry's step-log pattern finds must read the same there (`confirm`,
+A473), so the entry's pattern cannot take another number of the line for the step.
+
 Each reader module exposes `read(text) -> Reading` and raises Unread (or arith.ExpressionRefused) when the
 log does not give the batch; adding a log family is adding a module and a line in READERS, and a name in
 aieff.dataset.schema.BatchReader. Readers run in the sandbox, beside the log's parser
