@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import batch_logs
 from conftest import FIXTURES, run
 
 torch = pytest.importorskip("torch")
@@ -125,7 +126,8 @@ class _TinyLM(torch.nn.Module):
 
 
 def test_a_step_log_and_a_token_model_verify_through_the_cli(tmp_path: Path) -> None:
-    """llm.c-style lines as published, samples per step changing mid-run, a graph-only token model."""
+    """A script-in-log as modded-nanogpt publishes them (the batch schedule read from the script by the level's
+    batch_reader) and its evaluation lines, samples per step changing mid-run, a graph-only token model."""
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURES / "valid/basic", repo)
     bench = repo / "entries/toy-level/benchmark.yaml"
@@ -133,13 +135,20 @@ def test_a_step_log_and_a_token_model_verify_through_the_cli(tmp_path: Path) -> 
         bench.read_text()
         .replace('  name: "accuracy"\n  unit: percent', '  name: "validation loss"\n  unit: loss')
         .replace("direction: higher\nthreshold: 90", "direction: lower\nthreshold: 3.28")
+        + "batch_reader: modded-nanogpt\n"
     )
     with torch.device("meta"):
         model = _TinyLM().eval()
     buf = io.BytesIO()
     torch.export.save(torch.export.export(model, (torch.zeros(1, 32, dtype=torch.long, device="meta"),)), buf)
     (repo / "entries/toy-level/lm.pt2").write_bytes(buf.getvalue())
-    log = "".join(f"s:{s} trl:3.9\ns:{s} tel:{v}\n" for s, v in [(0, 10.9), (100, 3.5), (200, 3.27), (300, 3.2)])
+    log = batch_logs.log(  # 8 sequences of 32 tokens a step for 100 steps, then 16; evaluations every 100 steps
+        "    train_bs_schedule: tuple = (8 * 32, 16 * 32)\n    train_bs_extension: int = 16 * 32\n"
+        "    num_scheduled_iterations: int = 200\n",
+        batch_logs.GET_BS,
+        steps=300,
+        values=(10.9, 3.5, 3.27, 3.2),
+    ).decode()
     (repo / "entries/toy-level/lm.log").write_text(log)
     macs = 32 * (16 * 48 + 16 * 100) + (32 * 33 // 2) * (16 + 16)  # linears per token + causal attention
     samples = 100 * 8 + 100 * 16  # sequences: 8 per step for 100 steps, then 16
@@ -176,7 +185,7 @@ artifacts:
     path: entries/toy-level/lm.log
     sha256: {hashlib.sha256(log.encode()).hexdigest()}
     format: step-log
-    pattern: '^s:(?P<step>[0-9]+) tel:(?P<value>[0-9.]+)$'
+    pattern: '^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)'
 """
     )
     entry.write_text(text)
@@ -186,3 +195,4 @@ artifacts:
     assert "entries/toy-level/better.yaml: verified" in proc.stdout
     assert "steps to target" in proc.stdout and "200 steps = 2,400 samples" in proc.stdout
     assert "graph-only export: counted on the meta device" in proc.stdout
+    assert "samples per step 8 from step 0, 16 from step 100, as the entry states" in proc.stdout, proc.stdout

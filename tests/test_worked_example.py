@@ -29,11 +29,18 @@ BENCHMARK, ENTRY = re.findall(r"```yaml\n(.*?)```", SECTION, re.S)
 EXPORT_SCRIPT = re.search(r"```python\n(.*?)```", SECTION, re.S).group(1)
 NIGHTLY = ["aieff estimate --all --record exports/verification.json", "aieff build --fresh"]
 PATTERN = "step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)"
+# Each run's log starts with the script that made it (9 lines with the rule), as modded-nanogpt's do: the
+# level's batch_reader reads 16 sequences of 64 tokens a step from it.
+SCRIPT = (
+    "import os\nimport sys\nwith open(sys.argv[0]) as f:\n    code = f.read()\nclass Hyperparameters:\n"
+    "    batch_size : int = 16 # batch size, in sequences, across all devices\n"
+    "    sequence_length : int = 64 # sequence length, in tokens\nargs = Hyperparameters()\n" + "=" * 100 + "\n"
+)
 LOGS = {
-    "logs/reference.log": "".join(f"step:{s}/400 val_loss:{v}\n" for s, v in [(100, 5.2), (200, 4.5), (400, 4.05)]),
-    "logs/baseline.log": "".join(
-        f"step:{s}/400 val_loss:{v}\n" for s, v in [(100, 5.1), (200, 4.3), (300, 3.98), (400, 3.9)]
-    ),
+    "logs/reference.log": SCRIPT
+    + "".join(f"step:{s}/400 val_loss:{v}\n" for s, v in [(100, 5.2), (200, 4.5), (400, 4.05)]),
+    "logs/baseline.log": SCRIPT
+    + "".join(f"step:{s}/400 val_loss:{v}\n" for s, v in [(100, 5.1), (200, 4.3), (300, 3.98), (400, 3.9)]),
 }
 
 
@@ -108,8 +115,8 @@ def _expect(command: str, proc, seen: list[str]) -> None:
         assert proc.returncode == 1 and "never reaches the level" in out and "best 4.05" in out, context
     elif command.startswith("aieff probe ../tiny-runs/logs/baseline.log"):
         assert proc.returncode == 0, context
-        assert "first at the level: line 3, value 3.98, at step 300 = 4,800 samples = 307,200 tokens" in out, context
-        assert "bracket: line 2, value 4.3, at step 200 = 3,200 samples = 204,800 tokens" in out, context
+        assert "first at the level: line 12, value 3.98, at step 300 = 4,800 samples = 307,200 tokens" in out, context
+        assert "bracket: line 11, value 4.3, at step 200 = 3,200 samples = 204,800 tokens" in out, context
     elif command.startswith("aieff probe --export"):
         assert proc.returncode == 0 and "8,921,088 multiply-adds per sample at sequence length 64" in out, context
     elif command.startswith("aieff validate"):
@@ -131,6 +138,7 @@ def _expect(command: str, proc, seen: list[str]) -> None:
     elif command.startswith("aieff estimate"):
         assert proc.returncode == 0 and "entries/tiny-lm-4/tiny-gpt-baseline.yaml: verified" in out, context
         assert "from a forward cost of 8,921,088 multiply-adds per sample" in out, context
+        assert "log line 6: batch_size = 16 = 16 sequences per step (all devices)" in out, context
     elif command.startswith("aieff check"):
         assert proc.returncode == 0 and "tiny-gpt-baseline.yaml: verified" in out, context
     elif command.startswith("aieff build --dry-run"):

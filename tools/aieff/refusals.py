@@ -91,6 +91,29 @@ REFUSALS: dict[str, tuple[str, str]] = {
         "log-too-many-evaluations",
         "a training log yields more evaluations than the bound; no real log comes close",
     ),
+    "A470": (
+        "batch-differs",
+        "the entry's samples_per_step (or its schedule) differs from the batch per optimizer step the pinned log's "
+        "own training script gives (read by the level's batch_reader; a schedule's first steps may differ by one), "
+        "or the script's sequence length is not the entry's: refused, naming both values",
+    ),
+    "A471": (
+        "batch-unread",
+        "a log that counts optimizer steps gives no batch per step that the level's batch_reader can read (the level "
+        "names no reader, the log holds no training script, or its script follows no convention the reader knows): "
+        "the entry's samples_per_step cannot be checked, so the entry is not verified (its verdict stays claimed)",
+    ),
+    "A472": (
+        "batch-expression",
+        "the batch size in a log's training script is not integer arithmetic on literals (a name, a call, `**`, a "
+        "value beyond 1e18): it is never evaluated, and the entry is not verified (its verdict stays claimed)",
+    ),
+    "A473": (
+        "step-log-misread",
+        "an evaluation the entry's step-log pattern finds does not read the same under the level's batch reader's "
+        "own grammar of an evaluation line (another number taken as the step or the value, or not an evaluation "
+        "line at all): the steps would rest on the entry's choice of field",
+    ),
     # --- end A4xx ---
     #
     # --- A5xx: fetching and checkpoints ---

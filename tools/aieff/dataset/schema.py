@@ -866,6 +866,10 @@ class Policy(Model):
     )
 
 
+# Readers of the batch per step in a level's logs (aieff.verify.batch.READERS): one per log family.
+BatchReader = Literal["modded-nanogpt"]
+
+
 class Benchmark(Model):
     """A capability level that entries race to reach with less compute."""
 
@@ -907,6 +911,13 @@ class Benchmark(Model):
         None,
         description="The optimizers the level's entries name in training.optimizer, by key: aieff counts each one's "
         "FLOP per step from the entry's export (aieff.verify.optimizer_cost); the rules say the term is added.",
+    )
+    batch_reader: BatchReader | None = Field(
+        None,
+        description="The aieff reader (tools/aieff/verify/batch/) that reads the batch per optimizer step from the "
+        "bytes of this level's step-counting logs, against which each entry's samples_per_step (or schedule) is "
+        "checked (A470). Without one, an entry whose log counts steps is not verified (A471): its batch would "
+        "rest on the entry alone.",
     )
 
     def agrees(self, value: float, reference: float) -> bool:

@@ -24,8 +24,10 @@ from typing import Any
 from aieff.dataset.diagnostics import excerpt, first_line
 from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import Benchmark, Entry, ForwardCost
+from aieff.refusals import Refused
 from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
+from aieff.verify.batch import BatchUnverified
 from aieff.verify.checkpoint import CheckpointReport
 from aieff.verify.flops import ForwardCount
 from aieff.verify.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
@@ -193,8 +195,8 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
             short += 1
             rows.append([name, "", "never reaches the level: counted as more than it trained", excerpt(str(exc), 120)])
             continue
-        except Unreachable:
-            raise  # not a verdict on the entry: the recorded one stays
+        except (Unreachable, BatchUnverified):
+            raise  # not a verdict on the entry (the recorded one stays), or none on this run alone
         except DataError as exc:
             raise DataError(f"{name}: {exc}") from exc
         readings.append(r)
@@ -277,7 +279,10 @@ def _runs_in(evals: Any) -> list[Any]:
         if last is not None and ev.steps is not None and last.steps is not None and ev.steps < last.steps:
             runs.append([])
         runs[-1].append(ev)
-    return [Evals(run, list(evals.conventions)) for run in runs if run]
+    parts = [Evals(run, list(evals.conventions)) for run in runs if run]
+    for part in parts:  # what the sandbox read from the whole file: the script's batch, the clock at its line
+        part.batch, part.clock = getattr(evals, "batch", None), getattr(evals, "clock", None)
+    return parts
 
 
 def _read_log(
@@ -285,7 +290,7 @@ def _read_log(
 ) -> LogReading:
     """Read one training log (or one run of a file that holds several: `evals`) to the first evaluation at the
     level."""
-    from aieff.verify import logs
+    from aieff.verify import batch, logs
 
     evals = _evals(root, spec, level, what) if evals is None else evals
     reached = logs.first_reaching(evals, level)
@@ -293,6 +298,17 @@ def _read_log(
     per_epoch = _per_epoch(entry, level)
     notes = list(evals.conventions)
     samples = _samples_at(entry, level, ev, notes)
+    # Steps become samples only with the batch per step, read from the log itself (never the entry's word); a
+    # samples group in a step-log pattern is a field the entry's pattern picked, so it must agree with that too.
+    if ev.steps is not None and (ev.samples is None or spec.format == "step-log"):
+        notes += batch.check(entry, level, evals.batch, what)
+        t = entry.training
+        if ev.samples is not None and t is not None and ev.samples != (want := t.samples_after(ev.steps)):
+            raise Refused(
+                "A470",
+                f"{what} line {ev.line}: the pattern's samples group gives {ev.samples:,} samples at step "
+                f"{ev.steps:,}; the batch per step the log's script gives makes {want:,}",
+            )
     before = _samples_at(entry, level, reached.previous, []) if reached.previous is not None else 0.0
     epochs = ev.epochs if ev.epochs is not None else (samples / per_epoch if per_epoch else None)
     previous = reached.previous.steps if reached.previous is not None else 0
@@ -340,7 +356,11 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         return est
     phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
     # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
-    reached = _read_logs(root, entry, level) if arts.logs() else None
+    unverified = None
+    try:
+        reached = _read_logs(root, entry, level) if arts.logs() else None
+    except BatchUnverified as exc:  # the batch per step cannot be read from the log: count, but do not verify
+        reached, unverified = None, str(exc)
     result = _count(entry, root, phases, box)
     if not result.get("ok"):
         raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
@@ -382,7 +402,7 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
         if not report.ok:
             return est.fail("checkpoint is not this architecture: " + "; ".join(report.problems()))
     if reached is None:
-        est.messages.append(NO_TRAINING_LOG)
+        est.messages.append(unverified or NO_TRAINING_LOG)
         return est
     est.messages += reached.conventions
     return _judge_log(entry, level, est, counted, ds, reached, result.get("parameter_shapes"))

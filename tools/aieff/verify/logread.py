@@ -12,7 +12,7 @@ from pathlib import Path
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.refusals import REFUSALS, Refused
 from aieff.repo import DataError, RunAborted
-from aieff.verify import logs, memo
+from aieff.verify import batch, logs, memo
 from aieff.verify.logs import Eval, Evals
 from aieff.verify.logs.sandboxed import job
 from aieff.verify.sandbox import Sandbox
@@ -49,6 +49,7 @@ def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
             raise ValueError
         evals = Evals([_eval(*row) for row in rows], notes)
         evals.clock = _clock(result.get("clock"))
+        evals.batch = batch.from_json(result["batch"]) if "batch" in result else None
     except (KeyError, TypeError, ValueError) as exc:
         raise Refused("A404", f"{name} ({spec.format}): the sandbox's answer is malformed") from exc
     for ev in evals:

@@ -12,6 +12,7 @@ import csv
 import importlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from aieff.dataset.diagnostics import excerpt, first_line
 from aieff.dataset.schema import Benchmark, TrainingLog
@@ -47,6 +48,7 @@ class Evals(list):  # a list that also says how its labels were read
         super().__init__(items)
         self.conventions: list[str] = conventions or []
         self.clock: tuple[int, float] | None = None  # (line, wall-clock seconds) at the first evaluation at the level
+        self.batch: Any = None  # the batch per step read from the log (aieff.verify.batch), when it counts steps
 
 
 @dataclass(frozen=True)

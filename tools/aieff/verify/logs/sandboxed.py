@@ -1,8 +1,9 @@
 """The sandbox's side of reading a training log: the job that asks for it and the child that parses it.
 
 `run` reads and parses the file in a forked child of the sandbox helper, under the sandbox's time and
-memory limits (AIEFF_SANDBOX_SECONDS, AIEFF_SANDBOX_MEMORY_MB), and answers with the evaluations as
-plain JSON; the parent side (aieff.verify.logread) sends the job and checks the answer again on arrival.
+memory limits (AIEFF_SANDBOX_SECONDS, AIEFF_SANDBOX_MEMORY_MB), and answers with the evaluations (and,
+for a log that counts steps, the batch per step its level's reader finds in it) as plain JSON; the
+parent side (aieff.verify.logread) sends the job and checks the answer again on arrival.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.refusals import Refused
 from aieff.repo import DataError, RunAborted
-from aieff.verify import logs
+from aieff.verify import batch, logs
 from aieff.verify.logs.times import CLOCKED, seconds_at
 
 
@@ -41,11 +42,28 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         return {"refused": exc.detail[:500], "code": exc.code}
     except DataError as exc:
         return {"refused": str(exc)[:500], "aborted": isinstance(exc, RunAborted)}
-    return {
+    answer: dict[str, Any] = {
         "evals": [[e.line, e.value, e.epochs, e.samples, e.steps] for e in evals],
         "conventions": evals.conventions,
         "clock": _clock(raw, spec, level, evals),
     }
+    if level.batch_reader and any(e.steps is not None for e in evals):
+        # the batch per step, from the same bytes and under the same bounds (aieff.verify.batch)
+        text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        answer["batch"] = batch.read(text, level.batch_reader)
+        rows = [(e.line, e.steps, e.value) for e in evals if e.steps is not None]
+        read = "unread" not in answer["batch"]  # a log that gives no batch leaves the entry claimed either way
+        if (
+            read
+            and spec.format == "step-log"
+            and (why := batch.confirm(text, rows, level.batch_reader, _scale(spec, level)))
+        ):
+            answer["batch"] = {"misread": why}  # the entry's pattern reads another number than the line's step
+    return answer
+
+
+def _scale(spec: TrainingLog, level: Benchmark) -> Any:
+    return lambda v: logs.scale(v, spec, level)
 
 
 def _clock(raw: bytes, spec: TrainingLog, level: Benchmark, evals: logs.Evals) -> list[Any] | None:
