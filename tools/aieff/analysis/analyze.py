@@ -94,6 +94,7 @@ class Row:
     verified: bool = False  # its compute is a verified re-estimate (aieff.verify.record.shown)
     rule: str = ""  # the level policy's rule this entry satisfies, in words (aieff.dataset.rules.rule_text)
     flop_low: float | None = None  # verified: compute at the evaluation before the first at the level
+    derived_from: str | None = None  # read from the run of this entry, trained for another level
 
 
 @dataclass
@@ -415,6 +416,7 @@ def _analyze_level(
                 sequence_length=d.sequence_length if d else None,
                 verified=e.id in reestimated,
                 rule=rule_text(e, level),
+                derived_from=e.derived_from,
             )
         )
         warnings += _claim_warnings(e, flop, level)

@@ -68,6 +68,23 @@ CODES: dict[str, tuple[str, str]] = {
         "A level's narrative types a number or names an unknown placeholder, entry or level: figures are "
         "placeholders the build fills in.",
     ),
+    # One run, several levels (derived_from; aieff.dataset.derived).
+    "E070": ("derived-unknown-source", "derived_from names no other entry, or an entry of the same level."),
+    "E071": ("derived-chain", "derived_from names an entry that is itself derived (a chain or a cycle)."),
+    "E072": (
+        "derived-own-artifacts",
+        "A derived entry names artifacts or hardware of its own, or its source has no training log to share.",
+    ),
+    "E073": (
+        "derived-metric-mismatch",
+        "A derived entry's level trains on other data or measures another metric than its source's level: the "
+        "shared log does not record it.",
+    ),
+    "E074": (
+        "derived-facts-mismatch",
+        "A derived entry's per-sample facts (forward cost, resolution schedule, samples per step or epoch) are "
+        "not its source's.",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "W001": ("implausible-compute", "Training compute outside 1e9 to 1e28 FLOP."),
     "W002": ("implausible-epochs", "More than 10,000 epochs to the level."),

@@ -643,6 +643,15 @@ class Entry(Model):
         description="Which candidate of the level's source this is and how its run and date were chosen; "
         "required where the level states a policy.",
     )
+    # --- one run, several levels: an entry read from another entry's run (aieff.dataset.derived) ---
+    derived_from: Slug | None = Field(
+        None,
+        description="Entry id of a run on another level whose pinned log also records this level's metric: "
+        "this entry reads that run's artifacts (architecture, checkpoint, log) and hardware, never its own "
+        "(E072), and gives only what is this level's (the training to the level, its claims, its submission); "
+        "its per-sample facts must be the source's (E074). An upper bound on what a run tuned for this level "
+        "would need. The verdict is bound to the source entry too (E070-E074).",
+    )
 
     @model_validator(mode="after")
     def _has_compute(self) -> Entry:
