@@ -476,7 +476,10 @@ class TrainingLog(Artifact):
         description="How to read the log; each format is a module under tools/aieff/verify/logs/."
     )
     columns: dict[Literal["epoch", "samples", "metric"], Name] | None = Field(
-        None, description="For csv and jsonl: which column holds epoch, samples and the metric."
+        None,
+        description="For csv and jsonl: which column holds epoch, samples and the metric. For mlperf-mllog, "
+        "samples says where the evaluations' samples trained are (BERT): epoch_num, 'epoch_num x "
+        "global_batch_size' or train_samples (aieff.verify.logs.mlperf.SAMPLE_SOURCES).",
     )
     metric_scale: Literal["percent", "fraction"] = Field(
         "percent", description="Scale of the metric in the log; converted to the level's unit."
