@@ -29,6 +29,7 @@ BERT = Benchmark.model_validate(
 )
 LEVELS = {"mlperf-bert-v0-7": 0.712, "mlperf-bert-closed": 0.72}
 EXPORT = ROOT / "entries/mlperf-bert-closed/exports/bert_large_512.pt2"
+FULL = ROOT / "entries/mlperf-bert-closed/exports/bert_large_512_full_mlm.pt2"
 
 
 def _mllog(key: str, value: object = None, **meta: object) -> str:
@@ -128,6 +129,23 @@ def test_the_levels_are_closed_median_of_every_run_from_the_phase_1_checkpoint()
     assert v07 == {"v0.7"} and "v0.7" not in later and {"v1.0", "v4.0"} <= later
 
 
+def test_the_open_division_is_a_level_apart_with_what_each_submission_trained() -> None:
+    ds = validate(ROOT)
+    level = ds.level("mlperf-bert-open")
+    assert level.threshold == 0.72 and level.policy.division == "open"
+    assert "phase-1 checkpoint" in level.rules and "no reference convergence" in level.rules
+    closed = set(ds.level("mlperf-bert-closed").policy.candidates) | set(ds.level("mlperf-bert-v0-7").policy.candidates)
+    assert not closed & set(level.policy.candidates)  # each submission sits in one level, by its division
+    skipped = {n.candidate: n.reason for n in level.policy.not_entered}
+    assert skipped.keys() == {"v1.1 Google tpu-v4-2048-JAX", "v1.1 Google tpu-v4-4096-TF"}
+    assert all("a different model" in why for why in skipped.values())
+    exports = {e.id: e.artifacts.architecture.export.path for e in ds.entries_of("mlperf-bert-open")}
+    assert exports.pop("mlperf-v2-1-mosaicml-8xa100-80gb-baseline-bert") == FULL.relative_to(ROOT).as_posix()
+    assert set(exports.values()) == {EXPORT.relative_to(ROOT).as_posix()}
+    for e in ds.entries_of("mlperf-bert-open"):
+        assert e.submission.division == "open" and len(e.artifacts.logs()) == 10, e.id
+
+
 def test_bert_large_by_hand() -> None:
     """The export's forward multiply-adds per 512-token sequence, from the layer shapes: within 0.1% of what
     aieff counts (the rest is elementwise work: score scaling, biases)."""
@@ -137,11 +155,15 @@ def test_bert_large_by_hand() -> None:
     by_hand = layers * per_layer + heads
     assert by_hand == 169_959_811_072
     assert abs(170073136130 - by_hand) / by_hand < 1e-3
+    full = layers * per_layer + t * (d * d + d * vocab) + d * d + 2 * d  # the head on every position
+    assert full == 184_043_964_416
+    assert abs(184157735938 - full) / full < 1e-3
 
 
 torch = pytest.importorskip("torch")
 
 
-def test_the_script_writes_the_committed_export(tmp_path: Path) -> None:
-    run_script(EXPORT.parent / "make_exports.py", "--out", str(tmp_path), EXPORT.name)
-    assert (tmp_path / EXPORT.name).read_bytes() == EXPORT.read_bytes()
+@pytest.mark.parametrize("export", [EXPORT, FULL], ids=["mlm-76", "mlm-512"])
+def test_the_script_writes_the_committed_export(tmp_path: Path, export: Path) -> None:
+    run_script(export.parent / "make_exports.py", "--out", str(tmp_path), export.name)
+    assert (tmp_path / export.name).read_bytes() == export.read_bytes()

@@ -4,7 +4,9 @@ Curation as code, as entries/mlperf-resnet50-v1-5/make_entries.py does for ResNe
 helpers, pins and round dates this script reuses):
 
 - entries/mlperf-bert-v0-7/: every closed-division BERT submission of v0.7 (masked-LM accuracy 0.712);
-- entries/mlperf-bert-closed/: every closed-division BERT submission of v1.0-v4.0 (0.720).
+- entries/mlperf-bert-closed/: every closed-division BERT submission of v1.0-v4.0 (0.720);
+- entries/mlperf-bert-open/: every open-division BERT submission (v1.0-v3.1; 0.720), each with the export of
+  what it trained (OPEN_MODEL, read from its code and README) or not entered with the reason.
 
 A submission is `<Org>/results/<system>/bert/result_N.txt`, one file per run (10 runs). Each run is read
 with aieff's own MLPerf parser and the median over the counted runs is the entry's samples to target,
@@ -12,8 +14,9 @@ exactly as `aieff estimate` computes it. BERT's logs do not agree on what `eval_
 counts, so each submission's logs are classified here and the entry says how they are read
 (`columns.samples`, aieff.verify.mlperf.SAMPLE_SOURCES):
 
-- epoch_num grows and its first value is at least 100,000: it is the samples trained (`epoch_num`);
-- epoch_num grows from below 100,000: it is optimizer steps, and x the log's own global_batch_size
+- epoch_num grows and reaches 100,000 or more: it is the samples trained (`epoch_num`; MosaicML evaluates
+  every 55 steps of 448, and its epoch_num grows by 24,640);
+- epoch_num grows but stays below 100,000: it is optimizer steps, and x the log's own global_batch_size
   gives samples (`epoch_num x global_batch_size`; Google's v0.7 logs);
 - epoch_num is the same at every evaluation (NVIDIA's code before v2.0 logs 1): the run stops at its
   last evaluation and the train_samples event after it gives the samples then (`train_samples`);
@@ -26,7 +29,7 @@ Usage (stdlib and aieff only; re-runnable, writes the same bytes for the same sn
     .venv/bin/python entries/mlperf-bert-closed/make_entries.py --mirror /work/.mirror --out /tmp/mlperf-bert-logs
     .venv/bin/aieff cache add --git-dir ...   (or: aieff cache add $(find /tmp/mlperf-bert-logs -type f))
 
-It rewrites every `mlperf-*.yaml` entry of the two levels and the `policy:` block at the end of each
+It rewrites every `mlperf-*.yaml` entry of the three levels and the `policy:` block at the end of each
 level's benchmark.yaml (the rest of benchmark.yaml is edited by hand).
 """
 
@@ -53,12 +56,77 @@ R = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = R  # its dataclasses look their module up
 _spec.loader.exec_module(R)
 
-V07, CLOSED = "mlperf-bert-v0-7", "mlperf-bert-closed"
+V07, CLOSED, OPEN = "mlperf-bert-v0-7", "mlperf-bert-closed", "mlperf-bert-open"
 ROUNDS = ["0.7", "1.0", "1.1", "2.0", "2.1", "3.0", "3.1", "4.0"]
 EXPORT = "entries/mlperf-bert-closed/exports/bert_large_512.pt2"
-FORWARD = 170073136130  # aieff probe --export EXPORT --input tokens --sequence-length 512 (multiply-adds)
+FULL = "entries/mlperf-bert-closed/exports/bert_large_512_full_mlm.pt2"
+# aieff probe --export FILE --input tokens --sequence-length 512 (multiply-adds per sequence)
+FORWARD = {EXPORT: 170073136130, FULL: 184157735938}
+_LARGE = (
+    "BERT-large as the closed division fixes it (24 layers, hidden 1,024, 16 heads, 512 tokens), from the phase-1 "
+    "checkpoint: "
+)
+# Open-division submissions: what each trained, read from its code, configs and README in the snapshot. A model
+# aieff can count makes an entry (with the export that is its forward pass); otherwise the reason.
+OPEN_MODEL: dict[str, tuple[str | None, str]] = {
+    **{
+        f"v{rnd} Graphcore ipu-{pod}-POPART-open": (
+            EXPORT,
+            _LARGE + "configs/mk2/*-open.json differ from the closed configs only in hyperparameters (LAMB beta1, "
+            "weight decay, learning rate, loss scaling, no gradient clipping); masked-LM head on 76 positions "
+            "(mask_tokens), vocabulary padded to 30,912 (+1.3% in the decoder, not counted). Graphcore packs up to 3 "
+            "sequences into one 512-token row, so counting 512 tokens per sequence is an upper bound.",
+        )
+        for rnd, pods in (("1.0", ("pod16", "pod64")), ("1.1", ("pod16", "pod64", "pod128")))
+        for pod in pods
+    },
+    **{
+        f"v{rnd} Samsung samsung_supercomputer21_dgxa100_{n}_pytorch": (
+            EXPORT,
+            _LARGE + "NVIDIA's PyTorch implementation with Samsung's changes (exchange padding, per-device gradient "
+            "clipping before all-reduce, PyTorch DDP; its README's table), run with --dense_seq_output (masked-LM "
+            "head on the 76 masked positions) and --unpad (padding skipped: 512 tokens per sequence is an upper "
+            "bound).",
+        )
+        for rnd, n in (("1.1", "n128"), ("2.0", "n128"), ("2.0", "n171"), ("2.1", "n128"), ("2.1", "n171"))
+    },
+    **{
+        f"v{rnd} Intel 16-nodes-SPR-pytorch-open": (
+            EXPORT,
+            _LARGE + "Intel's CPU implementation (run_pretrain_mlperf.py) run by run_16node_open.sh with "
+            "--dense_seq_output (masked-LM head on the 76 masked positions) and --unpad (an upper bound), global "
+            "batch 3,072, learning rate 0.0024 (its logs). The logs name the closed division; its systems json "
+            "and folder say open.",
+        )
+        for rnd in ("2.1", "3.0", "3.1")
+    },
+    "v2.1 MosaicML 8xA100_80GB-baseline": (
+        FULL,
+        _LARGE + "Composer's Hugging Face bert-large-uncased (8xA100_80GB-baseline/config.yaml: model bert, dropout "
+        "0), whose BertForPreTraining decodes every one of the 512 positions: the export with the masked-LM head "
+        "on all positions. Its epoch_num grows by 24,640 per evaluation (55 steps of 448 sequences: samples), and "
+        "its runs reach 0.720 after about 0.6 million sequences, a quarter of what the closed division's runs "
+        "need; read as logged (its README: every result starts from the MLPerf phase-1 checkpoint).",
+    ),
+    "v2.1 MosaicML 8xA100_80GB-methods": (
+        EXPORT,
+        _LARGE + "Composer's bert_unpadded (8xA100_80GB-methods/config.yaml; composer/bert_layers.py runs the "
+        "masked-LM head on the masked tokens only and skips padding: an upper bound) with fused layer norm; its "
+        "README says some algorithms used are not public (they change speed, not the model's arithmetic).",
+    ),
+    "v1.1 Google tpu-v4-2048-JAX": (
+        None,
+        "a different model: a 66-layer encoder of width 12,288 (199,717,148,096 parameters; its README), started "
+        "from another checkpoint with another stopping criterion: not this level's task",
+    ),
+    "v1.1 Google tpu-v4-4096-TF": (
+        None,
+        "a different model: 64 layers of width 16,384 (481,815,347,200 parameters; its README), started from "
+        "another checkpoint with another stopping criterion: not this level's task",
+    ),
+}
 RUN = re.compile(r"(?P<sub>[^/]+)/results/(?P<system>[^/]+)/bert/result_(?P<n>\d+)\.txt")
-STEPS_BELOW = 100_000  # a first epoch_num under this counts steps, not samples (samples start at 150,000+)
+STEPS_BELOW = 100_000  # epoch_nums all under this count steps, not samples (no run reaches a level in 100,000 samples)
 
 
 @dataclass
@@ -92,8 +160,7 @@ def how_samples(raw: bytes) -> str | None:
         return "unknown"
     if len(set(nums)) == 1:
         return "train_samples"
-    first = next(n for n in nums if n)  # a first evaluation at 0 was made before training
-    return "epoch_num x global_batch_size" if first < STEPS_BELOW else "epoch_num"
+    return "epoch_num x global_batch_size" if max(nums) < STEPS_BELOW else "epoch_num"
 
 
 def spec_for(how: str | None) -> TrainingLog:
@@ -186,7 +253,9 @@ def bert_id(sub) -> str:
     return sub.slug[:75].rstrip("-") + "-bert"
 
 
-def entry_yaml(sub, runs: list[Run], how: str | None, level_id: str, target: str) -> str:
+def entry_yaml(
+    sub, runs: list[Run], how: str | None, level_id: str, target: str, export: str = EXPORT, model_note: str = ""
+) -> str:
     samples = median_samples(runs)
     assert samples is not None
     whole = int(samples + 0.5)  # the median of an even number of runs can end in .5: half a sample, rounded up
@@ -207,10 +276,11 @@ def entry_yaml(sub, runs: list[Run], how: str | None, level_id: str, target: str
         + (f" (rounded to {whole:,})" if whole != samples else "")
         + ", counts.",
         f"How the logs are read (columns.samples): {how_text}.",
-        "Forward cost counted by aieff from the graph-only export of BERT-large (the model MLPerf's closed "
+        model_note
+        or "Forward cost counted by aieff from the graph-only export of BERT-large (the model MLPerf's closed "
         "division fixes) at 512 tokens, masked-LM head on 76 positions.",
-        "Generated by entries/mlperf-bert-closed/make_entries.py (every closed-division submission with public "
-        "logs is an entry; rank and frontier decide what matters).",
+        f"Generated by entries/mlperf-bert-closed/make_entries.py (every {sub.division}-division submission with "
+        "public logs is an entry; rank and frontier decide what matters).",
     ]
     q = R.q
     lines = [
@@ -228,7 +298,7 @@ def entry_yaml(sub, runs: list[Run], how: str | None, level_id: str, target: str
         "training:",
         f"  samples_to_target: {whole}",
         "  forward_cost:",
-        f"    value: {FORWARD}",
+        f"    value: {FORWARD[export]}",
         '    unit: "multiply-adds"',
         "    sequence_length: 512",
         "  source:",
@@ -238,8 +308,8 @@ def entry_yaml(sub, runs: list[Run], how: str | None, level_id: str, target: str
         "artifacts:",
         "  architecture:",
         "    export:",
-        f"      path: {q(EXPORT)}",
-        f'      sha256: "{hashlib.sha256((ROOT / EXPORT).read_bytes()).hexdigest()}"',
+        f"      path: {q(export)}",
+        f'      sha256: "{hashlib.sha256((ROOT / export).read_bytes()).hexdigest()}"',
         '    input: "tokens"',
         "  training_logs:",
     ]
@@ -275,7 +345,9 @@ def entry_yaml(sub, runs: list[Run], how: str | None, level_id: str, target: str
     return "\n".join(lines) + "\n"
 
 
-def write_level(level_id: str, subs: list, candidates_are: str, target: str) -> dict[str, str]:
+def write_level(
+    level_id: str, subs: list, candidates_are: str, target: str, division: str = "closed"
+) -> dict[str, str]:
     folder = ROOT / "entries" / level_id
     lvl = R.level(level_id)
     skipped: dict[str, str] = {}
@@ -290,17 +362,23 @@ def write_level(level_id: str, subs: list, candidates_are: str, target: str) -> 
         if how != "unknown":
             read_runs(runs, how, lvl)
         reason = skip_reason(runs, hows, target)
+        export, note = EXPORT, ""
+        if level_id == OPEN:
+            export, note = OPEN_MODEL.get(sub.candidate, (None, "not yet read: what it trained is unknown"))
+            reason = reason if export else note  # another model: that is the reason, whatever its logs say
         if reason:
             skipped[sub.candidate] = reason
             print(sub.candidate, "NOT ENTERED:", reason)
             continue
-        (folder / f"{bert_id(sub)}.yaml").write_text(entry_yaml(sub, runs, how, level_id, target))
+        (folder / f"{bert_id(sub)}.yaml").write_text(
+            entry_yaml(sub, runs, how, level_id, target, export or EXPORT, note)
+        )
         print(sub.candidate, how, f"{median_samples(runs):,.0f}", statistics.median([len(r.raw or b"") for r in runs]))
     bench = folder / "benchmark.yaml"
     text = bench.read_text()
     head = text.split("\npolicy:\n", 1)[0].rstrip("\n") + "\n"
     pseudo = [sub for sub, _ in subs]
-    bench.write_text(head + R.policy_yaml(candidates_are, "closed", pseudo, skipped))
+    bench.write_text(head + R.policy_yaml(candidates_are, division, pseudo, skipped))
     return skipped
 
 
@@ -325,13 +403,15 @@ def main() -> None:
         raise SystemExit(f"no division for: {unknown}")
     v07 = [(s, r) for s, r in every if s.round == "0.7" and s.division == "closed"]
     later = [(s, r) for s, r in every if s.round != "0.7" and s.division == "closed"]
-    for level_id, subs, what, target in (
+    opened = [(s, r) for s, r in every if s.division == "open"]
+    for level_id, subs, what, target, division in (
         (
             V07,
             v07,
             "Every closed-division BERT submission (a system folder with result_N.txt run logs) of the "
             "mlcommons/training_results_v0.7 snapshot.",
             "0.712",
+            "closed",
         ),
         (
             CLOSED,
@@ -339,10 +419,19 @@ def main() -> None:
             "Every closed-division BERT submission (a system folder with result_N.txt run logs) of the "
             "mlcommons/training_results_v1.0 to v4.0 snapshots.",
             "0.720",
+            "closed",
+        ),
+        (
+            OPEN,
+            opened,
+            "Every open-division BERT submission (a system folder with result_N.txt run logs) of the "
+            "mlcommons/training_results_v0.7 to v4.0 snapshots (v1.0 to v3.1 hold some).",
+            "0.720",
+            "open",
         ),
     ):
         if subs:
-            skipped = write_level(level_id, subs, what, target)
+            skipped = write_level(level_id, subs, what, target, division)
             print(f"{level_id}: {len(subs)} candidates, {len(subs) - len(skipped)} entries, {len(skipped)} not entered")
 
 

@@ -20,7 +20,9 @@ under 0.1%: embedding look-ups and sums, layer norms, GELU, softmax, dropout, th
 is computed: a sequence counts all 512 tokens, an upper bound where a kernel skips padding).
 
 The sha256 of the file is pinned in the entries that use it; torch writes the same bytes for the same
-graph, so rerunning this script is a no-op unless the model here changes.
+graph, so rerunning this script is a no-op unless the model here changes. bert_large_512_full_mlm.pt2 is the
+same model with the masked-LM head on all 512 positions, as Hugging Face's BertForPreTraining computes it
+(the open division's submissions that ran it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from aieff.verify.pt2 import export_script, save_graph_only
 
 HERE = Path(__file__).resolve().parent
 # name -> (layers, hidden, heads, intermediate, vocabulary, sequence length, masked positions)
-MODELS = {"bert_large_512.pt2": (24, 1024, 16, 4096, 30522, 512, 76)}
+MODELS = {
+    "bert_large_512.pt2": (24, 1024, 16, 4096, 30522, 512, 76),
+    # Hugging Face's BertForPreTraining (MosaicML's open-division baseline) decodes every position, not the 76 masked
+    "bert_large_512_full_mlm.pt2": (24, 1024, 16, 4096, 30522, 512, 512),
+}
 
 
 class Layer(nn.Module):
@@ -80,7 +86,8 @@ class Bert(nn.Module):
         x = self.norm(self.words(ids) + self.positions.weight[: ids.shape[1]])
         for layer in self.layers:
             x = layer(x)
-        picked = self.transform_norm(nn.functional.gelu(self.transform(x[:, : self.masked])))
+        picked = x if self.masked == x.shape[1] else x[:, : self.masked]  # a full slice would export as an alias
+        picked = self.transform_norm(nn.functional.gelu(self.transform(picked)))
         mlm = picked @ self.words.weight.t() + self.decoder_bias  # the decoder is tied to the word embeddings
         nsp = self.next_sentence(torch.tanh(self.pooler(x[:, 0])))
         return mlm, nsp
