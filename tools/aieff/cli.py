@@ -274,6 +274,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             reasons[doc.path] = f"its level's {level.as_posix()}/benchmark.yaml changed"
         elif arts:
             reasons[doc.path] = f"its artifact {', '.join(arts)} changed"
+    for doc in ds.entries.values():  # an entry read from another's run: re-checked when that entry is
+        source = ds.entries.get(getattr(doc.model, "derived_from", None) or "")
+        if source is not None and doc.path not in reasons and source.path in reasons:
+            reasons[doc.path] = f"it reads the run of {source.path}: {reasons[source.path]}"
     if not reasons:
         print("no changed entries to re-estimate")
         return 0

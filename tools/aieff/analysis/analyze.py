@@ -97,6 +97,7 @@ class Row:
     rule: str = ""  # the level policy's rule this entry satisfies, in words (aieff.dataset.rules.rule_text)
     flop_low: float | None = None  # verified: compute at the evaluation before the first at the level
     optimizer_flop: float | None = None  # the optimizer's own FLOP within flop (training.optimizer), else None
+    derived_from: str | None = None  # read from the run of this entry, trained for another level
 
 
 @dataclass
@@ -434,6 +435,7 @@ def _analyze_level(
                 verified=e.id in reestimated,
                 rule=rule_text(e, level),
                 optimizer_flop=d.optimizer_flop if d else None,
+                derived_from=e.derived_from,
             )
         )
         warnings += _claim_warnings(e, flop, level)

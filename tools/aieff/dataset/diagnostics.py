@@ -73,6 +73,23 @@ CODES: dict[str, tuple[str, str]] = {
         "training.optimizer names a definition the level's optimizers do not hold (its FLOP per step could not be "
         "counted).",
     ),
+    # One run, several levels (derived_from; aieff.dataset.derived).
+    "E070": ("derived-unknown-source", "derived_from names no other entry, or an entry of the same level."),
+    "E071": ("derived-chain", "derived_from names an entry that is itself derived (a chain or a cycle)."),
+    "E072": (
+        "derived-own-artifacts",
+        "A derived entry names artifacts or hardware of its own, or its source has no training log to share.",
+    ),
+    "E073": (
+        "derived-metric-mismatch",
+        "A derived entry's level trains on other data or measures another metric than its source's level: the "
+        "shared log does not record it.",
+    ),
+    "E074": (
+        "derived-facts-mismatch",
+        "A derived entry's per-sample facts (forward cost, resolution schedule, samples per step or epoch) are "
+        "not its source's.",
+    ),
     # Warnings: reported, never a failure. Each flags a number that is probably a typo.
     "E060": (
         "unknown-accelerator",

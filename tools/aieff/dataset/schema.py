@@ -563,7 +563,9 @@ class TrainingLog(Artifact):
     columns: dict[Literal["epoch", "samples", "step", "metric"], Name] | None = Field(
         None,
         description="For csv and jsonl: which column holds epoch, samples and the metric; for csv, `step` "
-        "instead names a column of optimizer steps done (e.g. AlgoPerf's global_step), read with samples_per_step.",
+        "instead names a column of optimizer steps done (e.g. AlgoPerf's global_step), read with samples_per_step. "
+        "For mlperf-mllog, samples says where the evaluations' samples trained are (BERT): epoch_num, 'epoch_num x "
+        "global_batch_size' or train_samples (aieff.verify.logs.mlperf.SAMPLE_SOURCES).",
     )
     metric_scale: Literal["percent", "fraction"] = Field(
         "percent", description="Scale of the metric in the log; converted to the level's unit."
@@ -791,6 +793,15 @@ class Entry(Model):
         None,
         description="Wall-clock time to the level and the accelerators it ran on, read from the run's records "
         "(aieff analyze derives achieved FLOP/s, utilisation and the speedup's split from them).",
+    )
+    # --- one run, several levels: an entry read from another entry's run (aieff.dataset.derived) ---
+    derived_from: Slug | None = Field(
+        None,
+        description="Entry id of a run on another level whose pinned log also records this level's metric: "
+        "this entry reads that run's artifacts (architecture, checkpoint, log) and hardware, never its own "
+        "(E072), and gives only what is this level's (the training to the level, its claims, its submission); "
+        "its per-sample facts must be the source's (E074). An upper bound on what a run tuned for this level "
+        "would need. The verdict is bound to the source entry too (E070-E074).",
     )
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from aieff.dataset import hardware
+from aieff.dataset.derived import check_derived
 from aieff.dataset.diagnostics import Diagnostic
 from aieff.dataset.docset import Dataset, Doc
 from aieff.dataset.placeholders import check as check_narrative
@@ -295,6 +296,7 @@ def cross_check(ds: Dataset, docs: list[Doc]) -> None:
         _check_accelerators(ds, doc, entry)
     _check_recipes(ds)
     _check_optimizers(ds)
+    check_derived(ds)  # resolves valid derived entries: after the checks of each file, before the rules
     for bench_id, bdoc in sorted(ds.benchmarks.items()):
         level = ds.level(bench_id)
         base = ds.entries.get(level.baseline)

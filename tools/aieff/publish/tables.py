@@ -53,6 +53,7 @@ def level_table(level: Level, status: dict[str, str]) -> str:
     for r in level.rows:
         rank = f"={r.rank}" if r.same_recipe_as else str(r.rank)
         model = link(r.model, r.url) + (f" (same recipe as `{r.same_recipe_as}`)" if r.same_recipe_as else "")
+        model += f" (from the run of `{r.derived_from}`)" if r.derived_from else ""
         evidence = " ".join(
             [repo_link("yaml", r.path)]
             + [link(lab, t) if t.startswith("https://") else repo_link(lab, t) for lab, t in r.evidence]
@@ -75,6 +76,13 @@ def _choices(level: Level) -> list[str]:
         if level.not_entered:
             skipped = "; ".join(f"{markdown(c)}: {markdown(r, 1000)}" for c, r in level.not_entered)
             rules.append(f"Not entered: {skipped}.")
+    derived = sum(r.derived_from is not None for r in level.rows)
+    if derived:
+        rules.append(
+            f"{derived} of the {len(level.rows)} entries are read from the logs of runs trained for a harder level "
+            '(marked "from the run of" the entry that run has there): each is an upper bound on what a run tuned '
+            "for this level would need, not a result aimed at it."
+        )
     rules = [" ".join(rules), ""] if rules else []
     best, base = level.best_row(), level.baseline_row()
     if best is None or base is None or best is base:

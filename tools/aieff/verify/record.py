@@ -152,7 +152,8 @@ def _fingerprint(base: Path) -> str:
 
 
 def _referenced(entry: Entry, entries: dict[str, Entry]) -> list[Entry]:
-    """The entries whose compute this entry's compute is derived from (relative_to, transitively)."""
+    """The entries whose compute this entry's compute is derived from (relative_to, transitively), and the
+    entry whose run it reads (derived_from)."""
     out: list[Entry] = []
     seen = {entry.id}
     e = entry
@@ -163,6 +164,10 @@ def _referenced(entry: Entry, entries: dict[str, Entry]) -> list[Entry]:
         out.append(ref)
         seen.add(ref.id)
         e = ref
+    # An entry read from another entry's run (derived_from) is judged on that entry too: its artifacts,
+    # facts and notes are what the derived entry rests on.
+    if entry.derived_from and (src := entries.get(entry.derived_from)) is not None and src.id not in seen:
+        out.append(src)
     return out
 
 

@@ -29,6 +29,8 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
     last_done: float | None = None  # epochs done at the end of the last block that stopped
     from_blocks: set[int] = set()
     stopped = None
+    batch: float | None = None  # the log's own global_batch_size
+    totals: list[tuple[int, int]] = []  # (line, value) of each train_samples event
     for n, line in enumerate(text.splitlines(), 1):
         event = _event(line, n)
         if event is None:
@@ -44,6 +46,13 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
         key = event.get("key")
         if key == "run_stop":
             stopped = meta.get("status")
+        elif key == "global_batch_size" and batch is None:
+            batch = number(event.get("value"), f"{where}: global_batch_size")
+        elif key == "train_samples":
+            try:  # read only where an entry says the samples are here (columns.samples: train_samples)
+                totals.append((n, count(event.get("value"), f"{where}: train_samples")))
+            except DataError:
+                pass  # some logs write it as a list: not a count, and never read
         elif key == "block_start" and "first_epoch_num" in meta and "epoch_count" in meta:
             start = number(meta["first_epoch_num"], f"{where}: first_epoch_num")
             first_block = start if first_block is None else first_block
@@ -66,6 +75,8 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
             raise DataError(f"{where}: eval_accuracy without epoch_num, samples_count or a block around it")
     if stopped not in (None, "success"):
         raise RunAborted(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
+    if (how := (spec.columns or {}).get("samples")) is not None:
+        return _samples(rows, how, batch, totals, spec, level, stopped is None)
     if from_blocks:
         if len(from_blocks) != len(rows):
             raise DataError("mlperf-mllog: some evaluations carry epoch_num and some do not: cannot read both")
@@ -79,6 +90,57 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
         return Evals(evals, notes)
     evals = to_evals(rows, spec, level)
     if stopped is None:
+        evals.conventions.append("no run_stop event: the run may not have finished")
+    return evals
+
+
+# Where a log's evaluations say how many samples were trained (BERT's logs: epoch_num does not count
+# epochs, and what it counts differs between submissions), as the entry's `columns.samples` names it.
+SAMPLE_SOURCES = {
+    "epoch_num": "eval_accuracy's epoch_num is the samples trained",
+    "epoch_num x global_batch_size": "eval_accuracy's epoch_num is the optimizer steps done, x the log's "
+    "global_batch_size = samples trained",
+    "train_samples": "eval_accuracy carries no sample count; the run stops at its last evaluation, and the "
+    "train_samples event logged after it is the samples trained by then (earlier evaluations are left out)",
+}
+
+
+def _samples(
+    rows: list[tuple[int, float, float | None, int | None]],
+    how: str,
+    batch: float | None,
+    totals: list[tuple[int, int]],
+    spec: TrainingLog,
+    level: Benchmark,
+    unfinished: bool,
+) -> Evals:
+    """Evaluations at the samples trained, read as `columns.samples` says (SAMPLE_SOURCES)."""
+    if how not in SAMPLE_SOURCES:
+        raise DataError(f"mlperf-mllog: columns.samples must be one of {sorted(SAMPLE_SOURCES)}, not {excerpt(how)}")
+    out: list[tuple[int, float, float | None, int | None]] = []
+    if how == "train_samples":
+        if rows:
+            last = rows[-1][0]
+            after = [v for n, v in totals if n > last]
+            if not after:
+                raise DataError("mlperf-mllog: no train_samples event after the last eval_accuracy")
+            out = [(last, rows[-1][1], None, after[0])]
+    else:
+        if how != "epoch_num" and batch is None:
+            raise DataError("mlperf-mllog: no global_batch_size event to multiply epoch_num by")
+        for n, value, epoch, samples in rows:
+            if samples is None:
+                if epoch is None:
+                    raise DataError(f"mlperf-mllog line {n}: eval_accuracy without epoch_num or samples_count")
+                samples = count(epoch if how == "epoch_num" else epoch * (batch or 0), f"line {n}: samples")
+            out.append((n, value, None, samples))
+    notes = [SAMPLE_SOURCES[how]]
+    if out and out[0][3] == 0:
+        notes.append(f"line {out[0][0]}: evaluation before any training (0 samples), not counted")
+        out = out[1:]
+    evals = to_evals(out, spec, level)
+    evals.conventions[:0] = notes
+    if unfinished:
         evals.conventions.append("no run_stop event: the run may not have finished")
     return evals
 

@@ -1,0 +1,169 @@
+"""The MLPerf BERT levels: logs that count samples three ways, the BERT-large export, and the levels' shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aieff.dataset.schema import Benchmark, TrainingLog
+from aieff.dataset.validate import validate
+from aieff.repo import DataError, NotReached
+from aieff.verify import logs
+from conftest import ROOT, run_script
+
+BERT = Benchmark.model_validate(
+    {
+        "id": "bert",
+        "title": "t",
+        "task": "t",
+        "dataset": {"name": "d"},
+        "metric": {"name": "masked-LM accuracy", "unit": "fraction", "split": "eval"},
+        "direction": "higher",
+        "threshold": 0.72,
+        "baseline": "b",
+        "rules": "r",
+        "source": {"title": "s", "url": "https://example.org/s", "locator": "p. 1"},
+    }
+)
+LEVELS = {"mlperf-bert-v0-7": 0.712, "mlperf-bert-closed": 0.72}
+EXPORT = ROOT / "entries/mlperf-bert-closed/exports/bert_large_512.pt2"
+FULL = ROOT / "entries/mlperf-bert-closed/exports/bert_large_512_full_mlm.pt2"
+
+
+def _mllog(key: str, value: object = None, **meta: object) -> str:
+    return "0: :::MLLOG " + json.dumps({"key": key, "value": value, "metadata": meta}) + "\n"
+
+
+def _spec(samples: str | None) -> TrainingLog:
+    columns = {"samples": samples} if samples else None
+    return TrainingLog.model_validate(
+        {
+            "path": "entries/bert/x.log",
+            "sha256": "a" * 64,
+            "format": "mlperf-mllog",
+            "metric_scale": "fraction",
+            "columns": columns,
+        }
+    )
+
+
+def _read(text: str, samples: str | None) -> logs.Reached:
+    return logs.first_reaching(logs.parse(text, _spec(samples), BERT), BERT)
+
+
+def test_epoch_num_that_counts_samples() -> None:
+    """Graphcore, Habana, NVIDIA from v2.0: epoch_num is the samples trained (a first evaluation at 0 is
+    made before training and left out)."""
+    text = (
+        _mllog("global_batch_size", 448)
+        + _mllog("eval_accuracy", 0.34, epoch_num=0)
+        + "".join(_mllog("eval_accuracy", a, epoch_num=150080 * i) for i, a in [(1, 0.40), (2, 0.71), (3, 0.721)])
+        + _mllog("run_stop", status="success")
+    )
+    reached = _read(text * 2, "epoch_num")  # every rank logs it
+    assert (reached.eval.samples, reached.eval.epochs, reached.previous.samples) == (450240, None, 300160)
+    notes = " ".join(logs.parse(text, _spec("epoch_num"), BERT).conventions)
+    assert "evaluation before any training (0 samples)" in notes
+    with pytest.raises(DataError, match="no train_samples event after the last eval_accuracy"):
+        _read(text, "train_samples")
+
+
+def test_epoch_num_that_counts_steps_is_multiplied_by_the_logs_own_batch() -> None:
+    """Google's v0.7 logs: epoch_num is optimizer steps; samples = steps x the log's global_batch_size."""
+    text = (
+        _mllog("global_batch_size", 256)
+        + _mllog("train_samples", 3507200)  # the configured maximum, logged first: not what was trained
+        + "".join(_mllog("eval_accuracy", a, epoch_num=1953 * i) for i, a in [(1, 0.61), (2, 0.704), (3, 0.7208)])
+        + _mllog("run_stop", status="success")
+    )
+    reached = _read(text, "epoch_num x global_batch_size")
+    assert reached.eval.samples == 3 * 1953 * 256
+    with pytest.raises(DataError, match="global_batch_size"):
+        _read(text.replace("global_batch_size", "gbs"), "epoch_num x global_batch_size")
+
+
+def test_a_constant_epoch_num_reads_the_samples_at_the_stop() -> None:
+    """NVIDIA's code before v2.0 logs epoch_num 1 at every evaluation: the run stops at its last, and the
+    train_samples logged after it is what was trained; earlier evaluations are left out."""
+    text = (
+        "".join(_mllog("eval_accuracy", a, epoch_num=1) for a in (0.37, 0.70, 0.7207))
+        + _mllog("train_samples", 2626560)
+        + _mllog("run_stop", status="success")
+    )
+    evals = logs.parse(text, _spec("train_samples"), BERT)
+    assert [(e.value, e.samples) for e in evals] == [(0.7207, 2626560)]
+    assert _read(text, "train_samples").previous is None  # nothing known before it: the bracket starts at 0
+    with pytest.raises(NotReached):
+        _read(text.replace("0.7207", "0.7107"), "train_samples")
+
+
+def test_an_unknown_sample_source_is_refused_and_a_list_valued_train_samples_is_ignored() -> None:
+    text = _mllog("train_samples", [3872218]) + _mllog("eval_accuracy", 0.73, epoch_num=200000)
+    with pytest.raises(DataError, match="columns.samples must be one of"):
+        _read(text, "epoch_count")
+    assert _read(text, "epoch_num").eval.samples == 200000  # Graphcore v1.1 writes train_samples as a list
+
+
+def test_the_levels_are_closed_median_of_every_run_from_the_phase_1_checkpoint() -> None:
+    ds = validate(ROOT)
+    for level_id, threshold in LEVELS.items():
+        level = ds.level(level_id)
+        assert level.threshold == threshold and level.metric.unit == "fraction"
+        assert "phase-1 checkpoint" in level.dataset.name and "phase-1 checkpoint" in level.rules
+        assert "reference convergence points" in level.rules
+        policy = level.policy
+        assert policy is not None and policy.division == "closed" and policy.combine == "median"
+        entries = ds.entries_of(level_id)
+        assert len(entries) >= 10
+        for e in entries:
+            assert e.submission.division == "closed" and len(e.artifacts.logs()) >= 2, e.id
+            assert e.artifacts.architecture.export.path == "entries/mlperf-bert-closed/exports/bert_large_512.pt2"
+            assert e.training.forward_cost.value == 170073136130 and e.training.forward_cost.sequence_length == 512
+            assert {log.columns["samples"] for log in e.artifacts.logs() if log.columns} <= set(
+                logs.mlperf.SAMPLE_SOURCES
+            )
+    v07 = {c.split(" ", 1)[0] for c in ds.level("mlperf-bert-v0-7").policy.candidates}
+    later = {c.split(" ", 1)[0] for c in ds.level("mlperf-bert-closed").policy.candidates}
+    assert v07 == {"v0.7"} and "v0.7" not in later and {"v1.0", "v4.0"} <= later
+
+
+def test_the_open_division_is_a_level_apart_with_what_each_submission_trained() -> None:
+    ds = validate(ROOT)
+    level = ds.level("mlperf-bert-open")
+    assert level.threshold == 0.72 and level.policy.division == "open"
+    assert "phase-1 checkpoint" in level.rules and "no reference convergence" in level.rules
+    closed = set(ds.level("mlperf-bert-closed").policy.candidates) | set(ds.level("mlperf-bert-v0-7").policy.candidates)
+    assert not closed & set(level.policy.candidates)  # each submission sits in one level, by its division
+    skipped = {n.candidate: n.reason for n in level.policy.not_entered}
+    assert skipped.keys() == {"v1.1 Google tpu-v4-2048-JAX", "v1.1 Google tpu-v4-4096-TF"}
+    assert all("a different model" in why for why in skipped.values())
+    exports = {e.id: e.artifacts.architecture.export.path for e in ds.entries_of("mlperf-bert-open")}
+    assert exports.pop("mlperf-v2-1-mosaicml-8xa100-80gb-baseline-bert") == FULL.relative_to(ROOT).as_posix()
+    assert set(exports.values()) == {EXPORT.relative_to(ROOT).as_posix()}
+    for e in ds.entries_of("mlperf-bert-open"):
+        assert e.submission.division == "open" and len(e.artifacts.logs()) == 10, e.id
+
+
+def test_bert_large_by_hand() -> None:
+    """The export's forward multiply-adds per 512-token sequence, from the layer shapes: within 0.1% of what
+    aieff counts (the rest is elementwise work: score scaling, biases)."""
+    t, d, inner, layers, vocab, masked = 512, 1024, 4096, 24, 30522, 76
+    per_layer = t * (4 * d * d + 2 * d * inner) + 2 * t * t * d  # projections, feed-forward, QK^T and AV
+    heads = masked * (d * d + d * vocab) + d * d + 2 * d  # masked-LM transform and decoder; pooler, NSP
+    by_hand = layers * per_layer + heads
+    assert by_hand == 169_959_811_072
+    assert abs(170073136130 - by_hand) / by_hand < 1e-3
+    full = layers * per_layer + t * (d * d + d * vocab) + d * d + 2 * d  # the head on every position
+    assert full == 184_043_964_416
+    assert abs(184157735938 - full) / full < 1e-3
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("export", [EXPORT, FULL], ids=["mlm-76", "mlm-512"])
+def test_the_script_writes_the_committed_export(tmp_path: Path, export: Path) -> None:
+    run_script(export.parent / "make_exports.py", "--out", str(tmp_path), export.name)
+    assert (tmp_path / export.name).read_bytes() == export.read_bytes()
