@@ -139,8 +139,8 @@ MUTANTS = [
     Mutant(
         "t-quantile-df",
         PKG + "analysis/analyze.py",
-        "    t = _T975[n - 3] if n - 2 <= len(_T975) else 1.96",
-        "    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96",
+        "    t = t_quantile(0.975, n - 2)",
+        "    t = t_quantile(0.975, n - 1)",
         ("tests/test_sensitivity.py",),
         "the 95% interval uses Student's t with n - 2 degrees of freedom",
     ),
