@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from aieff.refusals import Refused
+from aieff.refusals import Refused, failed_job
 from aieff.verify import confine
 
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS")
@@ -171,7 +171,7 @@ class Sandbox:
         require = required()
         if unknown := sorted(set(require) - set(confine.PROTECTIONS)):
             detail = f"AIEFF_SANDBOX_REQUIRE names {', '.join(unknown)}; known: {', '.join(confine.PROTECTIONS)}"
-            return {"ok": False, "error": str(Refused("A302", detail))}
+            return failed_job(Refused("A302", detail))
         request = {"job": job, "limits": asdict(self.limits), "require": list(require)}
         helper = _helper()
         reused = helper.answered
@@ -288,7 +288,7 @@ def _child(job: dict[str, Any], request: dict[str, Any], out: int, scratch: str 
 def unprotected(missing: list[str], summary: str) -> dict[str, Any]:
     """The result of a job refused because protections the run requires are not active."""
     detail = f"{', '.join(missing)} not active in the sandbox (active: {summary}); the job was not run"
-    return {"ok": False, "error": str(Refused("A301", detail))}
+    return failed_job(Refused("A301", detail))
 
 
 def _scratch_bytes(scratch: str, pid: int) -> int:
