@@ -129,10 +129,11 @@ def _sig6(value: float | None) -> float | None:
 
 def records(ds: Dataset, result: Result, status: dict[str, Status]) -> list[dict[str, object]]:
     """One record per entry, sorted by level then rank."""
-    out = []
+    out: list[dict[str, object]] = []
+    entries = ds.all_entries()
     for lv in result.levels:
         for r in lv.rows:
-            entry = ds.entries[r.id].model
+            entry = entries[r.id]
             out.append(
                 {
                     "id": r.id,
@@ -160,7 +161,7 @@ def records(ds: Dataset, result: Result, status: dict[str, Status]) -> list[dict
 
 def level_records(ds: Dataset, result: Result, status: dict[str, Status]) -> list[dict[str, object]]:
     """One record per level, in level order: definition, baseline, best, factor and fit."""
-    out = []
+    out: list[dict[str, object]] = []
     for lv in result.levels:
         level = ds.level(lv.id)
         best, base = lv.best_row(), lv.baseline_row()
@@ -281,14 +282,15 @@ def legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str,
     corrections: list[dict[str, str]] = []
     written: set[str] = set()
     by_level = {lv.id: lv for lv in result.levels}
+    entries = ds.all_entries()
     tracked = sorted(
-        (e for e in ds.all_entries().values() if e.tracker_row and e.benchmark in by_level),
-        key=lambda e: e.tracker_row.row,  # type: ignore[union-attr]
+        (e for e in entries.values() if e.tracker_row and e.benchmark in by_level),
+        key=lambda e: e.tracker_row.row if e.tracker_row else 0,
     )
 
     # Each level keeps the convention its tracker claims used: multiply-adds for ImageNet, FLOP otherwise.
     counts_multiply_adds = {
-        lv.id: any(c.unit.endswith("(multiply-adds)") for r in lv.rows for c in ds.entries[r.id].model.claims)
+        lv.id: any(c.unit.endswith("(multiply-adds)") for r in lv.rows for c in entries[r.id].claims)
         for lv in result.levels
     }
 
@@ -338,7 +340,7 @@ def legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str,
     metric_of = {e.benchmark: e.tracker_row.metric for e in tracked if e.tracker_row}
     for lv in result.levels:
         for r in sorted((r for r in lv.rows if r.frontier and r.id not in written), key=lambda r: (r.date, r.id)):
-            e = ds.entries[r.id].model
+            e = entries[r.id]
             tfs = tfs_of(lv.id, r.flop, r.multiply_add_tfs_days)
             analysis = e.analysis
             rows.append(

@@ -93,14 +93,16 @@ def _job(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost 
     """The sandbox job for an entry: architecture, inputs per phase, and the fetched checkpoint."""
     from aieff.verify.fetch import fetch
 
-    arch = entry.artifacts.architecture  # type: ignore[union-attr]
+    assert entry.artifacts is not None
+    arch = entry.artifacts.architecture
     assert arch is not None
     spec: dict[str, Any]
     if arch.torchvision:
         spec = {"torchvision": arch.torchvision, "kwargs": arch.kwargs.given()}
     else:
-        spec = {"export": str(fetch(arch.export, root, what="architecture", kind="export"))}  # type: ignore[arg-type]
-    checkpoint = entry.artifacts.checkpoint  # type: ignore[union-attr]
+        assert arch.export is not None  # an architecture is a torchvision name or an export
+        spec = {"export": str(fetch(arch.export, root, what="architecture", kind="export"))}
+    checkpoint = entry.artifacts.checkpoint
     return {
         "arch": spec,
         "input": arch.input,
@@ -177,7 +179,8 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     never reaches the level counts as needing more than it trained (infinitely many samples): it can
     only move the median up, and the entry fails when fewer than half of its counted runs reach it.
     """
-    specs = entry.artifacts.logs()  # type: ignore[union-attr]
+    assert entry.artifacts is not None  # only an entry with a log is read
+    specs = entry.artifacts.logs()
     if len(specs) == 1:
         return _read_log(root, entry, level, specs[0])
     readings: list[LogReading] = []
@@ -645,5 +648,5 @@ def run_estimates(
                 shard=records.Shard(index=shard[0], count=shard[1], ids=ids),
             )
         records.write(record_path, merged)
-    bad = {Status.FAILED, Status.UNREACHABLE} if unreachable_fails else {Status.FAILED}
-    return 1 if any(e.status in bad for e in ests) else 0
+    failing = {Status.FAILED, Status.UNREACHABLE} if unreachable_fails else {Status.FAILED}
+    return 1 if any(e.status in failing for e in ests) else 0

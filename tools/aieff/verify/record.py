@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -43,7 +43,7 @@ RECORD_PATH = "exports/verification.json"
 
 # The record's format: 1 had no `format` and no `reasons` (still read: its verdicts have no reasons);
 # 2 adds both. Written as FORMAT.
-FORMAT = 2
+FORMAT: Final = 2
 _SHA = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 

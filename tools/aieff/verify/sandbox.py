@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, TextIO
+from typing import IO, Any
 
 from aieff.refusals import Refused, failed_job
 from aieff.verify import confine
@@ -207,7 +207,7 @@ class Sandbox:
         return result if isinstance(result, dict) else {"ok": False, "error": "malformed sandbox answer"}
 
 
-def _readline(stream: TextIO, deadline: float) -> str | None:
+def _readline(stream: IO[str], deadline: float) -> str | None:
     """One line from a pipe; "" at EOF (the writer is gone); None past the deadline or for a cut line."""
     while True:
         remaining = deadline - time.monotonic()
@@ -362,7 +362,12 @@ def _fork_job(job: dict[str, Any], request: dict[str, Any], scratch: bool = Fals
     report, result = _lines(b"".join(chunks))
     if result is None:
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        why = {signal.SIGXCPU: "CPU-time limit", signal.SIGKILL: "killed", signal.SIGSEGV: "crashed"}.get(sig, "")
+        names: dict[int | None, str] = {
+            signal.SIGXCPU: "CPU-time limit",
+            signal.SIGKILL: "killed",
+            signal.SIGSEGV: "crashed",
+        }
+        why = names.get(sig, "")
         result = {"ok": False, "error": f"the sandboxed job ended without a result (signal {sig} {why})".strip()}
     return {**result, **report}
 
