@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.test-stamp
 TORCH_PINS := $(shell grep -oE '"torch(vision)?==[0-9.]+"' pyproject.toml | tr -d '"')
 CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: build test lint bench setup check mutate time-facts
+.PHONY: build test typecheck lint bench setup check mutate time-facts
 
 setup: $(TEST_STAMP)
 
@@ -47,9 +47,13 @@ MIRRORS ?= /work/.mirror
 time-facts: $(BUILD_STAMP)
 	$(BIN)/python -m aieff.verify.timefacts --mirrors $(MIRRORS) $(CHECK)
 
-## The whole test suite.
-test: $(TEST_STAMP)
+## The type check, then the whole test suite.
+test: $(TEST_STAMP) typecheck
 	$(BIN)/python -m pytest
+
+## Type-check the package with mypy (the dev extra pins it; settings: [tool.mypy] in pyproject.toml).
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
 
 ## Check that committed generated files are up to date.
 check: $(BUILD_STAMP)

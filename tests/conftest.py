@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import subprocess
@@ -112,32 +113,34 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def drip(handler: object, delay: float = 0.2, size: int = 1000) -> None:
+def drip(handler: http.server.BaseHTTPRequestHandler, delay: float = 0.2, size: int = 1000) -> None:
     """Answer a request with `size` bytes sent one every `delay` seconds: every read is quick, the whole is not."""
     import time
 
-    handler.send_response(200)  # type: ignore[attr-defined]
-    handler.send_header("Content-Length", str(size))  # type: ignore[attr-defined]
-    handler.end_headers()  # type: ignore[attr-defined]
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(size))
+    handler.end_headers()
     try:
         for _ in range(size):
-            handler.wfile.write(b"x")  # type: ignore[attr-defined]
-            handler.wfile.flush()  # type: ignore[attr-defined]
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
             time.sleep(delay)
     except OSError:
         pass
 
 
-def drip_headers(handler: object, delay: float = 0.2, size: int = 3000, then_wait: float = 0.0) -> None:
+def drip_headers(
+    handler: http.server.BaseHTTPRequestHandler, delay: float = 0.2, size: int = 3000, then_wait: float = 0.0
+) -> None:
     """Send a status line, then one header `size` bytes long a byte every `delay` seconds (then wait
     `then_wait` seconds in silence): every read is quick, the headers never end."""
     import time
 
     try:
-        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")  # type: ignore[attr-defined]
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
         for _ in range(size):
-            handler.wfile.write(b"a")  # type: ignore[attr-defined]
-            handler.wfile.flush()  # type: ignore[attr-defined]
+            handler.wfile.write(b"a")
+            handler.wfile.flush()
             time.sleep(delay)
         time.sleep(then_wait)
     except OSError:

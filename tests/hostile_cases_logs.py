@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,8 +33,8 @@ def records(*payloads: bytes) -> bytes:
 
 
 def tensor_event(
-    step: int, dims: list[int], *, floats: list[float] = (), content: bytes = b"", tag: str = "a"
-) -> bytes:  # type: ignore[assignment]
+    step: int, dims: list[int], *, floats: Sequence[float] = (), content: bytes = b"", tag: str = "a"
+) -> bytes:
     """A serialized Event whose summary holds one float32 tensor, shaped and filled as given."""
     from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 

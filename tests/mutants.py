@@ -89,10 +89,26 @@ MUTANTS = [
     Mutant(
         "verdict-compute-unchecked",
         PKG + "verify/record.py",
-        "        if v.status == Status.VERIFIED and not _agrees_with_entry(v, entry, ds):",
+        "        if v.status == Status.VERIFIED and not _agrees_with_entry(v, entry, level, entries):",
         "        if False:",
         ("tests/test_verdicts.py",),
         "a recorded compute that disagrees with the entry is not published",
+    ),
+    Mutant(
+        "refusal-code-dropped",
+        PKG + "refusals.py",
+        '"code": exc.code, "detail": exc.detail[:500]',
+        '"detail": exc.detail[:500]',
+        ("tests/test_verdict_types.py",),
+        "a refusal raised in the sandbox reaches the record with its code, not as words",
+    ),
+    Mutant(
+        "label-from-messages",
+        PKG + "verify/record.py",
+        "    for r in v.reasons:",
+        "    for r in [Reason(code='forward-cost-differs', detail=m) for m in v.messages]:",
+        ("tests/test_verdict_types.py",),
+        "the README label reads the recorded reasons, never a message",
     ),
     Mutant(
         "unreachable-keeps-any-verdict",
@@ -139,8 +155,8 @@ MUTANTS = [
     Mutant(
         "t-quantile-df",
         PKG + "analysis/analyze.py",
-        "    t = _T975[n - 3] if n - 2 <= len(_T975) else 1.96",
-        "    t = _T975[n - 2] if n - 1 <= len(_T975) else 1.96",
+        "    t = t_quantile(0.975, n - 2)",
+        "    t = t_quantile(0.975, n - 1)",
         ("tests/test_sensitivity.py",),
         "the 95% interval uses Student's t with n - 2 degrees of freedom",
     ),

@@ -123,10 +123,12 @@ def test_validate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:
 
 
 def test_estimate_job_summary_quotes_inertly(tmp_path, monkeypatch) -> None:
+    from aieff.verdict import Row, Status
     from aieff.verify.estimate import Estimate, _summary
 
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    _summary([Estimate("x", "lvl", HOSTILE, "failed", rows=[[HOSTILE, HOSTILE, HOSTILE, HOSTILE]], messages=[HOSTILE])])
+    row = Row(HOSTILE, None, None, HOSTILE, "", HOSTILE, HOSTILE)
+    _summary([Estimate("x", "lvl", HOSTILE, Status.FAILED, rows=[row], messages=[HOSTILE])])
     _inert_summary(summary.read_text(encoding="utf-8"))

@@ -258,9 +258,11 @@ def test_several_runs_count_their_median_and_list_aborted_runs(toy: Path) -> Non
     [est] = json.loads(proc.stdout)
     assert est["status"] == "verified", est
     assert est["compute_flop"] == pytest.approx(3 * f32 * 6 * 1000, rel=1e-9)  # median of 4, 6 and 8 epochs
-    cells = {r[0]: r[2] for r in est["rows"]}
+    cells = {r["what"]: r["counted_text"] for r in est["rows"]}
     assert cells["run 3 (run3.txt)"] == "aborted: not counted"
     assert cells["run 1 (run1.txt)"].startswith("4 epochs")
+    run1 = next(r for r in est["rows"] if r["what"] == "run 1 (run1.txt)")
+    assert (run1["counted"], run1["unit"], run1["claimed"]) == (4 * 1000, "samples", None)  # 4 epochs of 1000
     assert any("median over 3 counted runs of 4 (0 never reach the level)" in m for m in est["messages"])
     # An even number of counted runs: the median is the mean of the middle two (4 and 6 -> 5).
     entry.write_text(_runs_entry(5, f32, logs[:2] + logs[3:]))
@@ -295,7 +297,7 @@ def test_a_run_that_never_reaches_counts_as_needing_more(toy: Path) -> None:
     [est] = json.loads(run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy).stdout)
     assert est["status"] == "verified", est
     assert est["compute_flop"] == pytest.approx(3 * f32 * 6 * 1000, rel=1e-9)
-    cells = {r[0]: r[2] for r in est["rows"]}
+    cells = {r["what"]: r["counted_text"] for r in est["rows"]}
     assert cells["run 2 (short.txt)"] == "never reaches the level: counted as more than it trained"
     assert any("median over 3 counted runs of 3 (1 never reach the level)" in m for m in est["messages"])
     entry.write_text(_runs_entry(6, f32, [logs[0], logs[2], logs[2]]))  # one of three reaches

@@ -275,7 +275,9 @@ def _ends_in_time(download: Callable[[], None], deadline: float) -> tuple[float,
     thread.start()
     thread.join(deadline + MARGIN + 3)
     assert not thread.is_alive(), f"still downloading {deadline + MARGIN + 3:g} s into a {deadline:g} s deadline"
-    return outcome["seconds"], outcome.get("error")  # type: ignore[return-value]
+    seconds, error = outcome["seconds"], outcome.get("error")
+    assert isinstance(seconds, float) and (error is None or isinstance(error, BaseException))
+    return seconds, error
 
 
 def test_a_server_that_drips_its_headers_is_stopped_at_the_deadline(server, tmp_path: Path) -> None:

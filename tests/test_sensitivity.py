@@ -100,7 +100,8 @@ def test_verified_only_trend_uses_only_verified_entries() -> None:
     assert all_only.verified_fit is None and all_only.verified_factor is None  # nothing verified
     checked = analyze(ds, reestimated=derived).level(level)
     least = min((r for r in checked.rows if r.verified and r.same_recipe_as is None), key=lambda r: r.flop)
-    assert checked.verified_factor == pytest.approx(checked.baseline_row().flop / least.flop)  # type: ignore[union-attr]
+    base = checked.baseline_row()
+    assert base is not None and checked.verified_factor == pytest.approx(base.flop / least.flop)
     assert checked.verified_fit is not None and checked.verified_fit.points <= checked.fit.points
     claimed_low = min(r.flop for r in checked.rows if not r.verified)
     assert claimed_low < least.flop  # the claimed entries are what the all-entries headline rests on

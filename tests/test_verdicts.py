@@ -173,7 +173,9 @@ def test_judged_is_bound_to_referenced_entries() -> None:
     ]
     assert relative, "the dataset has an entry with relative_to"
     e = relative[0]
-    ref_id = e.training.total_run_compute.relative_to  # type: ignore[union-attr]
+    assert e.training is not None and e.training.total_run_compute is not None
+    ref_id = e.training.total_run_compute.relative_to
+    assert ref_id is not None
     level = ds.level(e.benchmark)
     before = judge_inputs(e, level, entries)
     changed = dict(entries) | {ref_id: entries[ref_id].model_copy(update={"notes": "changed"})}

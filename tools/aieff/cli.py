@@ -8,9 +8,13 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO, get_args
 
 from aieff import __version__
 from aieff.repo import DataError, UsageError, find_root
+
+if TYPE_CHECKING:
+    from aieff.dataset.docset import Dataset
 
 EXAMPLES = {
     "validate": "aieff validate entries/alexnet-imagenet --format json",
@@ -28,7 +32,7 @@ EXAMPLES = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on usage errors: keep that, no trace
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on usage errors: keep that, no trace
         self.print_usage(sys.stderr)
         raise UsageError(message)
 
@@ -295,7 +299,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
-def _offline_advice(ds, paths: list[str], out) -> None:
+def _offline_advice(ds: Dataset, paths: list[str], out: TextIO) -> None:
     """After a check, how many pinned URL artifacts of these entries are not in the cache, and how to seed them."""
     from aieff.verify.cache import github_pin
     from aieff.verify.fetch import cache_dir
@@ -340,7 +344,7 @@ def need_extra(extra: str, command: str) -> None:
         )
 
 
-def _valid_dataset(root: Path):
+def _valid_dataset(root: Path) -> Dataset:
     from aieff.dataset.diagnostics import render
     from aieff.dataset.validate import validate
 
@@ -415,7 +419,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--level", help="level id to read the log against (default: the entry's level)")
     from aieff.dataset.schema import LogFormat
 
-    p.add_argument("--format", choices=list(LogFormat.__args__), help="how to read the log (as training_log.format)")
+    p.add_argument("--format", choices=list(get_args(LogFormat)), help="how to read the log (as training_log.format)")
     p.add_argument("--pattern", help="for step-log: the RE2 pattern with groups step and value")
     p.add_argument("--tag", help="for tensorboard: the scalar tag")
     p.add_argument("--step-means", choices=["steps", "epochs", "samples"], help="for tensorboard")

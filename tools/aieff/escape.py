@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import urllib.parse
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -123,7 +126,7 @@ def chart_text(text: object, limit: int = 60) -> str:
     return one_line(text, limit)
 
 
-def csv_cell(value: object) -> object:
+def csv_cell(value: _T) -> _T | str:
     """A text cell that a spreadsheet will not read as a formula (OWASP's CSV-injection rule)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

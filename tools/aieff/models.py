@@ -264,5 +264,6 @@ def save(model: Any, path: Path, *, sequence_length: int | None = None, resoluti
     if sequence_length is not None:
         example = torch.zeros(1, sequence_length, dtype=torch.long, device="meta")
     else:
+        assert resolution is not None  # exactly one of the two, checked above
         example = torch.empty(1, 3, resolution, resolution, device="meta")
     return save_graph_only(model.eval(), (example,), Path(path))

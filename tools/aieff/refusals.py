@@ -8,6 +8,8 @@ sandbox, A4xx training logs, A5xx fetching and checkpoints, A6xx verdicts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aieff.repo import DataError
 
 # code -> (short name, what it means)
@@ -159,6 +161,11 @@ class Refused(DataError):
         self.code = code
         self.detail = detail
         super().__init__(f"{code} {REFUSALS[code][0]}: {detail}")
+
+
+def failed_job(exc: Refused) -> dict[str, Any]:
+    """A sandbox job's result for a refusal: its line as `error`, and its code and detail kept as data."""
+    return {"ok": False, "error": str(exc)[:500], "code": exc.code, "detail": exc.detail[:500]}
 
 
 def codes_markdown() -> str:

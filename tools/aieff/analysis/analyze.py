@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from aieff.analysis.student import t_quantile
 from aieff.analysis.timing import Timing, for_level
 from aieff.dataset.docset import Dataset
 from aieff.dataset.rules import policy_text, rule_text
@@ -18,39 +19,6 @@ DAYS_PER_MONTH = 365.25 / 12
 # rounding pass (3.1 / 0.069 = 44.9 stated as 44) and catches 61 vs 58.
 FACTOR_TOLERANCE = 0.03
 EPOCH = dt.date(1970, 1, 1)
-# Two-sided 95% Student t quantiles by degrees of freedom (df > 30: normal).
-_T975 = [
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-]
 
 
 class AnalysisError(ValueError):
@@ -304,7 +272,7 @@ def fit_doubling(points: list[tuple[dt.date, float]]) -> Fit:
     resid = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     se_b = math.sqrt(resid / (n - 2) / sxx)
     se = se_b / (b * b)
-    t = _T975[n - 3] if n - 2 <= len(_T975) else 1.96
+    t = t_quantile(0.975, n - 2)
     lo_b, hi_b = b - t * se_b, b + t * se_b  # both negative when the trend is clear
     ci = (-1.0 / lo_b, -1.0 / hi_b) if hi_b < 0 else (-1.0 / lo_b, math.inf)
     ts, ts_ci = theil_sen(xs, ys)

@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aieff.analysis.analyze import AnalysisError, derive
 from aieff.analysis.timing import MAX_UTILISATION, MIN_UTILISATION
 from aieff.dataset import hardware
 from aieff.dataset.diagnostics import Diagnostic
 from aieff.dataset.docset import Dataset
-from aieff.dataset.schema import Entry
+from aieff.dataset.schema import Entry, ForwardCost
+from aieff.dataset.yamlload import Loaded
 from aieff.units import to_flop
 
 MIN_FLOP, MAX_FLOP = 1e9, 1e28
@@ -32,7 +35,7 @@ def _compute(entry: Entry, ds: Dataset, everything: dict[str, Entry]) -> tuple[f
     return None, ()
 
 
-def _source_date(e: Entry):
+def _source_date(e: Entry) -> dt.date:
     return e.submission.source_date if e.submission and e.submission.source_date else e.publication.date
 
 
@@ -82,7 +85,7 @@ def warnings_for(ds: Dataset) -> list[Diagnostic]:
     return sorted(out)
 
 
-def _forward_cost_vs_torchvision(e: Entry, doc: object) -> list[Diagnostic]:
+def _forward_cost_vs_torchvision(e: Entry, doc: Loaded) -> list[Diagnostic]:
     """W005 where an entry names a torchvision architecture and types a forward cost far from its figure."""
     from aieff.analysis.torchvision_table import expected_multiply_adds
 
@@ -90,7 +93,9 @@ def _forward_cost_vs_torchvision(e: Entry, doc: object) -> list[Diagnostic]:
     t = e.training
     if arch is None or not arch.torchvision or t is None or arch.input != "image":
         return []
-    typed = [(("training", "forward_cost", "value"), t.forward_cost)] if t.forward_cost else []
+    typed: list[tuple[tuple[str | int, ...], ForwardCost]] = (
+        [(("training", "forward_cost", "value"), t.forward_cost)] if t.forward_cost else []
+    )
     typed += [
         (("training", "resolution_schedule", i, "forward_cost", "value"), p.forward_cost)
         for i, p in enumerate(t.resolution_schedule or [])
@@ -103,7 +108,7 @@ def _forward_cost_vs_torchvision(e: Entry, doc: object) -> list[Diagnostic]:
         macs = to_flop(fc.value, fc.unit) / 2
         if not expected / FORWARD_SLACK <= macs <= expected * FORWARD_SLACK:
             out.append(
-                doc.warning(  # type: ignore[attr-defined]
+                doc.warning(
                     "W005",
                     where,
                     f"{macs:.4g} multiply-adds, but torchvision's {arch.torchvision} is {expected:.4g} "

@@ -170,7 +170,7 @@ def first_line(error: object) -> str:
     return (str(error).strip().splitlines() or [""])[0]
 
 
-def excerpt(text: str, limit: int = 80) -> str:
+def excerpt(text: object, limit: int = 80) -> str:
     """A short, escaped quotation of untrusted text for a message: repr-escaped, cut at limit characters."""
     text = str(text)
     cut = text[:limit]

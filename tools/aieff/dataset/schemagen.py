@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from aieff.dataset.diagnostics import codes_markdown
-from aieff.dataset.schema import SCHEMA_VERSION, Benchmark, Entry
+from aieff.dataset.schema import SCHEMA_VERSION, Benchmark, Entry, Model
 from aieff.refusals import REFUSALS
 from aieff.refusals import codes_markdown as refusal_codes
 
-SCHEMAS = {"entry": Entry, "benchmark": Benchmark}
+SCHEMAS: dict[str, type[Model]] = {"entry": Entry, "benchmark": Benchmark}
 
 
 def json_schema(name: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from aieff.dataset import hardware
 from aieff.dataset.derived import check_derived
@@ -31,7 +32,7 @@ CITATION_FILE = "CITATION.cff"
 PARALLEL_THRESHOLD = 2000
 
 
-def _code_for(err: dict[str, Any]) -> str:
+def _code_for(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind.startswith("aieff_"):
         return kind[len("aieff_") :]

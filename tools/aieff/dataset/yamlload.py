@@ -162,6 +162,7 @@ def _build_events(doc: Loaded, events: Any) -> Any:
         if parent is None:
             loc: Loc = ()
         elif isinstance(parent.value, dict):
+            assert isinstance(parent.key, str | int)  # a key's value comes after its key
             loc = parent.loc + (parent.key,)
         else:
             loc = parent.loc + (len(parent.value),)

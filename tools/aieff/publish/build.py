@@ -29,13 +29,13 @@ def expected_files(root: Path, ds: Dataset, *, fresh: bool = False) -> dict[Path
     try:
         labels = {k: v.label for k, v in shown.items()}
         texts = {k: ds.level(k).narrative or "" for k in ds.benchmarks if ds.level(k).narrative}
-        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels, texts)
+        statuses = {k: v.status for k, v in shown.items()}
+        readme = tables.render_readme(readme_path.read_text(encoding="utf-8"), result, labels, texts, statuses)
         readme = timetables.place(readme, timetables.section(result), after=tables.END)
     except (tables.ReadmeError, NarrativeError) as exc:
         raise DataError(str(exc)) from exc
     version, released = export.release(root)
     readme = _citation(readme, export.bibtex(version, released))
-    statuses = {k: v.status.value for k, v in shown.items()}
     rows, levels = export.records(ds, result, statuses), export.level_records(ds, result, statuses)
     files: dict[Path, str | bytes] = dict(generated(root))
     files[readme_path] = readme

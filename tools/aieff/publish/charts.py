@@ -21,15 +21,23 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from aieff.analysis.analyze import Level, Result, _months
 from aieff.escape import chart_text
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
 
 SVG_META = {"Date": None, "Creator": None}
 PNG_META = {"Software": None}
 
 
-def _mpl():  # matplotlib is imported only when charts are drawn
+def _mpl() -> ModuleType:  # matplotlib is imported only when charts are drawn
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,7 +61,7 @@ def _dates(rows: list) -> list[dt.date]:
     return [dt.date.fromisoformat(r.date) for r in rows]
 
 
-def _save(fig, plt) -> dict[str, bytes]:
+def _save(fig: Figure, plt: ModuleType) -> dict[str, bytes]:
     out = {}
     for fmt, meta in (("svg", SVG_META), ("png", PNG_META)):
         buf = io.BytesIO()
@@ -63,8 +71,11 @@ def _save(fig, plt) -> dict[str, bytes]:
     return out
 
 
-def _separate(fig, labels: list) -> None:
+def _separate(fig: Figure, labels: list[Text]) -> None:
     """Move frontier labels up, in order, until no two overlap (deterministic, a few passes)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    assert isinstance(fig.canvas, FigureCanvasAgg)  # _mpl() chose Agg
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     for _ in range(20):
@@ -81,7 +92,7 @@ def _separate(fig, labels: list) -> None:
             return
 
 
-def _log_axis(ax) -> None:
+def _log_axis(ax: Axes) -> None:
     """Log y axis labelled at 1, 2 and 5 of every decade in plain numbers (0.005, 20, 2,000), so even a
     narrow range carries several labelled ticks."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -92,12 +103,12 @@ def _log_axis(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _title(ax, text: str) -> None:
+def _title(ax: Axes, text: str) -> None:
     """The whole title, wrapped onto as many lines as it needs (never cut off)."""
     ax.set_title(textwrap.fill(chart_text(text, 400), 95), fontsize=10, parse_math=False)
 
 
-def _literal(legend) -> None:
+def _literal(legend: Legend) -> None:
     """Legend labels carry level titles: shown as written, never parsed as mathtext."""
     for text in legend.get_texts():
         text.set_parse_math(False)
@@ -187,7 +198,7 @@ def level_chart(level: Level, *, fresh: bool = False) -> dict[str, bytes]:
     return _cached("level", asdict(level), lambda: _save(level_figure(level), _mpl()), fresh)
 
 
-def level_figure(level: Level):  # a matplotlib Figure
+def level_figure(level: Level) -> Figure:
     """One level's figure: grey entries (gid 'entries'), the frontier ('frontier') and the fit ('fit')."""
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(8, 4.8))

@@ -18,6 +18,7 @@ from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import TRACKER_CSV
 from aieff.escape import code_line, csv_cell, markdown
 from aieff.repo import DataError
+from aieff.verdict import Status
 
 # column -> (dtype for readers, meaning). The order here is the order in the CSV.
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -50,8 +51,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "hardware": ("string", "What the run trained on, as its submission states it; empty when not recorded."),
     "verification": (
         "string",
-        "verified, claimed, failed, unreachable or pending (re-estimation by CI; pending: not yet judged in its "
-        "current form). A verified entry's compute is the re-estimate.",
+        f"{', '.join(list(Status)[:-1])} or {list(Status)[-1]} (re-estimation by CI; pending: not yet judged "
+        "in its current form). A verified entry's compute is the re-estimate.",
     ),
     "optimizer_flop": (
         "float64",
@@ -132,11 +133,7 @@ LEVEL_COLUMNS: dict[str, tuple[str, str]] = {
         "reduction_factor.",
     ),
     "entries": ("int64", "Entries in the level (withdrawn ones excluded)."),
-    "verified": ("int64", "Entries whose compute CI re-estimated within the level's tolerance."),
-    "claimed": ("int64", "Entries that rest on their sources."),
-    "failed": ("int64", "Entries whose re-estimate disagreed or whose artifact was refused."),
-    "unreachable": ("int64", "Entries an artifact of which could not be fetched when last judged."),
-    "pending": ("int64", "Entries not yet judged in their current form (new, or changed since the verdict)."),
+    **{str(s): ("int64", f"Entries whose status is {s}: {s.meaning}.") for s in Status},
     "time_fastest_id": (
         "string",
         "The verified entry that reached the level in the least wall-clock time; empty without a time split.",
@@ -174,13 +171,14 @@ def _sig6(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.6g}")
 
 
-def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[str, object]]:
+def records(ds: Dataset, result: Result, status: dict[str, Status]) -> list[dict[str, object]]:
     """One record per entry, sorted by level then rank."""
-    out = []
+    out: list[dict[str, object]] = []
+    entries = ds.all_entries()
     for lv in result.levels:
         timed = {t.id: t for t in (lv.timing.rows if lv.timing else [])}
         for r in lv.rows:
-            entry = ds.entries[r.id].model
+            entry = entries[r.id]
             t = timed.get(r.id)
             out.append(
                 {
@@ -201,7 +199,7 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
                     "frontier": r.frontier,
                     "same_recipe_as": r.same_recipe_as or "",
                     "hardware": r.hardware or "",
-                    "verification": status.get(r.id, "pending"),
+                    "verification": str(status.get(r.id, Status.PENDING)),
                     "optimizer_flop": _sig6(r.optimizer_flop),
                     "time_to_level_s": _sig6(t.seconds) if t else None,
                     "time_scope": entry.time_to_level.scope if t and entry.time_to_level else "",
@@ -216,15 +214,15 @@ def records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[st
     return out
 
 
-def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[dict[str, object]]:
+def level_records(ds: Dataset, result: Result, status: dict[str, Status]) -> list[dict[str, object]]:
     """One record per level, in level order: definition, baseline, best, factor and fit."""
-    out = []
+    out: list[dict[str, object]] = []
     for lv in result.levels:
         level = ds.level(lv.id)
         best, base = lv.best_row(), lv.baseline_row()
         fit = lv.fit if lv.fit.points >= 3 else None
         ci = fit.ci95_months if fit else None
-        states = [status.get(r.id, "pending") for r in lv.rows]
+        states = [status.get(r.id, Status.PENDING) for r in lv.rows]
         ts = lv.fit.theil_sen_ci95_months
         vf = lv.verified_fit if lv.verified_fit and lv.verified_fit.points >= 3 else None
         vci = vf.ci95_months if vf else None
@@ -264,11 +262,7 @@ def level_records(ds: Dataset, result: Result, status: dict[str, str]) -> list[d
                 "forward_factor": _sig6(lv.split.forward_factor) if lv.split else None,
                 "seen_factor": _sig6(lv.split.seen_factor) if lv.split else None,
                 "entries": len(lv.rows),
-                "verified": states.count("verified"),
-                "claimed": states.count("claimed"),
-                "failed": states.count("failed"),
-                "unreachable": states.count("unreachable"),
-                "pending": states.count("pending"),
+                **{str(s): states.count(s) for s in Status},  # a column per status, LEVEL_COLUMNS' last
                 **_time_split(lv),
             }
         )
@@ -358,14 +352,15 @@ def legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str,
     corrections: list[dict[str, str]] = []
     written: set[str] = set()
     by_level = {lv.id: lv for lv in result.levels}
+    entries = ds.all_entries()
     tracked = sorted(
-        (e for e in ds.all_entries().values() if e.tracker_row and e.benchmark in by_level),
-        key=lambda e: e.tracker_row.row,  # type: ignore[union-attr]
+        (e for e in entries.values() if e.tracker_row and e.benchmark in by_level),
+        key=lambda e: e.tracker_row.row if e.tracker_row else 0,
     )
 
     # Each level keeps the convention its tracker claims used: multiply-adds for ImageNet, FLOP otherwise.
     counts_multiply_adds = {
-        lv.id: any(c.unit.endswith("(multiply-adds)") for r in lv.rows for c in ds.entries[r.id].model.claims)
+        lv.id: any(c.unit.endswith("(multiply-adds)") for r in lv.rows for c in entries[r.id].claims)
         for lv in result.levels
     }
 
@@ -415,7 +410,7 @@ def legacy(ds: Dataset, result: Result) -> tuple[list[list[str]], list[dict[str,
     metric_of = {e.benchmark: e.tracker_row.metric for e in tracked if e.tracker_row}
     for lv in result.levels:
         for r in sorted((r for r in lv.rows if r.frontier and r.id not in written), key=lambda r: (r.date, r.id)):
-            e = ds.entries[r.id].model
+            e = entries[r.id]
             tfs = tfs_of(lv.id, r.flop, r.multiply_add_tfs_days)
             analysis = e.analysis
             rows.append(
@@ -499,7 +494,41 @@ def columns_markdown() -> str:
     lines += [f"| `{c}` | {t} | {d} |" for c, (t, d) in COLUMNS.items()]
     lines += ["", "## Levels: `exports/levels.csv`", "", "| column | dtype | meaning |", "|---|---|---|"]
     lines += [f"| `{c}` | {t} | {d} |" for c, (t, d) in LEVEL_COLUMNS.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _record_markdown()) + "\n"
+
+
+def _record_markdown() -> list[str]:
+    """The verification record's format, statuses and reason codes, from the types that define them."""
+    from aieff.verdict import CONDITIONS, Reason
+    from aieff.verify.record import FORMAT
+
+    lines = [
+        "",
+        "## Verification record: `exports/verification.json`",
+        "",
+        f"Written by `aieff estimate --record` (the nightly), read by `aieff build`; format {FORMAT}. An object with",
+        f"`format` ({FORMAT}) and `entries`: entry id -> the last verdict on it, with `level`, `status`, `judged`",
+        "(sha256s of the entry, its level, the entries it refers to and the counting code: the verdict binds only",
+        "while they are what they are now), `compute_flop` and `compute_flop_low` (a verified re-estimate and the",
+        "bracket's lower end, FLOP), `messages` (the estimate's notes, as its text output shows them), `reasons`,",
+        "`date` and `aieff_version`. A partial record of a sharded run also has `shard` (`index`, `count`, `ids`).",
+        "Format 1 (no `format`, no `reasons`) is still read; its verdicts give no reasons.",
+        "",
+        "| status | recorded | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{s}` | {'yes' if s.recorded else 'no: shown only'} | {s.meaning} |" for s in Status]
+    lines += ["", "A reason:", "", "| field | meaning |", "|---|---|"]
+    lines += [f"| `{name}` | {f.description} |" for name, f in Reason.model_fields.items()]
+    lines += [
+        "",
+        "Reason codes: an A-code (a refusal, [errors.md](errors.md)), or one of these conditions:",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+    ]
+    lines += [f"| `{c}` | {m} |" for c, m in CONDITIONS.items()]
+    return lines
 
 
 FRICTIONLESS_TYPE = {"string": "string", "date": "date", "float64": "number", "int64": "integer", "bool": "boolean"}

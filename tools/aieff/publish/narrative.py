@@ -19,7 +19,7 @@ from aieff.dataset.placeholders import ENTRY_FIGURES, PLACEHOLDER
 from aieff.publish.figures import robust, trend, verified_only
 
 if TYPE_CHECKING:
-    from aieff.analysis.analyze import Level, Result, Row
+    from aieff.analysis.analyze import Level, Result, Row, Split
 
 
 class NarrativeError(ValueError):
@@ -47,7 +47,7 @@ def _level_values(lv: Level) -> dict[str, Callable[[], str]]:
             raise NarrativeError(f"{lv.id} has no {what}")
         return row
 
-    def need_split() -> object:
+    def need_split() -> Split:
         if split is None:
             raise NarrativeError(f"{lv.id}: baseline and best do not both state samples seen")
         return split
@@ -72,11 +72,11 @@ def _level_values(lv: Level) -> dict[str, Callable[[], str]]:
         "points": lambda: str(lv.fit.points),
         "robust": lambda: robust(lv.fit),
         "verified_only": lambda: verified_only(lv),
-        "forward_factor": lambda: f"{need_split().forward_factor:.2f}x",  # type: ignore[attr-defined]
-        "seen_factor": lambda: f"{need_split().seen_factor:.2f}x",  # type: ignore[attr-defined]
-        "split_unit": lambda: need_split().unit,  # type: ignore[attr-defined]
-        "baseline_seen": lambda: f"{need_split().baseline_seen:.3g}",  # type: ignore[attr-defined]
-        "best_seen": lambda: f"{need_split().best_seen:.3g}",  # type: ignore[attr-defined]
+        "forward_factor": lambda: f"{need_split().forward_factor:.2f}x",
+        "seen_factor": lambda: f"{need_split().seen_factor:.2f}x",
+        "split_unit": lambda: need_split().unit,
+        "baseline_seen": lambda: f"{need_split().baseline_seen:.3g}",
+        "best_seen": lambda: f"{need_split().best_seen:.3g}",
         "not_entered": lambda: str(len(lv.not_entered)),
     }
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from aieff.repo import write_atomic
 
 
-def stale(expected: dict[Path, str | bytes]) -> list[Path]:
+def stale(expected: Mapping[Path, str | bytes]) -> list[Path]:
     """Files whose bytes differ from what would be generated."""
     out = []
     for path, content in sorted(expected.items()):
@@ -18,7 +19,7 @@ def stale(expected: dict[Path, str | bytes]) -> list[Path]:
     return out
 
 
-def sync(root: Path, expected: dict[Path, str | bytes], *, check: bool) -> int:
+def sync(root: Path, expected: Mapping[Path, str | bytes], *, check: bool) -> int:
     """With check, name stale files and return 1; otherwise write them atomically and return 0."""
     old = stale(expected)
     rel = [p.relative_to(root).as_posix() for p in old]

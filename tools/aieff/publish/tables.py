@@ -8,20 +8,12 @@ from aieff.analysis.analyze import Level, Result, Row
 from aieff.escape import link, markdown, one_line, repo_link
 from aieff.publish.figures import robust, trend, verified_only
 from aieff.publish.narrative import render
+from aieff.verdict import Status, legend
 
 START, END = "<!-- leaderboards start -->", "<!-- leaderboards end -->"
 SUMMARY_START, SUMMARY_END = "<!-- summary start -->", "<!-- summary end -->"
 NARRATIVE_START, NARRATIVE_END = "<!-- narrative start -->", "<!-- narrative end -->"
-STATUS_LEGEND = (
-    "Status: **verified** = CI re-estimated the compute from the referenced architecture, checkpoint and log "
-    "within the level's tolerance of every figure the entry states, and the compute shown is that re-estimate "
-    "(with the date of the verdict); **claimed** = taken from the cited sources, not re-estimated, with why in "
-    "brackets (no training log, no artifact, or the forward cost aieff counts differs from the entry's); "
-    "**failed** = the re-estimate disagrees or an artifact was refused (see the nightly job summary); "
-    "**unreachable** = an artifact could not be fetched when the entry was last judged; **pending** = not yet "
-    "judged in its current form (a new entry, or the entry, its level or aieff's counting code changed since "
-    "its verdict)."
-)
+STATUS_LEGEND = legend()  # from the status type (aieff.verdict): one place says what each status means
 
 
 class ReadmeError(ValueError):
@@ -132,7 +124,7 @@ def anchor(title: str) -> str:
     return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
 
 
-def summary(result: Result, status: dict[str, str]) -> str:
+def summary(result: Result, status: dict[str, Status]) -> str:
     """One row per level, before the leaderboards: the content between the summary markers."""
     lines = [
         SUMMARY_START,
@@ -156,9 +148,8 @@ def summary(result: Result, status: dict[str, str]) -> str:
         if best is None:
             continue
         base = lv.baseline_row() or best
-        states = [status.get(r.id, "pending") for r in lv.rows]
-        verified = sum(s.startswith("verified") for s in states)
-        claimed = sum(s.startswith("claimed") for s in states)
+        states = [status.get(r.id, Status.PENDING) for r in lv.rows]
+        verified, claimed = states.count(Status.VERIFIED), states.count(Status.CLAIMED)
         title, target = markdown(lv.title), anchor(one_line(lv.title))  # the anchor of the heading as shown
         lines.append(
             f"| [{title}](#{target}) | {markdown(base.model)} ({base.date[:4]}) → {markdown(best.model)} "
@@ -199,15 +190,19 @@ def _region(readme: str, start: str, end: str, content: str, before: str | None 
 
 
 def render_readme(
-    readme: str, result: Result, status: dict[str, str], narrative_texts: dict[str, str] | None = None
+    readme: str,
+    result: Result,
+    status: dict[str, str],
+    narrative_texts: dict[str, str] | None = None,
+    statuses: dict[str, Status] | None = None,
 ) -> str:
     """README text with the summary and narrative (where the README has their markers) and leaderboard
-    regions replaced."""
+    regions replaced; status: entry id -> its status column's words, statuses: -> its status (default pending)."""
     if readme.count(START) != 1 or readme.count(END) != 1 or readme.index(START) > readme.index(END):
         raise ReadmeError(f"README.md needs exactly one {START} before one {END}")
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     readme = pattern.sub(lambda _: leaderboards(result, status), readme)
-    readme = _region(readme, SUMMARY_START, SUMMARY_END, summary(result, status), before=START)
+    readme = _region(readme, SUMMARY_START, SUMMARY_END, summary(result, statuses or {}), before=START)
     return _region(readme, NARRATIVE_START, NARRATIVE_END, narratives(result, narrative_texts or {}), before=START)
 
 

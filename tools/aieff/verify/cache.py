@@ -194,10 +194,10 @@ def add_git(root: Path, path: Path) -> int:
             got = sha256_file(Path(tmp))
             if got != digest:
                 counts["mismatched"] += 1
-                where = f"{pin.repo}/{pin.commit[:12]}/{pin.path}"
+                pinned = f"{pin.repo}/{pin.commit[:12]}/{pin.path}"
                 lfs = Path(tmp).stat().st_size < 1024 and Path(tmp).read_bytes().startswith(b"version https://git-lfs")
                 hint = " (a Git LFS pointer: fetch the LFS object and cache the file itself)" if lfs else ""
-                print(f"mismatched: {where} has sha256 {got}; {', '.join(users)} pin {digest}{hint}")
+                print(f"mismatched: {pinned} has sha256 {got}; {', '.join(users)} pin {digest}{hint}")
                 continue
             os.replace(tmp, dest)
             counts["added"] += 1

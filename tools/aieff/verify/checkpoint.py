@@ -23,7 +23,7 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypeGuard
 
 from aieff.dataset.diagnostics import excerpt, first_line
 from aieff.refusals import Refused
@@ -178,7 +178,7 @@ def _safetensors_layout(path: Path) -> tuple[dict[str, tuple[int, ...]], list[_S
     return shapes, spans
 
 
-def _whole(value: object) -> bool:
+def _whole(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -240,16 +240,16 @@ class _View(NamedTuple):
 def _ints(value: object) -> tuple[int, ...]:
     if not (isinstance(value, tuple) and len(value) <= 64 and all(_whole(v) and 0 <= v < 1 << 62 for v in value)):
         raise pickle.UnpicklingError("a tensor's size or stride is not a tuple of whole numbers")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _view(storage: object, offset: object, size: object, stride: object, item: int) -> _View:
-    if not isinstance(storage, _Storage) or not _whole(offset) or not 0 <= offset < 1 << 62:  # type: ignore[operator]
+    if not isinstance(storage, _Storage) or not _whole(offset) or not 0 <= offset < 1 << 62:
         raise pickle.UnpicklingError("a tensor without a storage")
     shape, strides = _ints(size), _ints(stride)
     if len(shape) != len(strides):
         raise pickle.UnpicklingError("a tensor's size and stride differ in length")
-    return _View(storage, offset, shape, strides, item)  # type: ignore[arg-type]
+    return _View(storage, offset, shape, strides, item)
 
 
 def _rebuild_tensor_v2(storage: object, offset: object, size: object, stride: object, *_: object) -> _View:

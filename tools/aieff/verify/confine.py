@@ -278,8 +278,8 @@ def seccomp_program(arch: str, pid: int) -> list[tuple[int, int, int, int]] | No
         prog.extend(body)
 
     for numbers in DENIED.values():
-        if numbers[column] is not None:
-            block(numbers[column], [eperm])
+        if (nr := numbers[column]) is not None:
+            block(nr, [eperm])
     block(number["clone3"], [(_RET, 0, 0, _ERRNO | errno.ENOSYS)])
     arg0 = (_LD_W_ABS, 0, 0, 16)  # the low 32 bits of the first argument (little-endian)
     block(number["clone"], [arg0, (_JSET, 0, 1, _CLONE_THREAD), (_RET, 0, 0, _ALLOW), eperm])

@@ -24,13 +24,13 @@ from typing import Any
 from aieff.dataset.diagnostics import excerpt, first_line
 from aieff.dataset.docset import Dataset
 from aieff.dataset.schema import Benchmark, Entry, ForwardCost
-from aieff.refusals import Refused
+from aieff.refusals import REFUSALS, Refused
 from aieff.repo import DataError, NotReached, RunAborted, Unreachable, UsageError, inside
 from aieff.units import FORWARD_AND_BACKWARD, flop_to_pfs_days, to_flop
+from aieff.verdict import Reason, Row, Status, reason_of
 from aieff.verify.batch import BatchUnverified
 from aieff.verify.checkpoint import CheckpointReport
 from aieff.verify.flops import ForwardCount
-from aieff.verify.record import NO_ARCHITECTURE, NO_TRAINING_LOG, forward_cost_differs
 from aieff.verify.sandbox import Sandbox, use_slot
 
 
@@ -41,7 +41,7 @@ class Estimate:
     id: str
     level: str
     path: str
-    status: str = "claimed"
+    status: Status = Status.CLAIMED
     compute_flop: float | None = None
     compute_multiply_adds: float | None = None
     compute_pfs_days: float | None = None
@@ -49,14 +49,26 @@ class Estimate:
     claimed_flop: float | None = None
     forward_multiply_adds: int | None = None  # exact count per sample, first phase (what entries record)
     forward_multiply_adds_by_phase: list[int] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     optimizer_flop: float | None = None  # the optimizer's own FLOP to the level (per step x steps), within compute_flop
+    reasons: list[Reason] = field(default_factory=list)  # why it is claimed, failed or unreachable, as data
 
-    def fail(self, message: str) -> Estimate:
-        self.status = "failed"
+    def fail(self, message: str, *reasons: Reason) -> Estimate:
+        """Fail the entry with a message and the reasons it gives (a coded refusal by default)."""
+        self.status = Status.FAILED
         self.messages.append(message)
+        self.reasons += reasons or [Reason(code="refused", detail=message[:1000])]
         return self
+
+    def note(self, reason: Reason) -> None:
+        """A reason that does not change the status (why it stays claimed; a forward cost that differs)."""
+        self.reasons.append(reason)
+        self.messages.append(reason.text())
+
+    def as_json(self) -> dict[str, Any]:
+        """The estimate as `--format json` prints it: rows and reasons as objects with named fields."""
+        return asdict(self) | {"reasons": [r.model_dump(mode="json", exclude_none=True) for r in self.reasons]}
 
 
 def _pct(new: float, old: float) -> str:
@@ -83,14 +95,16 @@ def _job(entry: Entry, root: Path, phases: list[tuple[float, float, ForwardCost 
     """The sandbox job for an entry: architecture, inputs per phase, and the fetched checkpoint."""
     from aieff.verify.fetch import fetch
 
-    arch = entry.artifacts.architecture  # type: ignore[union-attr]
+    assert entry.artifacts is not None
+    arch = entry.artifacts.architecture
     assert arch is not None
     spec: dict[str, Any]
     if arch.torchvision:
         spec = {"torchvision": arch.torchvision, "kwargs": arch.kwargs.given()}
     else:
-        spec = {"export": str(fetch(arch.export, root, what="architecture", kind="export"))}  # type: ignore[arg-type]
-    checkpoint = entry.artifacts.checkpoint  # type: ignore[union-attr]
+        assert arch.export is not None  # an architecture is a torchvision name or an export
+        spec = {"export": str(fetch(arch.export, root, what="architecture", kind="export"))}
+    checkpoint = entry.artifacts.checkpoint
     return {
         "arch": spec,
         "input": arch.input,
@@ -138,14 +152,16 @@ def estimate_entry(root: Path, ds: Dataset, entry: Entry, sandbox: Sandbox | Non
     try:
         return _estimate(root, ds, entry, est, box)
     except Unreachable as exc:
-        est.status = "unreachable"
+        est.status = Status.UNREACHABLE
         est.messages.append(str(exc))
+        est.reasons.append(reason_of(exc))
         return est
     except DataError as exc:
-        return est.fail(str(exc))
+        return est.fail(str(exc), reason_of(exc))
     except Exception as exc:  # a bug or a hostile artifact must not stop the other entries
         first = first_line(exc)
-        return est.fail(f"internal error on this entry: {type(exc).__name__}: {excerpt(first, 200)}")
+        message = f"internal error on this entry: {type(exc).__name__}: {excerpt(first, 200)}"
+        return est.fail(message, Reason(code="internal-error", detail=message))
 
 
 @dataclass
@@ -156,7 +172,7 @@ class LogReading:
     epochs: float | None
     samples: float
     conventions: list[str]
-    runs: list[list[str]] = field(default_factory=list)  # one table row per run, for several runs
+    runs: list[Row] = field(default_factory=list)  # one table row per run, for several runs
     samples_before: float = 0.0  # at the evaluation before the first at the level (0: none before it)
     steps: float | None = None  # optimizer steps to the level (median over runs), where the log counts steps
     steps_before: float = 0.0
@@ -170,7 +186,8 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     never reaches the level counts as needing more than it trained (infinitely many samples): it can
     only move the median up, and the entry fails when fewer than half of its counted runs reach it.
     """
-    specs = entry.artifacts.logs()  # type: ignore[union-attr]
+    assert entry.artifacts is not None  # only an entry with a log is read
+    specs = entry.artifacts.logs()
     if len(specs) == 1 and not specs[0].several_runs:
         return _read_log(root, entry, level, specs[0])
     items: list[tuple[str, Any, Any]] = []  # (name, spec, the run's evaluations where a file holds several runs)
@@ -183,17 +200,18 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
             where = f"lines {min(e.line for e in part)}-{max(e.line for e in part)}"
             items.append((f"run {i}.{j} ({_file_name(spec)}, {where})", spec, part))
     readings: list[LogReading] = []
-    rows: list[list[str]] = []
+    rows: list[Row] = []
     short = 0
     for name, spec, part in items:
         try:
             r = _read_log(root, entry, level, spec, what=f"training log of {name}", evals=part)
         except RunAborted as exc:
-            rows.append([name, "", "aborted: not counted", excerpt(str(exc), 120)])
+            rows.append(Row(name, None, None, excerpt(str(exc), 120), "", "", "aborted: not counted"))
             continue
         except NotReached as exc:
             short += 1
-            rows.append([name, "", "never reaches the level: counted as more than it trained", excerpt(str(exc), 120)])
+            why = "never reaches the level: counted as more than it trained"
+            rows.append(Row(name, None, None, excerpt(str(exc), 120), "", "", why))
             continue
         except (Unreachable, BatchUnverified):
             raise  # not a verdict on the entry (the recorded one stays), or none on this run alone
@@ -202,7 +220,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
         readings.append(r)
         ev = r.reached.eval
         at = f"{r.epochs:g} epochs" if r.epochs is not None else f"{r.samples:,.0f} samples"
-        rows.append([name, "", f"{at} (line {ev.line}, {ev.value:g})", ""])
+        rows.append(Row(name, None, r.samples, "", "samples", "", f"{at} (line {ev.line}, {ev.value:g})"))
     counted = len(readings) + short
     if not counted:
         raise DataError(f"none of the {len(items)} runs reached the level (every run aborted)")
@@ -348,11 +366,12 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
     level = ds.level(entry.benchmark)
     arts = entry.artifacts
     if arts is None or arts.architecture is None:
-        est.messages.append(NO_ARCHITECTURE)
+        est.note(Reason(code="no-architecture", detail="no architecture referenced: nothing to re-estimate"))
         return est
     phases: list[tuple[float, float, ForwardCost | None]] = list(_phases(entry))
     if not phases and arts.architecture.input != "vector":
-        est.messages.append("no training.forward_cost (with resolution or sequence length): nothing to count at")
+        nothing = "no training.forward_cost (with resolution or sequence length): nothing to count at"
+        est.note(Reason(code="no-forward-cost", detail=nothing, field="training.forward_cost"))
         return est
     phases = phases or [(0.0, float("inf"), None)]  # a vector model without a forward cost: one count
     # Cheap checks first: every artifact present with its pinned hash, and the log read to the level.
@@ -360,49 +379,71 @@ def _estimate(root: Path, ds: Dataset, entry: Entry, est: Estimate, box: Sandbox
     try:
         reached = _read_logs(root, entry, level) if arts.logs() else None
     except BatchUnverified as exc:  # the batch per step cannot be read from the log: count, but do not verify
-        reached, unverified = None, str(exc)
+        reached, unverified = None, Reason(code=exc.refusal.code, detail=str(exc)[:1000])
     result = _count(entry, root, phases, box)
     if not result.get("ok"):
+        if result.get("code") in REFUSALS:  # a refusal in the sandbox keeps its code
+            raise Refused(str(result["code"]), str(result.get("detail", ""))[:500])
         raise DataError(str(result.get("error", "the sandboxed count failed"))[:500])
     counted: list[tuple[float, float, float]] = []  # (start, end, forward FLOP) per phase
-    for (start, end, fc), raw in zip(phases, result["counts"], strict=True):
+    for i, ((start, end, fc), raw) in enumerate(zip(phases, result["counts"], strict=True)):
         count = ForwardCount(**raw)
         est.messages += count.notes
         counted.append((start, end, count.flop))
-        exact = round(count.multiply_adds)
+        exact = round(count.multiply_adds)  # an exact count of whole multiply-adds
         est.forward_multiply_adds_by_phase.append(exact)
         if est.forward_multiply_adds is None:
             est.forward_multiply_adds = exact
         label = f"forward cost{f' @{fc.resolution}px' if fc and fc.resolution else ''}"
         if fc is None:
-            est.rows.append([label, "-", f"{exact:,} multiply-adds", ""])
+            est.rows.append(Row(label, None, exact, "", "multiply-adds", "-", f"{exact:,} multiply-adds"))
             continue
         claimed = to_flop(fc.value, fc.unit) / 2
         ok = level.agrees(count.multiply_adds, claimed)
         est.rows.append(
-            [
+            Row(
                 label,
+                claimed,
+                exact,
+                "ok" if ok else f"differs {_pct(count.multiply_adds, claimed)}",
+                "multiply-adds",
                 f"{_exact(claimed)} multiply-adds",
                 f"{exact:,} multiply-adds",
-                "ok" if ok else f"differs {_pct(count.multiply_adds, claimed)}",
-            ]
+            )
         )
         if not ok:
-            est.messages.append(forward_cost_differs(label, claimed, count.multiply_adds))
+            schedule = entry.training is not None and entry.training.resolution_schedule
+            said = f"{label}: entry says {claimed:.4g} multiply-adds, counted {count.multiply_adds:.4g}"
+            where = f"training.resolution_schedule[{i}].forward_cost" if schedule else "training.forward_cost"
+            differs = Reason(code="forward-cost-differs", detail=said, field=where, claimed=claimed, counted=exact)
+            est.note(differs)
     if arts.checkpoint:
         report = CheckpointReport(**result["checkpoint"])
         est.rows.append(
-            [
+            Row(
                 "checkpoint",
+                result["architecture_tensors"],
+                report.tensors,
+                "ok" if report.ok else "differs",
+                "tensors",
                 f"{result['architecture_tensors']} tensors (architecture)",
                 f"{report.tensors} tensors, {report.parameters:,} parameters ({report.format})",
-                "ok" if report.ok else "differs",
-            ]
+            )
         )
         if not report.ok:
-            return est.fail("checkpoint is not this architecture: " + "; ".join(report.problems()))
+            wrong = "checkpoint is not this architecture: " + "; ".join(report.problems())
+            return est.fail(wrong, Reason(code="checkpoint-differs", detail=wrong[:1000], field="artifacts.checkpoint"))
     if reached is None:
-        est.messages.append(unverified or NO_TRAINING_LOG)
+        if unverified is not None:  # the batch cannot be read from the log: claimed, with the refusal's code
+            est.note(unverified)
+        else:
+            est.note(
+                Reason(
+                    code="no-training-log",
+                    detail="no training log: compute not re-estimated, the entry stays claimed",
+                    field="artifacts.training_log",
+                )
+            )
         return est
     est.messages += reached.conventions
     return _judge_log(entry, level, est, counted, ds, reached, result.get("parameter_shapes"))
@@ -426,7 +467,7 @@ def _judge_log(
     if own is not None and ev.samples is None and ev.steps is None:  # the log counts epochs: the entry scales them
         standard = level.dataset.train_samples_per_epoch
         if standard is None or not level.agrees(own, standard):
-            return est.fail(
+            scaled = (
                 f"the log counts epochs and the entry's own samples_per_epoch ({own:,}) scales them, but it is "
                 + (
                     f"not within {level.tolerance_percent:g}% of the level's ({standard:,})"
@@ -435,51 +476,71 @@ def _judge_log(
                 )
                 + ": the compute would rest on the entry, not its artifacts"
             )
+            where = "training.samples_per_epoch"
+            return est.fail(
+                scaled,
+                Reason(code="samples-per-epoch-differs", detail=scaled, field=where, claimed=own, counted=standard),
+            )
     if t and t.steps_to_target is not None and t.total_run_compute is None:
         est.rows.append(
-            [
+            Row(
                 "steps to target",
+                t.steps_to_target,
+                ev.steps,
+                "ok" if ev.steps == t.steps_to_target else "differs",
+                "steps",
                 f"{t.steps_to_target:,}",
                 f"{ev.steps if ev.steps is not None else '-'} (log line {ev.line})",
-                "ok" if ev.steps == t.steps_to_target else "differs",
-            ]
+            )
         )
     if t and t.epochs_to_target is not None:
         ok = epochs is not None and abs(epochs - t.epochs_to_target) <= 1e-9
         est.rows.append(
-            [
+            Row(
                 "epochs to target",
+                t.epochs_to_target,
+                epochs,
+                "ok" if ok else "differs",
+                "epochs",
                 f"{t.epochs_to_target:g}",
                 f"{epochs:g} ({'median of the runs' if reading.runs else f'log line {ev.line}'})",
-                "ok" if ok else "differs",
-            ]
+            )
         )
     elif t and t.samples_to_target is not None:
         est.rows.append(
-            [
+            Row(
                 "samples to target",
+                t.samples_to_target,
+                samples,
+                "ok" if abs(samples - t.samples_to_target) < 1 else "differs",
+                "samples",
                 f"{t.samples_to_target:,}",
                 f"{samples:,.0f} (log line {ev.line})",
-                "ok" if abs(samples - t.samples_to_target) < 1 else "differs",
-            ]
+            )
         )
     if entry.time_to_level is not None and reading.seconds is not None:  # the time is checked like the steps
         said = entry.time_to_level.seconds
         est.rows.append(
-            [
+            Row(
                 "time to level",
+                said,
+                reading.seconds,
+                "ok" if abs(reading.seconds - said) <= 0.001 else "differs",
+                "seconds",
                 f"{said:.3f} s",
                 f"{reading.seconds:.3f} s ({'median of the runs' if reading.runs else f'log line {ev.line}'})",
-                "ok" if abs(reading.seconds - said) <= 0.001 else "differs",
-            ]
+            )
         )
     est.rows.append(
-        [
+        Row(
             "value reached",
+            level.threshold,
+            ev.value,
+            reached.cadence,
+            level.metric.unit,
             f">= {level.threshold:g}" if level.direction == "higher" else f"<= {level.threshold:g}",
             f"{ev.value:g}",
-            reached.cadence,
-        ]
+        )
     )
 
     def flop_at(seen: float) -> float:
@@ -497,28 +558,35 @@ def _judge_log(
     per_step = _optimizer_per_step(entry, level, est, shapes)
     if per_step is not None:
         if reading.steps is None:
-            return est.fail("training.optimizer is per step, but the log does not count steps")
+            none = "training.optimizer is per step, but the log does not count steps"
+            return est.fail(none, Reason(code="refused", detail=none, field="training.optimizer"))
         est.optimizer_flop = per_step * reading.steps
         est.rows.append(
-            [
+            Row(
                 "compute terms",
+                None,
+                flop + est.optimizer_flop,
+                "",
+                "FLOP",
                 "",
                 f"3 x forward x samples {flop:.4g} FLOP + optimizer {per_step:.4g} FLOP/step x "
                 f"{reading.steps:,.0f} steps {est.optimizer_flop:.4g} FLOP",
-                "",
-            ]
+            )
         )
         flop, low = flop + est.optimizer_flop, low + per_step * reading.steps_before
     est.compute_flop, est.compute_multiply_adds, est.compute_pfs_days = flop, flop / 2, flop_to_pfs_days(flop)
     # The log fixes the compute only to the interval since the evaluation before the first at the level.
     est.compute_flop_low = low
     est.rows.append(
-        [
+        Row(
             "bracket",
+            None,
+            est.compute_flop_low,
+            "",
+            "FLOP",
             "",
             f"{est.compute_flop_low:.4g} to {flop:.4g} FLOP (previous evaluation to the first at the level)",
-            "",
-        ]
+        )
     )
     # The re-estimate is what a verified entry publishes, so it must agree with every figure the entry
     # states: the compute its training facts give (what the README would otherwise show) and its claim.
@@ -526,28 +594,34 @@ def _judge_log(
 
     stated = stated_compute(entry, level, ds.all_entries())
     if not stated:
-        return est.fail("the entry states no compute (no claim, no training facts) for the re-estimate to match")
+        none = "the entry states no compute (no claim, no training facts) for the re-estimate to match"
+        return est.fail(none, Reason(code="no-stated-compute", detail=none))
     est.claimed_flop = stated[0][1]
-    disagree = []
+    disagree: list[Reason] = []
     for what, value in stated:
         ok = level.agrees(flop, value)
         est.rows.append(
-            [
+            Row(
                 "compute",
+                value,
+                flop,
+                "ok" if ok else f"differs {_pct(flop, value)}",
+                "FLOP",
                 f"{value:.4g} FLOP {what}",
                 f"{flop:.4g} FLOP = {flop / 2:.4g} multiply-adds = {flop_to_pfs_days(flop):.4g} petaflop/s-days",
-                "ok" if ok else f"differs {_pct(flop, value)}",
-            ]
+            )
         )
         if not ok:
-            disagree.append(f"{flop / value:.2f}x the {what} ({value:.4g} FLOP)")
+            detail = f"{flop / value:.2f}x the {what} ({value:.4g} FLOP)"
+            disagree.append(Reason(code="compute-differs", detail=detail, claimed=value, counted=flop))
     if disagree:
         return est.fail(
             f"re-estimated compute {flop:.4g} FLOP is "
-            + " and ".join(disagree)
-            + f"; tolerance {level.tolerance_percent:g}%"
+            + " and ".join(r.detail for r in disagree)
+            + f"; tolerance {level.tolerance_percent:g}%",
+            *disagree,
         )
-    est.status = "failed" if est.status == "failed" else "verified"
+    est.status = Status.FAILED if est.status == Status.FAILED else Status.VERIFIED
     return est
 
 
@@ -570,12 +644,15 @@ def _optimizer_per_step(
     est.rows += cost.rows
     ok = level.agrees(cost.flop, term.flop_per_step)
     est.rows.append(
-        [
+        Row(
             f"optimizer FLOP per step ({term.definition})",
+            term.flop_per_step,
+            cost.flop,
+            "ok" if ok else f"differs {_pct(cost.flop, term.flop_per_step)}",
+            "FLOP",
             f"{_exact(term.flop_per_step)} FLOP",
             f"{_exact(cost.flop)} FLOP",
-            "ok" if ok else f"differs {_pct(cost.flop, term.flop_per_step)}",
-        ]
+        )
     )
     if not ok:  # a small term: the compute's tolerance would hide it, so it is judged on its own
         raise DataError(
@@ -598,7 +675,7 @@ def render_text(ests: list[Estimate], protection: str | None = None) -> str:
     for e in ests:
         out.append(f"{e.path}: {e.status}")
         if e.rows:
-            rows = [["factor", "entry", "re-estimate", ""], *([shown(c) for c in r] for r in e.rows)]
+            rows = [["factor", "entry", "re-estimate", ""], *([shown(c) for c in r.cells()] for r in e.rows)]
             widths = [max(len(r[i]) for r in rows) for i in range(4)]
             for r in rows:
                 out.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -608,7 +685,7 @@ def render_text(ests: list[Estimate], protection: str | None = None) -> str:
                 "multiply-adds per sample (counted)"
             )
         out += [f"  - {shown(m)}" for m in e.messages]
-    counts = {s: sum(e.status == s for e in ests) for s in ("verified", "claimed", "failed", "unreachable")}
+    counts = {s: sum(e.status == s for e in ests) for s in Status if s.recorded}
     out.append(", ".join(f"{n} {s}" for s, n in counts.items()))
     if protection:
         out.append(f"sandbox: {protection}")
@@ -628,7 +705,7 @@ def _summary(ests: list[Estimate], protection: str | None = None) -> None:
         "|---|---|---|---|---|---|",
     ]
     for e in ests:  # every cell quotes entries, logs or artifacts: escaped, so no link, image or tag renders
-        for i, r in enumerate(e.rows or [["-", "-", "-", ""]]):
+        for i, r in enumerate([r.cells() for r in e.rows] or [["-", "-", "-", ""]]):
             head = [e.path, e.status] if i == 0 else ["", ""]
             lines.append("| " + " | ".join(markdown(c, 1000) for c in [*head, *r]) + " |")
         for m in e.messages:
@@ -756,7 +833,7 @@ def run_estimates(
     with remember_silent_hosts():
         ests, protection = _estimate_all(root, ds, entries, jobs)
     if fmt == "json":
-        sys.stdout.write(json.dumps([asdict(e) for e in ests], indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps([e.as_json() for e in ests], indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(render_text(ests, protection))
     _summary(ests, protection)
@@ -770,6 +847,7 @@ def run_estimates(
                 "compute_flop": e.compute_flop,
                 "compute_flop_low": e.compute_flop_low,
                 "messages": [m[:1000] for m in e.messages[:100]],
+                "reasons": e.reasons[:100],
             }
             for e, entry in zip(ests, entries, strict=True)
         }
@@ -783,5 +861,5 @@ def run_estimates(
                 shard=records.Shard(index=shard[0], count=shard[1], ids=ids),
             )
         records.write(record_path, merged)
-    bad = {"failed", "unreachable"} if unreachable_fails else {"failed"}
-    return 1 if any(e.status in bad for e in ests) else 0
+    failing = {Status.FAILED, Status.UNREACHABLE} if unreachable_fails else {Status.FAILED}
+    return 1 if any(e.status in failing for e in ests) else 0

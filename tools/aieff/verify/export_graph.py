@@ -119,7 +119,7 @@ def _name(node: Any) -> str:
 
 def _shape(node: Any) -> tuple[Any, ...] | None:
     val = node.meta.get("val") if hasattr(node, "meta") else None
-    return tuple(val.shape) if hasattr(val, "shape") else None
+    return tuple(val.shape) if val is not None and hasattr(val, "shape") else None
 
 
 def _smallest(d: Any) -> int:
@@ -232,9 +232,15 @@ def broadcast_products(graph: Any) -> list[Any]:
             continue
         out = _numel(node)
         sizes = [distinct.get(a) if a in dependent else _numel(a) for _, a in _tensor_args(node)]
-        if out is not None and sizes and None not in sizes and out > max(sizes):  # type: ignore[type-var]
+        if out is not None and sizes and (known := _all_known(sizes)) is not None and out > max(known):
             found.append(node)
     return found
+
+
+def _all_known(sizes: list[int | None]) -> list[int] | None:
+    """The sizes when every one is known, else None."""
+    known = [s for s in sizes if s is not None]
+    return known if len(known) == len(sizes) else None
 
 
 def distinct_sizes(graph: Any, dependent: set[Any]) -> dict[Any, int | None]:
@@ -260,14 +266,14 @@ def distinct_sizes(graph: Any, dependent: set[Any]) -> dict[Any, int | None]:
             inner = out.get(first) if first in dependent else size
         elif name in ELEMENTWISE and deps:
             sizes = [out.get(a) for a in deps]
-            inner = None if None in sizes else max(sizes)  # type: ignore[type-var]
+            inner = None if (known := _all_known(sizes)) is None else max(known)
         elif name in ("cat", "stack") and node.args and isinstance(node.args[0], list | tuple):
             parts = [of(a) for a in dict.fromkeys(node.args[0])]  # one tensor twice is one tensor's data
-            inner = None if None in parts else sum(parts)  # type: ignore[arg-type]
+            inner = None if (known := _all_known(parts)) is None else sum(known)
         elif name in LOOKUPS and node.args:  # a lookup holds its table's data and its indices' choices, no more
             table, rest = node.args[0], [a for _, a in _tensor_args(node) if a is not node.args[0]]
             parts = [of(table)] + [out.get(a) for a in rest if a in dependent]  # weight-only indices choose nothing
-            inner = None if None in parts else sum(parts)  # type: ignore[arg-type]
+            inner = None if (known := _all_known(parts)) is None else sum(known)
         out[node] = None if size is None or inner is None else min(size, inner)
     return out
 
@@ -285,7 +291,7 @@ def _meeting_allowed(
     # data of the input it meets would make that one operation per weight (a matrix-vector product in
     # disguise, on a broadcast copy of the input) or launder the weight into input-dependent data.
     weight, sizes = _numel(static), [distinct.get(a) for _, a in _tensor_args(user) if a in dependent]
-    if weight is not None and None not in sizes and weight > max(sizes, default=0):  # type: ignore[type-var]
+    if weight is not None and (known := _all_known(sizes)) is not None and weight > max(known, default=0):
         return False
     if name in NORMS:
         return position != 0 and _long_dims(_shape(static)) <= 1
@@ -408,7 +414,7 @@ def _priced(target: Any) -> Any:
 
 def _name_of(target: Any) -> str:
     packet = getattr(target, "_overloadpacket", None)
-    return getattr(packet, "__name__", None) or getattr(target, "__name__", "op")
+    return str(getattr(packet, "__name__", None) or getattr(target, "__name__", "op"))
 
 
 def _to_meta(gm: Any) -> None:

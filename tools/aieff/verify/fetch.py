@@ -34,11 +34,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aieff.dataset.diagnostics import excerpt
 from aieff.dataset.schema import Artifact
 from aieff.repo import DataError, Unreachable, resolve_inside
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 # Largest file accepted per artifact kind, in bytes.
 MAX_BYTES = {"log": 256 << 20, "export": 2 << 30, "checkpoint": 8 << 30}
@@ -127,11 +131,12 @@ class _DeadlineSocket(ssl.SSLSocket):
         self.settimeout(_timeout(self.stop))  # the handshake as a whole is bounded by this (CPython's _ssl)
         super().do_handshake(block)
 
-    def read(self, len: int = 1024, buffer: bytearray | memoryview | None = None) -> bytes | int:
+    # CPython's read returns the count read when given a buffer, which typeshed's `-> bytes` leaves out.
+    def read(self, len: int = 1024, buffer: Buffer | None = None) -> bytes | int:  # type: ignore[override]
         self.settimeout(_timeout(self.stop))  # recv and recv_into (status line, headers, body) come here
         return super().read(len, buffer)
 
-    def send(self, data: bytes, flags: int = 0) -> int:
+    def send(self, data: Buffer, flags: int = 0) -> int:
         self.settimeout(_timeout(self.stop))  # sendall sends through here
         return super().send(data, flags)
 
@@ -188,14 +193,15 @@ class _CheckedConnection(http.client.HTTPSConnection):
     """Connects to an address that passed public_addresses, verifying TLS against the host name, with
     every step (lookup, connect, handshake, then each read and send) bounded by the deadline `stop`."""
 
-    def __init__(self, *args: object, stop: float, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, stop: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.stop = stop
 
     def connect(self) -> None:
         address = public_addresses(self.host, self.port, _timeout(self.stop))[0]
         sock = socket.create_connection((address, self.port), _timeout(self.stop))
         try:
+            # _context: HTTPSConnection's TLS context, a private attribute typeshed does not declare
             tls = self._context.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)  # type: ignore[attr-defined]
         except BaseException:
             sock.close()
@@ -217,13 +223,22 @@ class _CheckedHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         connection = functools.partial(_CheckedConnection, stop=self.stop)
+        # _context: HTTPSHandler's TLS context, a private attribute typeshed does not declare
         return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
 
 
 class _HttpsOnly(urllib.request.HTTPRedirectHandler):
     max_redirections = 5
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         if not newurl.startswith("https://"):
             raise DataError(f"{_plain(req.full_url)}: redirect to non-https {excerpt(newurl, 200)} refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)

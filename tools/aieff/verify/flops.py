@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class ForwardCount:
 
 
 @contextlib.contextmanager
-def _parameters_on_meta() -> Any:
+def _parameters_on_meta() -> Iterator[None]:
     """Build with ordinary tensors for the builder's own arithmetic, but move each parameter and buffer
     to the meta device as it is registered, so no weight stays allocated or is initialised for real."""
     import torch
@@ -78,6 +79,7 @@ def _parameters_on_meta() -> Any:
     def buffer(self: Any, name: str, tensor: Any, persistent: bool = True) -> None:
         register_buffer(self, name, None if tensor is None else tensor.to("meta"), persistent)
 
+    # Patching torch.nn.Module's methods for the build is the point: method-assign is what mypy flags.
     module.register_parameter, module.register_buffer = parameter, buffer  # type: ignore[method-assign]
     try:
         yield
@@ -169,6 +171,8 @@ def exported_model(program: Any, *, every_weight_used: bool = False) -> Any:
     class Exported(torch.nn.Module):
         """Runs the exported graph; eval()/train() are no-ops for it (export fixes the mode)."""
 
+        _graph: Any  # set without registering a child module
+
         def __init__(self) -> None:
             super().__init__()
             object.__setattr__(self, "_graph", graph)  # not a child: eval() raises
@@ -178,7 +182,9 @@ def exported_model(program: Any, *, every_weight_used: bool = False) -> Any:
         def forward(self, *args: Any) -> Any:
             return self._graph(*args)
 
-        def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # The archive's state (meta tensors) whatever is asked: torch's overloads describe a module's own
+        # parameters and buffers, which this wrapper has none of.
+        def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
             return dict(state)
 
     return Exported()

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aieff.repo import DataError
+from aieff.verdict import Row
 
 
 def newton_schulz_multiply_adds(rows: int, cols: int, ns_steps: int, products: str = "XXt, AA, BX") -> int:
@@ -81,7 +82,7 @@ class StepCost:
     """The optimizer's FLOP per step, with one estimate row per rule: [rule, "", what it covers and costs, ""]."""
 
     flop: float
-    rows: list[list[str]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
 
 
 def _numel(shape: list[int]) -> int:
@@ -133,18 +134,21 @@ def step_cost(definition: Any, shapes: dict[str, list[int]]) -> StepCost:
                 ns += rule.split * blocks
             flop += 2.0 * ns
             what += f" + Newton-Schulz {rule.ns_steps} steps: {ns:,} multiply-adds"
-        rows.append([f"optimizer: {rule.parameters}", "", f"{what} = {flop:.6g} FLOP", ""])
+        rows.append(Row(f"optimizer: {rule.parameters}", None, flop, "", "FLOP", "", f"{what} = {flop:.6g} FLOP"))
         total += flop
     if definition.extra_parameters:
         extra = definition.extra_parameters * float(definition.extra_elementwise_flop)
         rows.append(
-            [
+            Row(
                 "optimizer: outside the export",
+                None,
+                extra,
+                "",
+                "FLOP",
                 "",
                 f"{definition.extra_parameters:,} parameters x {definition.extra_elementwise_flop:g} FLOP "
                 f"= {extra:.6g} FLOP",
-                "",
-            ]
+            )
         )
         total += extra
     return StepCost(total, rows)

@@ -61,6 +61,7 @@ def probe_log(root: Path, ds: Dataset, source: str, level_id: str | None, opts: 
     from aieff.verify.fetch import fetch
 
     entry: Entry | None = None
+    spec: TrainingLog | None
     local = Path(source)
     if local.is_file():
         level = _level(ds, level_id)
@@ -68,7 +69,7 @@ def probe_log(root: Path, ds: Dataset, source: str, level_id: str | None, opts: 
         path, shown = local.resolve(), source  # the sandbox helper runs elsewhere: an absolute path
     elif source in ds.all_entries():
         entry = ds.all_entries()[source]
-        spec = entry.artifacts.training_log if entry.artifacts else None  # type: ignore[assignment]
+        spec = entry.artifacts.training_log if entry.artifacts else None
         if spec is None:
             raise UsageError(f"entry {source} pins no single training_log to probe")
         level = _level(ds, level_id or entry.benchmark)
@@ -114,7 +115,8 @@ class _Counting:
 
     def __init__(self, opts: LogOptions, entry: Entry | None, level: Benchmark) -> None:
         t = entry.training if entry else None
-        self.opts, self.training, self.notes = opts, t, []
+        self.opts, self.training = opts, t
+        self.notes: list[str] = []
         self.per_epoch = opts.samples_per_epoch or (t.samples_per_epoch if t else None)
         self.per_epoch = self.per_epoch or level.dataset.train_samples_per_epoch
         fc = t.forward_cost if t else None

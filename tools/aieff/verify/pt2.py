@@ -221,6 +221,7 @@ def _check_node(node: dict[str, Any], where: str) -> None:
     """One graph node: an allowed operator, arguments of allowed kinds, strings and flags among their values."""
     target = node.get("target")
     _check_operator(target, where)
+    assert isinstance(target, str)  # _check_operator refused anything else
     inputs = node.get("inputs")
     if not isinstance(inputs, list):
         raise DataError(f"{where}: node {excerpt(node.get('name'))} has no argument list")
@@ -244,7 +245,7 @@ def _walk(node: Any, where: str, path: tuple[str, ...], depth: int = 0) -> Any:
     if isinstance(node, dict):
         if key == "nodes":
             _check_node(node, where)
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in node.items():
             if not isinstance(k, str) or not _SAFE.match(k) or len(k) > MAX_STRING:
                 raise DataError(f"{where}: key {excerpt(k)} is not allowed")

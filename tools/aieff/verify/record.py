@@ -11,6 +11,11 @@ verdict, and the pinned versions of the compute stack). A verdict whose `judged`
 the entry, level and code are now is void: the entry shows as pending (not yet verified), and a
 verified verdict's re-estimated compute is published only while its binding holds. Only the nightly
 on the default branch writes the record; `aieff check` fails a change that edits it.
+
+A verdict's status is aieff.verdict.Status and its `reasons` are aieff.verdict.Reason (a code and a
+detail, as the estimate raised them); the README's words come from the reasons, never from a message.
+The file names its format (FORMAT); format 1 had no `format` and no reasons and is still read. The
+format is documented in docs/exports.md (generated from these types).
 """
 
 from __future__ import annotations
@@ -20,15 +25,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from aieff import __version__
 from aieff.dataset.schema import Benchmark, Entry, Model, Slug
 from aieff.repo import DataError, write_atomic
+from aieff.verdict import Reason, Status
 
 if TYPE_CHECKING:
     from aieff.dataset.docset import Dataset
@@ -36,18 +41,9 @@ if TYPE_CHECKING:
 RECORD_PATH = "exports/verification.json"
 
 
-class Status(StrEnum):
-    """An entry's verification status. The first four are verdicts `aieff estimate` records; pending is
-    shown for an entry without a verdict that still binds (new, or changed since its verdict)."""
-
-    VERIFIED = "verified"
-    CLAIMED = "claimed"
-    FAILED = "failed"
-    UNREACHABLE = "unreachable"
-    PENDING = "pending"
-
-
-Recorded = Literal["verified", "claimed", "failed", "unreachable"]  # what a record may hold
+# The record's format: 1 had no `format` and no `reasons` (still read: its verdicts have no reasons);
+# 2 adds both. Written as FORMAT.
+FORMAT: Final = 2
 _SHA = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -74,13 +70,21 @@ class Verdict(Model):
     """The last verdict on one entry."""
 
     level: Slug
-    status: Recorded
+    status: Annotated[Status, Field(strict=False)]  # as JSON holds it: the status's value
     judged: Judged | None = None
     compute_flop: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     compute_flop_low: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None  # the bracket's lower end
     messages: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=100)
     date: str | None = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
     aieff_version: str | None = Field(None, max_length=40)
+    reasons: list[Reason] = Field(default_factory=list, max_length=100)  # why: claimed, failed or unreachable
+
+    @field_validator("status")
+    @classmethod
+    def _a_verdict(cls, status: Status) -> Status:
+        if not status.recorded:
+            raise ValueError(f"{status} is shown, never recorded")
+        return status
 
 
 class Shard(Model):
@@ -94,6 +98,7 @@ class Shard(Model):
 class Record(Model):
     """Every entry's last verdict, by entry id (a partial record of a sharded run also names its shard)."""
 
+    format: Literal[1, 2] = FORMAT  # what a file was read as: absent in format 1 (see load)
     entries: dict[Slug, Verdict] = Field(default_factory=dict)
     shard: Shard | None = None
 
@@ -193,7 +198,10 @@ def load(path: Path) -> Record:
     if path.stat().st_size > 16 << 20:
         raise DataError(f"{path.name}: verification record over 16 MiB")
     try:
-        return Record.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and "format" not in doc:
+            doc = {"format": 1, **doc}  # format 1 named none
+        return Record.model_validate(doc)
     except (ValueError, UnicodeDecodeError) as exc:
         if isinstance(exc, ValidationError):
             err = exc.errors(include_url=False)[0]
@@ -202,30 +210,18 @@ def load(path: Path) -> Record:
         raise DataError(f"{path}: verification record is not JSON") from exc
 
 
-# The messages `aieff estimate` records that the README turns into reasons: written and read here only.
-NO_ARCHITECTURE = "no architecture referenced: nothing to re-estimate"
-NO_TRAINING_LOG = "no training log: compute not re-estimated, the entry stays claimed"
-_FORWARD = re.compile(r"entry says ([0-9.e+-]+) multiply-adds, counted ([0-9.e+-]+)")
-
-
-def forward_cost_differs(label: str, said: float, counted: float) -> str:
-    """The message for a forward cost that disagrees with the entry (parsed back by _reasons)."""
-    return f"{label}: entry says {said:.4g} multiply-adds, counted {counted:.4g}"
-
-
 def _reasons(v: Verdict) -> list[str]:
     """Why a claimed or failed entry is not verified, in a few words a reader can act on."""
     out = []
-    for m in v.messages:
-        if m == NO_ARCHITECTURE:
+    for r in v.reasons:
+        if r.code == "no-architecture":
             out.append("no artifact to re-estimate from")
-        elif m == NO_TRAINING_LOG:
+        elif r.code == "no-training-log":
             out.append("no training log")
-        elif (f := _FORWARD.search(m)) is not None:
-            said, counted = float(f.group(1)), float(f.group(2))
-            out.append(f"forward cost differs {(counted - said) / said:+.0%}")
-    if v.status == "failed" and not out and v.messages:
-        out.append(v.messages[0][:120])
+        elif r.code == "forward-cost-differs" and r.claimed and r.counted is not None:
+            out.append(f"forward cost differs {(r.counted - r.claimed) / r.claimed:+.0%}")
+    if v.status == Status.FAILED and not out and v.reasons:
+        out.append(v.reasons[-1].text()[:120])  # the reason it failed: the last one given
     return out
 
 
@@ -265,12 +261,12 @@ def shown(record: Record, ds: Dataset) -> dict[str, Shown]:
         if v.status == Status.VERIFIED and not _agrees_with_entry(v, entry, level, entries):
             out[entry_id] = Shown(Status.PENDING, "pending (the recorded compute disagrees with what the entry states)")
             continue
-        text = f"{v.status} {v.date}" if v.date else v.status
+        text = f"{v.status} {v.date}" if v.date else str(v.status)
         reasons = _reasons(v) if v.status != Status.VERIFIED else []
         label = f"{text} ({'; '.join(reasons)})" if reasons else text
         flop = v.compute_flop if v.status == Status.VERIFIED else None
         low = v.compute_flop_low if flop is not None and v.compute_flop_low is not None else None
-        out[entry_id] = Shown(Status(v.status), label, flop, min(low, flop) if low is not None and flop else None)
+        out[entry_id] = Shown(v.status, label, flop, min(low, flop) if low is not None and flop else None)
     return out
 
 
@@ -313,7 +309,8 @@ def merge(old: Record, new: dict[str, dict[str, Any]], *, today: str, keep: set[
         same = previous is not None and previous.model_dump(exclude={"date", "aieff_version"}) == verdict.model_dump(
             exclude={"date", "aieff_version"}
         )
-        out[entry_id] = previous if same else verdict  # type: ignore[assignment]
+        if not same:
+            out[entry_id] = verdict
     return Record(entries=dict(sorted(out.items())))
 
 
@@ -363,13 +360,18 @@ def merge_parts(parts: list[tuple[str, Record]], ids: set[str]) -> Record:
     return Record(entries=dict(sorted(out.items())))
 
 
+_OPTIONAL = ("date", "aieff_version")  # written only when set
+
+
 def write(path: Path, record: Record) -> None:
     """Write the record atomically with sorted keys (a rerun with no change writes nothing)."""
     doc: dict[str, Any] = {
+        "format": FORMAT,
         "entries": {
-            k: {f: x for f, x in v.model_dump().items() if x is not None or f not in ("date", "aieff_version")}
+            k: {f: x for f, x in v.model_dump(mode="json").items() if x is not None or f not in _OPTIONAL}
+            | {"reasons": [r.model_dump(mode="json", exclude_none=True) for r in v.reasons]}
             for k, v in record.entries.items()
-        }
+        },
     }
     if record.shard is not None:
         doc["shard"] = record.shard.model_dump()

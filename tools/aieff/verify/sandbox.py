@@ -33,9 +33,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, TextIO
+from typing import IO, Any
 
-from aieff.refusals import Refused
+from aieff.refusals import Refused, failed_job
 from aieff.verify import confine
 
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS")
@@ -198,7 +198,7 @@ class Sandbox:
         require = required()
         if unknown := sorted(set(require) - set(confine.PROTECTIONS)):
             detail = f"AIEFF_SANDBOX_REQUIRE names {', '.join(unknown)}; known: {', '.join(confine.PROTECTIONS)}"
-            return {"ok": False, "error": str(Refused("A302", detail))}
+            return failed_job(Refused("A302", detail))
         request = {"job": job, "limits": asdict(self.limits), "require": list(require)}
         helper = _helper(self.slot)
         reused = helper.answered
@@ -238,7 +238,7 @@ class Sandbox:
         return result if isinstance(result, dict) else {"ok": False, "error": "malformed sandbox answer"}
 
 
-def _readline(stream: TextIO, deadline: float) -> str | None:
+def _readline(stream: IO[str], deadline: float) -> str | None:
     """One line from a pipe; "" at EOF (the writer is gone); None past the deadline or for a cut line."""
     while True:
         remaining = deadline - time.monotonic()
@@ -319,7 +319,7 @@ def _child(job: dict[str, Any], request: dict[str, Any], out: int, scratch: str 
 def unprotected(missing: list[str], summary: str) -> dict[str, Any]:
     """The result of a job refused because protections the run requires are not active."""
     detail = f"{', '.join(missing)} not active in the sandbox (active: {summary}); the job was not run"
-    return {"ok": False, "error": str(Refused("A301", detail))}
+    return failed_job(Refused("A301", detail))
 
 
 def _scratch_bytes(scratch: str, pid: int) -> int:
@@ -393,7 +393,12 @@ def _fork_job(job: dict[str, Any], request: dict[str, Any], scratch: bool = Fals
     report, result = _lines(b"".join(chunks))
     if result is None:
         sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        why = {signal.SIGXCPU: "CPU-time limit", signal.SIGKILL: "killed", signal.SIGSEGV: "crashed"}.get(sig, "")
+        names: dict[int | None, str] = {
+            signal.SIGXCPU: "CPU-time limit",
+            signal.SIGKILL: "killed",
+            signal.SIGSEGV: "crashed",
+        }
+        why = names.get(sig, "")
         result = {"ok": False, "error": f"the sandboxed job ended without a result (signal {sig} {why})".strip()}
     return {**result, **report}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aieff.dataset.diagnostics import excerpt, first_line
+from aieff.refusals import Refused, failed_job
 from aieff.repo import DataError
 
 
@@ -19,6 +20,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Count forward cost per phase and read the checkpoint; {'ok': False, 'error': ...} on any failure."""
     try:
         return {"ok": True, **_run(job)}
+    except Refused as exc:
+        return failed_job(exc)
     except DataError as exc:
         return {"ok": False, "error": str(exc)[:500]}
     except MemoryError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +42,10 @@ class Eval:
     steps: int | None = None
 
 
-class Evals(list):  # a list that also says how its labels were read
+class Evals(list[Eval]):  # a list that also says how its labels were read
     """Evaluations of one log, with the conventions used to read their labels."""
 
-    def __init__(self, items: list[Eval] = (), conventions: list[str] | None = None) -> None:  # type: ignore[assignment]
+    def __init__(self, items: Iterable[Eval] = (), conventions: list[str] | None = None) -> None:
         super().__init__(items)
         self.conventions: list[str] = conventions or []
         self.clock: tuple[int, float] | None = None  # (line, wall-clock seconds) at the first evaluation at the level

@@ -21,7 +21,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         raise DataError(f"dawnbench-tsv: header {excerpt(head)} lacks {epoch_col!r} or {metric!r}")
     ei, mi = lower[epoch_col.lower()], lower[metric.lower()]
     hi = lower.get("hours")
-    rows = []
+    rows: list[tuple[int, float, float]] = []
     first_hours = None
     for n, ln in lines[1:]:
         cells = [c.strip() for c in ln.split("\t")]
@@ -33,7 +33,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         rows.append((n, number(cells[ei], f"{where}: {epoch_col}"), number(cells[mi], f"{where}: {metric}")))
     # A row labelled 0 at 0 hours was evaluated before any training (chance accuracy in real logs).
     pre = bool(rows) and rows[0][1] == 0 and first_hours is not None and _zero(first_hours)
-    evals = [(n, v, e, None) for n, e, v in rows]
+    evals: list[tuple[int, float, float | None, int | None]] = [(n, v, e, None) for n, e, v in rows]
     return to_evals(evals, spec, level, pretraining_first=pre, why_pretraining="label 0 at 0 hours")
 
 
