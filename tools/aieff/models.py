@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 CAUSAL = "causal"  # dense causal attention over the whole sequence (SDPA, is_causal): L(L+1)/2 pairs
 
@@ -49,7 +49,7 @@ def _classes() -> dict[str, Any]:
             if self.window == CAUSAL:
                 y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             else:
-                span = self.window
+                span = cast(int, self.window)  # a number of keys per query (Window: CAUSAL or an int)
                 keys = F.pad(k, (0, 0, span - 1, 0)).unfold(2, span, 1)  # b, h, t, hd, K
                 values = F.pad(v, (0, 0, span - 1, 0)).unfold(2, span, 1).transpose(-1, -2)
                 scores = q.reshape(b, self.heads, t, 1, hd) @ keys

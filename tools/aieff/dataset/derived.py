@@ -82,11 +82,11 @@ def _source(ds: Dataset, doc: Doc, entry: Entry) -> Entry | None:
         ds.diagnostics.append(err("E072", ("derived_from",), why))
         problems = True
     if entry.benchmark in ds.benchmarks and source.benchmark in ds.benchmarks:
-        if (why := _metric_differs(ds.level(entry.benchmark), ds.level(source.benchmark))) is not None:
-            ds.diagnostics.append(err("E073", ("derived_from",), why))
+        if (differs := _metric_differs(ds.level(entry.benchmark), ds.level(source.benchmark))) is not None:
+            ds.diagnostics.append(err("E073", ("derived_from",), differs))
             problems = True
-    if (why := _facts_differ(entry, source)) is not None:
-        ds.diagnostics.append(err("E074", ("training",), why))
+    if (facts := _facts_differ(entry, source)) is not None:
+        ds.diagnostics.append(err("E074", ("training",), facts))
         problems = True
     return None if problems else source
 

@@ -342,8 +342,10 @@ def _check_optimizers(ds: Dataset) -> None:
     """training.optimizer names one of its level's optimizers (aieff.verify.optimizer_cost counts it)."""
     for doc in ds.entries.values():
         entry = doc.model
-        term = entry.training.optimizer if isinstance(entry, Entry) and entry.training else None
-        if term is None or entry.benchmark not in ds.benchmarks:
+        if not isinstance(entry, Entry) or entry.training is None or entry.training.optimizer is None:
+            continue
+        term = entry.training.optimizer
+        if entry.benchmark not in ds.benchmarks:
             continue
         known = sorted(ds.level(entry.benchmark).optimizers or {})
         if term.definition not in known:

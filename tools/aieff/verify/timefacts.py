@@ -385,11 +385,11 @@ def _system_accelerators(doc: dict[str, Any]) -> tuple[str | None, int | None, s
         return name, total or None, f"nodes: {how}"
     name = str(doc.get("accelerator_model_name", ""))
     node_key = "number_of_nodes" if "number_of_nodes" in doc else "number of nodes"  # DellEMC v0.7 spells it so
-    nodes, per = _int(doc.get(node_key)), _int(doc.get("accelerators_per_node"))
-    if not nodes or not per:
+    count, per = _int(doc.get(node_key)), _int(doc.get("accelerators_per_node"))
+    if not count or not per:
         return None, None, ""
-    how = f"{node_key} {nodes} x accelerators_per_node {per} of accelerator_model_name {json.dumps(name)}"
-    return name, nodes * per, how
+    how = f"{node_key} {count} x accelerators_per_node {per} of accelerator_model_name {json.dumps(name)}"
+    return name, count * per, how
 
 
 MLPERF_NAMES = (
