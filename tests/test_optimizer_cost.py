@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import batch_logs
 from aieff.dataset.schema import Benchmark, Entry, OptimizerDefinition
 from aieff.repo import DataError
 from aieff.verify.optimizer_cost import newton_schulz_multiply_adds, step_cost
@@ -123,7 +124,18 @@ threshold: 3.28
 baseline: lm
 rules: "Toy tokens; compute = 3 x forward x samples + the optimizer's FLOP per step x steps."
 source: {title: "Toy paper", url: "https://example.org/toy", locator: "Table 1"}
+batch_reader: modded-nanogpt
 """
+# The script the run printed, as modded-nanogpt's logs start (the level's batch reader reads 4 sequences of 16
+# tokens per step from it), then the run's output.
+SCRIPT = (
+    batch_logs.log(
+        "    batch_size : int = 4 # batch size, in sequences, across all devices\n"
+        "    sequence_length : int = 16 # sequence length, in tokens\n"
+    )
+    .decode()
+    .split("Running Python")[0]
+)
 LOG = "step:0/20 val_loss:10.9\nstep:10/20 val_loss:3.5\nstep:20/20 val_loss:3.2\n"
 FORWARD = 16 * (24 * 8 + 96 + 96 + 400)  # multiply-adds per 16-token sequence: qkv, fc, proj, head
 
@@ -155,6 +167,7 @@ def _toy_lm(toy: Path, flop_per_step: float, log: str = LOG, several: bool = Fal
     adam = {"parameters": r"(embed|head)\.weight", "method": "elementwise", "elementwise_flop": 10}
     muon = {**DEFINITION, "rules": [*DEFINITION["rules"][:2], adam]}
     (folder / "benchmark.yaml").write_text(LEVEL + f"optimizers: {json.dumps({'toy-muon': muon})}\n")  # JSON is YAML
+    log = SCRIPT + log
     (folder / "run.txt").write_text(log)
     export_sha = hashlib.sha256((folder / "net.pt2").read_bytes()).hexdigest()
     (folder / "lm.yaml").write_text(
@@ -204,7 +217,8 @@ def test_the_optimizer_term_is_counted_verified_and_added_to_the_total(toy: Path
     assert est["status"] == "verified"
     assert est["optimizer_flop"] == per_step * 20
     assert est["compute_flop"] == pytest.approx(forward_term + per_step * 20, rel=1e-12)
-    assert ["optimizer FLOP per step (toy-muon)", f"{per_step:,.0f} FLOP", f"{per_step:,.0f} FLOP", "ok"] in est["rows"]
+    [row] = [r for r in est["rows"] if r["what"] == "optimizer FLOP per step (toy-muon)"]
+    assert (row["claimed"], row["counted"], row["unit"], row["agreement"]) == (per_step, per_step, "FLOP", "ok")
     text = run("estimate", "entries/toy-lm/lm.yaml", cwd=toy)  # the text table: every row has its four columns
     assert text.returncode == 0 and "optimizer: outside the export" in text.stdout, text.stdout + text.stderr
 
@@ -252,13 +266,12 @@ def test_a_file_of_several_runs_is_read_run_by_run(toy: Path) -> None:
     [est] = json.loads(proc.stdout)
     assert est["status"] == "verified" and est["optimizer_flop"] == per_step * 20
     assert est["compute_flop"] == pytest.approx(3 * 2 * FORWARD * 4 * 20 + per_step * 20, rel=1e-12)
-    runs = [r for r in est["rows"] if r[0].startswith("run 0.")]
-    assert [r[0] for r in runs] == [
-        "run 0.0 (run.txt, lines 1-3)",
-        "run 0.1 (run.txt, lines 4-6)",
-        "run 0.2 (run.txt, lines 7-9)",
+    runs = [r for r in est["rows"] if r["what"].startswith("run 0.")]
+    top = SCRIPT.count("\n")  # the script's lines before the run's output
+    assert [r["what"] for r in runs] == [
+        f"run 0.{k} (run.txt, lines {top + 3 * k + 1}-{top + 3 * k + 3})" for k in range(3)
     ]
-    assert "never reaches the level" in runs[2][2]
+    assert "never reaches the level" in runs[2]["counted_text"]
 
 
 def test_soap_products_match_torch_flop_counter_for_the_matrix_products() -> None:
