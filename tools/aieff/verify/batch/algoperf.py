@@ -6,7 +6,8 @@ and the one top-level `def get_batch_size` is read for the level's workload (`ba
 shapes:
 
 1. an if/elif chain on the parameter: `if workload_name == 'wmt': return 128` (or `in ('wmt', ...)`), where
-   the branch's body is a single `return` of integer arithmetic on literals (aieff.verify.batch.arith);
+   the branch's body is a single `return` of integer arithmetic on literals (aieff.verify.batch.arith); the
+   chain may be followed by a return or raise (its default, never read: a workload in no branch is unread);
 2. a dict literal looked up by the parameter: `return {'wmt': 128, ...}[workload_name]`, or the dict bound to a
    name first (`sizes = {...}` then `return sizes[workload_name]`), its values literals.
 
@@ -57,8 +58,8 @@ def _docstring(stmt: ast.stmt) -> bool:
 def _chain(body: list[ast.stmt], name: str, workload: str) -> tuple[int, str]:
     """The literal an if/elif chain on `name` returns for `workload`."""
     node: ast.stmt | None = body[0]
-    if len(body) != 1:
-        raise Unread("get_batch_size does more than one if/elif chain")
+    if len(body) > 2 or (len(body) == 2 and not isinstance(body[1], ast.Return | ast.Raise)):
+        raise Unread("get_batch_size does more than one if/elif chain (and a return or raise after it)")
     for _ in range(MAX_BRANCHES):
         if not isinstance(node, ast.If):
             break
