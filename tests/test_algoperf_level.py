@@ -22,14 +22,18 @@ EXPORT = LEVEL / "exports" / "algoperf_wmt_transformer.pt2"
 
 def by_hand(d: int = 1024, hidden: int = 1024, vocab: int = 32000, layers: int = 6, length: int = 256) -> int:
     """Multiply-adds of one packed example: encoder layers (4 projections, dense attention, MLP), decoder layers
-    (self- and cross-attention, each 4 projections and dense attention, MLP), then the tied logits."""
-    attention = 4 * d * d * length + 2 * length * length * d
+    (causal self-attention: the length (length + 1) / 2 query-key pairs the mask keeps; dense cross-attention;
+    each 4 projections; MLP), then the tied logits. Attention is Q.K^T plus weights.V: 2 x pairs x d."""
+    projections = 4 * d * d * length
+    dense, causal = 2 * length * length * d, 2 * (length * (length + 1) // 2) * d
     mlp = 2 * d * hidden * length
-    return layers * (attention + mlp) + layers * (2 * attention + mlp) + length * d * vocab
+    encoder = projections + dense + mlp
+    decoder = (projections + causal) + (projections + dense) + mlp
+    return layers * (encoder + decoder) + length * d * vocab
 
 
 def test_the_export_counts_as_the_workload_shapes_say() -> None:
-    assert by_hand() == 36_574_330_880
+    assert by_hand() == 36_173_250_560  # 36,574,330,880 with the decoder's self-attention dense
     count = count_forward(load_export(EXPORT, every_weight_used=True), example_input("tokens", sequence_length=512))
     assert not count.unsupported, count.notes
     assert count.multiply_adds == by_hand()
@@ -48,8 +52,34 @@ def test_every_entry_pins_the_export_and_one_run_per_study() -> None:
             re.search(r"/(study_\d)/wmt_(?:jax|pytorch)/trial_\d/", log.url).group(1) for log in e.artifacts.logs()
         ]
         assert studies == [f"study_{i}" for i in range(5)], e.id
+        source = e.artifacts.batch_source  # the submission.py the level's batch reader reads the 128 from
+        if lawa:
+            assert source is None, e.id  # the 582 is no literal a reader reads: claimed (A471)
+        else:
+            assert source.url.endswith("/submission.py") and "/12c8e4ea93dc41a1ff6abc3debba9accd8ac1e3a/" in source.url
 
 
 def test_the_script_writes_the_committed_bytes(tmp_path: Path) -> None:
     run_script(LEVEL / "exports" / "make_exports.py", "--out", str(tmp_path))
     assert (tmp_path / EXPORT.name).read_bytes() == EXPORT.read_bytes()
+
+
+def test_a_study_s_run_is_the_trial_algoperf_s_scoring_takes() -> None:
+    """AlgoPerf's get_best_trial_index: the earliest evaluation index at or above the target, ties to the first
+    trial; not the fewest steps (a trial with fewer steps can reach the target at a later evaluation)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("algoperf_make_entries", LEVEL / "make_entries.py")
+    make = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = make  # dataclasses look their module up
+    spec.loader.exec_module(make)
+    trials = [  # (trial, evaluation index reached, steps there)
+        make.Trial("study_0", "trial_1", "", b"", steps=120_000, index=49),
+        make.Trial("study_0", "trial_2", "", b"", steps=117_000, index=50),  # fewest steps, a later evaluation
+        make.Trial("study_0", "trial_3", "", b"", steps=119_000, index=49),  # ties trial_1: the first wins
+        make.Trial("study_1", "trial_1", "", b"", best=30.7),  # never reaches the target
+        make.Trial("study_1", "trial_2", "", b"", steps=100_000, index=45),
+    ]
+    sub = make.Sub("baseline", trials=trials)
+    assert [(t.study, t.trial) for t in sub.chosen()] == [("study_0", "trial_1"), ("study_1", "trial_2")]

@@ -17,9 +17,15 @@ them as one sequence of 512 token ids, the first 256 the source, the last 256 th
 
 The export keeps what costs multiply-adds: every projection (self-attention, and in the decoder also
 cross-attention, whose keys and values are projected from the 256 encoder outputs), the MLPs, the
-attention products and the tied output logits (256 x 1,024 x 32,000). Attention is dense: the workload's
-kernels apply the padding, packing-segment and causal masks to a full 256 x 256 score matrix, so every
-query computes every key (a mask decides which products are kept, not how many are computed). Left out,
+attention products and the tied output logits (256 x 1,024 x 32,000). Attention is counted by the
+project's one convention (README "How a claim is verified", docs/graph-only-exports.md): the query-key
+pairs the mask keeps per query, not what a kernel computes beyond it. The decoder's self-attention is causal
+(the workload's make_causal_mask), so it is exported with is_causal and counts 256 x 257 / 2 pairs per
+layer; cross-attention (every target query over the 256 encoder outputs) and the encoder's self-attention are
+dense. The encoder's (and the decoder's) padding and packing-segment masks are left out: they depend on the
+batch's data (how full each packed example is), not on the model, so the count is the upper bound of a full
+256-token example, as the BERT levels count 512 tokens. Dense decoder self-attention would add
+6 x 2 x 1,024 x (256 x 256 - 256 x 257 / 2) = 401,080,320 multiply-adds per example (1.1%). Left out,
 because they cost no multiply-adds or well under 0.1% of them: layer norms, biases, dropout, the
 sinusoidal position encoding, the embedding look-up and the logits' scaling.
 
@@ -43,11 +49,12 @@ SOURCE = TARGET = 256  # tokens per packed example, each side (input_pipeline ma
 
 
 class Attention(nn.Module):
-    """Query projection from `x`, key and value projections from `context`, dense attention, output projection."""
+    """Query projection from `x`, key and value projections from `context`, attention (causal when `causal`: the
+    query-key pairs the mask keeps), output projection."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, causal: bool = False) -> None:
         super().__init__()
-        self.heads = heads
+        self.heads, self.causal = heads, causal
         self.q, self.k, self.v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
         self.out = nn.Linear(dim, dim, bias=False)
 
@@ -56,7 +63,7 @@ class Attention(nn.Module):
         s, hd = context.shape[1], d // self.heads
         q = self.q(x).view(b, t, self.heads, hd).transpose(1, 2)
         k, v = (f(context).view(b, s, self.heads, hd).transpose(1, 2) for f in (self.k, self.v))
-        y = F.scaled_dot_product_attention(q, k, v)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
         return self.out(y.transpose(1, 2).reshape(b, t, d))
 
 
@@ -82,7 +89,8 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     def __init__(self, dim: int, heads: int, hidden: int) -> None:
         super().__init__()
-        self.attn, self.cross, self.mlp = Attention(dim, heads), Attention(dim, heads), MLP(dim, hidden)
+        self.attn, self.cross = Attention(dim, heads, causal=True), Attention(dim, heads)
+        self.mlp = MLP(dim, hidden)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(x, x)

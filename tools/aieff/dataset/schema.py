@@ -629,6 +629,12 @@ class Artifacts(Model):
         "(MLPerf's 5 or 10): the median over the runs that reached the level counts, aborted runs are listed "
         "as aborted.",
     )
+    batch_source: Artifact | None = Field(
+        None,
+        description="The file the level's batch_reader reads the batch per optimizer step from, when the logs do "
+        "not give it (AlgoPerf: the submission's submission.py, pinned at a commit): parsed in the sandbox, "
+        "never run; its sha256 binds the verdict like a log's.",
+    )
 
     def files(self) -> list[tuple[tuple[str, ...], Artifact]]:
         """Every referenced file with its field path under `artifacts`."""
@@ -638,6 +644,7 @@ class Artifacts(Model):
             *((("training_logs", str(i)), log) for i, log in enumerate(self.training_logs or [])),
             (("architecture", "export"), self.architecture.export if self.architecture else None),
         ]
+        found.append((("batch_source",), self.batch_source))
         return [(where, art) for where, art in found if art is not None]
 
     def logs(self) -> list[TrainingLog]:
@@ -878,7 +885,7 @@ class Policy(Model):
 
 
 # Readers of the batch per step in a level's logs (aieff.verify.batch.READERS): one per log family.
-BatchReader = Literal["modded-nanogpt"]
+BatchReader = Literal["modded-nanogpt", "algoperf-submission"]
 
 
 class Benchmark(Model):
@@ -929,6 +936,11 @@ class Benchmark(Model):
         "bytes of this level's step-counting logs, against which each entry's samples_per_step (or schedule) is "
         "checked (A470). Without one, an entry whose log counts steps is not verified (A471): its batch would "
         "rest on the entry alone.",
+    )
+    batch_workload: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = Field(
+        None,
+        description="For a batch_reader that reads each entry's batch_source (algoperf-submission): the workload "
+        "name the source's get_batch_size is asked for (e.g. wmt).",
     )
 
     def agrees(self, value: float, reference: float) -> bool:

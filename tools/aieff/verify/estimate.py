@@ -286,6 +286,17 @@ def _evals(root: Path, spec: Any, level: Benchmark, what: str) -> Any:
     return logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
 
 
+def _source_batch(root: Path, entry: Entry, level: Benchmark) -> Any:
+    """The batch per step the entry's batch_source gives (read in the sandbox), or None when it names none."""
+    from aieff.verify import logread
+    from aieff.verify.fetch import fetch
+
+    art = entry.artifacts.batch_source if entry.artifacts else None
+    if art is None:
+        return None
+    return logread.read_batch(fetch(art, root, what="batch_source", kind="log"), art.sha256, level)
+
+
 def _runs_in(evals: Any) -> list[Any]:
     """A file's evaluations split into runs, in file order: a run ends where the step counter goes back (the
     next run starts), so no run's evaluation is read as another's (TrainingLog.several_runs)."""
@@ -311,6 +322,8 @@ def _read_log(
     from aieff.verify import batch, logs
 
     evals = _evals(root, spec, level, what) if evals is None else evals
+    if level.batch_reader and batch.reads_source(level.batch_reader):
+        evals.batch = _source_batch(root, entry, level)
     reached = logs.first_reaching(evals, level)
     ev = reached.eval
     per_epoch = _per_epoch(entry, level)

@@ -14,7 +14,7 @@ from aieff.refusals import REFUSALS, Refused
 from aieff.repo import DataError, RunAborted
 from aieff.verify import batch, logs, memo
 from aieff.verify.logs import Eval, Evals
-from aieff.verify.logs.sandboxed import job
+from aieff.verify.logs.sandboxed import batch_job, job
 from aieff.verify.sandbox import Sandbox
 
 
@@ -74,3 +74,22 @@ def _clock(raw: object) -> tuple[int, float] | None:
     if not (math.isfinite(raw[1]) and raw[1] > 0):
         raise TypeError("a clock that is not a positive time")
     return raw[0], float(raw[1])
+
+
+def read_batch(path: Path, sha256: str, level: Benchmark) -> batch.Reading | batch.BatchUnverified:
+    """The batch per step an entry's batch_source gives, read in the sandbox; memoised by the file's sha256."""
+    k = memo.key("batch-source", {"sha256": sha256, "reader": level.batch_reader, "workload": level.batch_workload})
+    result = memo.get(k, "batch-source")
+    if result is None:
+        result = Sandbox().run(batch_job(path, level))
+        if result.get("ok"):
+            memo.put(k, "batch-source", result)
+    if not result.get("ok"):
+        raise Refused("A404", f"batch_source: {str(result.get('error'))[:300]}")
+    try:
+        reading = batch.from_json(result["batch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused("A404", "batch_source: the sandbox's answer is malformed") from exc
+    if isinstance(reading, Refused):
+        raise Refused("A404", "batch_source: the sandbox's answer is malformed")
+    return reading

@@ -438,7 +438,7 @@ def _answer(job: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     (the only one given a scratch directory: loading an export writes a checked copy)."""
     if job.get("probe"):
         return _fork_job(job, request, scratch=True)
-    if "parse_log" in job:  # torch-free: one child; the parsers are imported here once, for every child
+    if "parse_log" in job or "read_batch" in job:  # torch-free: one child; the parsers imported here once, for all
         import aieff.verify.logs.sandboxed  # noqa: F401
 
         return _fork_job(job, request)

@@ -153,6 +153,10 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         from aieff.verify.logs.sandboxed import run
 
         return run(job["parse_log"])
+    if "read_batch" in job:  # an entry's batch_source, parsed and never run (aieff.verify.batch)
+        from aieff.verify.logs.sandboxed import run_batch
+
+        return run_batch(job["read_batch"])
     if job.get("precheck"):
         return precheck(job)
     if job.get("probe"):

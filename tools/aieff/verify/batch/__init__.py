@@ -12,8 +12,11 @@ A473), so the entry's pattern cannot take another number of the line for the ste
 
 Each reader module exposes `read(text) -> Reading` and raises Unread (or arith.ExpressionRefused) when the
 log does not give the batch; adding a log family is adding a module and a line in READERS, and a name in
-aieff.dataset.schema.BatchReader. Readers run in the sandbox, beside the log's parser
-(aieff.verify.logs.sandboxed); the answer crosses as JSON and is checked again on arrival (`from_json`).
+aieff.dataset.schema.BatchReader. A reader whose family's logs never give the batch (AlgoPerf's) instead exposes
+`READS_SOURCE = True` and `read_source(text, workload) -> Reading`: it reads a second pinned artifact of the entry,
+`artifacts.batch_source` (the submission's code), for the level's `batch_workload` (`read_source` here, run in
+the sandbox as a job of its own, aieff.verify.logs.sandboxed.run_batch). Readers run in the sandbox, beside the
+log's parser (aieff.verify.logs.sandboxed); the answer crosses as JSON and is checked again on arrival (`from_json`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from aieff.verify.batch.arith import MAX_VALUE, ExpressionRefused
 
 READERS = {
     "modded-nanogpt": "aieff.verify.batch.modded_nanogpt",
+    "algoperf-submission": "aieff.verify.batch.algoperf",
 }
 MAX_PHASES = 1000  # as many as an entry's samples_per_step_schedule may list
 MAX_NOTES = 50
@@ -55,7 +59,8 @@ class BatchUnverified(DataError):
 class Reading:
     """What a log's script says one optimizer step trains on, from which step on.
 
-    unit: `tokens` (summed over every device) or `sequences` (of `sequence_length` tokens, every device).
+    unit: `tokens` (summed over every device), `sequences` (of `sequence_length` tokens, every device) or
+    `samples` (the level's samples, every device: what a submission's code names its batch in).
     phases: (first 0-based optimizer step, amount per step), the first from step 0, steps increasing.
     notes: where each figure was read, for the verdict's notes (e.g. `log line 352: batch_size = 8*64 = 512`).
     """
@@ -99,6 +104,26 @@ def confirm(text: str, rows: list[tuple[int, int, float]], reader: str, scale: A
     return None
 
 
+def reads_source(reader: str) -> bool:
+    """Whether the reader reads the entry's batch_source rather than its logs."""
+    return bool(getattr(importlib.import_module(READERS[reader]), "READS_SOURCE", False))
+
+
+def read_source(text: str, reader: str, workload: str) -> dict[str, Any]:
+    """In the sandbox: the reading of a batch_source as JSON, or {"unread": [code, why]}."""
+    module = importlib.import_module(READERS[reader])
+    try:
+        reading: Reading = module.read_source(text, workload)
+    except ExpressionRefused as exc:
+        why = f"the source's batch is not integer arithmetic on literals, not evaluated: {exc}"
+        return {"unread": ["A472", why[:300]]}
+    except Unread as exc:
+        return {"unread": ["A471", str(exc)[:300]]}
+    except (SyntaxError, RecursionError, MemoryError, ValueError, TypeError, AttributeError, AssertionError) as exc:
+        return {"unread": ["A471", f"the batch source could not be read: {type(exc).__name__}: {exc}"[:300]]}
+    return reading.to_json()
+
+
 def read(text: str, reader: str) -> dict[str, Any]:
     """In the sandbox: the reading as JSON, or {"unread": [code, why]} when the log does not give it."""
     module = importlib.import_module(READERS[reader])
@@ -129,7 +154,9 @@ def from_json(raw: Any) -> Reading | BatchUnverified | Refused:
             raise ValueError("batch reading: bad misread")
         return Refused("A473", raw["misread"][:300])
     unit, phases, length, notes = raw["unit"], raw["phases"], raw["sequence_length"], raw["notes"]
-    if unit not in ("tokens", "sequences") or not isinstance(phases, list) or not 1 <= len(phases) <= MAX_PHASES:
+    if unit not in ("tokens", "sequences", "samples") or not isinstance(phases, list):
+        raise ValueError("batch reading: bad unit or phases")
+    if not 1 <= len(phases) <= MAX_PHASES:
         raise ValueError("batch reading: bad unit or phases")
     out = []
     for p in phases:
@@ -157,6 +184,13 @@ def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | R
     Refused A470 when they differ: samples per step must be equal, a schedule's first steps within one step
     (scripts and entries may count a transition from the step that asks for the new batch or the next).
     """
+    if reading is None and level.batch_reader and reads_source(level.batch_reader):
+        raise BatchUnverified(
+            "A471",
+            f"{where} counts optimizer steps, and level {level.id}'s batch_reader {level.batch_reader} reads the "
+            "batch per step from the entry's artifacts.batch_source, which the entry does not give: its "
+            "samples_per_step cannot be checked, so the entry cannot be verified",
+        )
     if reading is None:
         raise BatchUnverified(
             "A471",
@@ -175,7 +209,7 @@ def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | R
         stated = [StepBatch(from_step=0, samples=t.samples_per_step)]
     fc = t.forward_cost if t else None
     length = fc.sequence_length if fc else None
-    per = "sequences" if reading.unit == "sequences" else "tokens"
+    per = reading.unit
     if reading.unit == "sequences" and length is not None and length != reading.sequence_length:
         raise Refused(
             "A470",
@@ -200,18 +234,18 @@ def check(entry: Entry, level: Benchmark, reading: Reading | BatchUnverified | R
     agree = len(mine) == len(logged) and all(
         a[1] == b[1] and abs(a[0] - b[0]) <= 1 for a, b in zip(mine, logged, strict=True)
     )
+    origin = "the entry's batch_source (its submission's code)" if reading.unit == "samples" else "the log's own script"
     if not agree:
         raise Refused(
             "A470",
-            f"{where}: the entry states {_schedule(mine)} samples per step; the log's own script gives "
+            f"{where}: the entry states {_schedule(mine)} samples per step; {origin} gives "
             f"{_schedule(logged)} ({per} per step / the entry's sequence length)"
             if reading.unit == "tokens"
-            else f"{where}: the entry states {_schedule(mine)} samples per step; the log's own script gives "
-            f"{_schedule(logged)}",
+            else f"{where}: the entry states {_schedule(mine)} samples per step; {origin} gives {_schedule(logged)}",
         )
     return [
         *reading.notes,
-        f"samples per step {_schedule(logged)}, as the entry states: read from the log's own script",
+        f"samples per step {_schedule(logged)}, as the entry states: read from {origin}",
     ]
 
 

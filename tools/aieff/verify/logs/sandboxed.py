@@ -47,7 +47,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         "conventions": evals.conventions,
         "clock": _clock(raw, spec, level, evals),
     }
-    if level.batch_reader and any(e.steps is not None for e in evals):
+    if level.batch_reader and not batch.reads_source(level.batch_reader) and any(e.steps is not None for e in evals):
         # the batch per step, from the same bytes and under the same bounds (aieff.verify.batch)
         text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
         answer["batch"] = batch.read(text, level.batch_reader)
@@ -75,3 +75,17 @@ def _clock(raw: bytes, spec: TrainingLog, level: Benchmark, evals: logs.Evals) -
         return [line, seconds_at(raw.decode("utf-8").removeprefix("\ufeff"), spec.format, line).seconds]
     except (DataError, UnicodeDecodeError, ValueError):
         return None
+
+
+def batch_job(path: Path, level: Benchmark) -> dict[str, Any]:
+    """The sandbox job that reads the batch per step from an entry's batch_source at `path` (never runs it)."""
+    return {
+        "read_batch": {"path": str(path), "reader": level.batch_reader, "workload": level.batch_workload or ""},
+        "files": [str(path)],
+    }
+
+
+def run_batch(args: dict[str, Any]) -> dict[str, Any]:
+    """In the sandbox's child: the batch_source's reading as JSON (aieff.verify.batch.read_source)."""
+    text = Path(args["path"]).read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    return {"batch": batch.read_source(text, str(args["reader"]), str(args["workload"]))}
