@@ -137,27 +137,32 @@ def test_the_open_division_is_a_level_apart_with_what_each_submission_trained() 
     closed = set(ds.level("mlperf-bert-closed").policy.candidates) | set(ds.level("mlperf-bert-v0-7").policy.candidates)
     assert not closed & set(level.policy.candidates)  # each submission sits in one level, by its division
     skipped = {n.candidate: n.reason for n in level.policy.not_entered}
-    assert skipped.keys() == {"v1.1 Google tpu-v4-2048-JAX", "v1.1 Google tpu-v4-4096-TF"}
-    assert all("a different model" in why for why in skipped.values())
+    other = {"v1.1 Google tpu-v4-2048-JAX", "v1.1 Google tpu-v4-4096-TF"}
+    mosaic = {"v2.1 MosaicML 8xA100_80GB-baseline", "v2.1 MosaicML 8xA100_80GB-methods"}
+    assert skipped.keys() == other | mosaic
+    assert all("a different model" in skipped[c] for c in other)
+    # Composer's MaskedAccuracy scores position 0 of every sequence with padding slots (label 0): not MLPerf's metric
+    assert all("not MLPerf's masked-LM accuracy" in skipped[c] and "position 0" in skipped[c] for c in mosaic)
     exports = {e.id: e.artifacts.architecture.export.path for e in ds.entries_of("mlperf-bert-open")}
-    assert exports.pop("mlperf-v2-1-mosaicml-8xa100-80gb-baseline-bert") == FULL.relative_to(ROOT).as_posix()
     assert set(exports.values()) == {EXPORT.relative_to(ROOT).as_posix()}
     for e in ds.entries_of("mlperf-bert-open"):
         assert e.submission.division == "open" and len(e.artifacts.logs()) == 10, e.id
 
 
 def test_bert_large_by_hand() -> None:
-    """The export's forward multiply-adds per 512-token sequence, from the layer shapes: within 0.1% of what
-    aieff counts (the rest is elementwise work: score scaling, biases)."""
+    """The export's forward multiply-adds per 512-token sequence, from the layer shapes: the matrix products,
+    plus one add per output of every nn.Linear (its bias, which the aten counter prices with addmm; the
+    decoder's bias is a separate add and is not counted) is exactly what aieff counts."""
     t, d, inner, layers, vocab, masked = 512, 1024, 4096, 24, 30522, 76
     per_layer = t * (4 * d * d + 2 * d * inner) + 2 * t * t * d  # projections, feed-forward, QK^T and AV
     heads = masked * (d * d + d * vocab) + d * d + 2 * d  # masked-LM transform and decoder; pooler, NSP
     by_hand = layers * per_layer + heads
     assert by_hand == 169_959_811_072
-    assert abs(170073136130 - by_hand) / by_hand < 1e-3
+    biases = layers * t * (3 * d + d + inner + d) + d + 2  # qkv, out, up, down per layer; pooler, NSP
+    assert 170073136130 - by_hand == biases + masked * d == 113_325_058  # + the transform's bias, 76 positions
     full = layers * per_layer + t * (d * d + d * vocab) + d * d + 2 * d  # the head on every position
     assert full == 184_043_964_416
-    assert abs(184157735938 - full) / full < 1e-3
+    assert 184157735938 - full == biases + t * d
 
 
 torch = pytest.importorskip("torch")
