@@ -106,6 +106,40 @@ def test_an_unknown_sample_source_is_refused_and_a_list_valued_train_samples_is_
     assert _read(text, "epoch_num").eval.samples == 200000  # Graphcore v1.1 writes train_samples as a list
 
 
+def _bert_log(batch: int, nums: list[int], after: int | None = None) -> str:
+    """An MLPerf BERT log (submission_benchmark bert) whose evaluations carry these epoch_nums."""
+    accuracies = [0.40, 0.60, 0.70, 0.712, 0.7208][-len(nums) :]
+    return (
+        _mllog("submission_benchmark", "bert")
+        + _mllog("global_batch_size", batch)
+        + "".join(_mllog("eval_accuracy", a, epoch_num=n) for a, n in zip(accuracies, nums, strict=True))
+        + (_mllog("train_samples", after) if after is not None else "")
+        + _mllog("run_stop", status="success")
+    )
+
+
+def test_a_bert_log_not_the_entry_says_what_its_epoch_num_counts() -> None:
+    """MLPerf BERT evaluates every 100,000 to 1,000,000 samples (about 500,000 in v0.7; from v1.0 0.05 x
+    (230.23 x batch + 3,000,000), at least 150,000): a columns.samples that puts the log's evaluations
+    closer or further apart reads steps as samples (or samples as steps), and is refused."""
+    steps = _bert_log(256, [1953 * i for i in range(1, 6)])  # Google v0.7: steps, 1,953 x 256 = 499,968 apart
+    assert _read(steps, "epoch_num x global_batch_size").eval.samples == 5 * 1953 * 256
+    with pytest.raises(DataError, match="evaluates every 1,953 samples.*reads as 'epoch_num x global_batch_size'"):
+        _read(steps, "epoch_num")  # would be 256 times cheaper
+    samples = _bert_log(448, [150080 * i for i in range(1, 6)])  # NVIDIA v2.1: samples, 150,080 apart
+    assert _read(samples, "epoch_num").eval.samples == 5 * 150080
+    with pytest.raises(DataError, match="reads as 'epoch_num'"):
+        _read(samples, "epoch_num x global_batch_size")
+    stopped = _bert_log(448, [1] * 5, after=2626560)  # NVIDIA before v2.0: epoch_num 1, samples at the stop
+    assert _read(stopped, "train_samples").eval.samples == 2626560
+    with pytest.raises(DataError, match="evaluates every 0 samples.*reads as 'train_samples'"):
+        _read(stopped, "epoch_num")  # 1 sample to target
+    with pytest.raises(DataError, match="epoch_num differs between evaluations"):
+        _read(_bert_log(448, [150080 * i for i in range(1, 6)], after=750400), "train_samples")
+    # another benchmark's log keeps its entry's reading (the cadence is BERT's)
+    assert _read(steps.replace('"bert"', '"resnet"'), "epoch_num").eval.samples == 5 * 1953
+
+
 def test_the_levels_are_closed_median_of_every_run_from_the_phase_1_checkpoint() -> None:
     ds = validate(ROOT)
     for level_id, threshold in LEVELS.items():
