@@ -100,20 +100,36 @@ OPEN_MODEL: dict[str, tuple[str | None, str]] = {
         )
         for rnd in ("2.1", "3.0", "3.1")
     },
-    "v2.1 MosaicML 8xA100_80GB-baseline": (
-        FULL,
-        _LARGE + "Composer's Hugging Face bert-large-uncased (8xA100_80GB-baseline/config.yaml: model bert, dropout "
-        "0), whose BertForPreTraining decodes every one of the 512 positions: the export with the masked-LM head "
-        "on all positions. Its epoch_num grows by 24,640 per evaluation (55 steps of 448 sequences: samples), and "
-        "its runs reach 0.720 after about 0.6 million sequences, a quarter of what the closed division's runs "
-        "need; read as logged (its README: every result starts from the MLPerf phase-1 checkpoint).",
-    ),
-    "v2.1 MosaicML 8xA100_80GB-methods": (
-        EXPORT,
-        _LARGE + "Composer's bert_unpadded (8xA100_80GB-methods/config.yaml; composer/bert_layers.py runs the "
-        "masked-LM head on the masked tokens only and skips padding: an upper bound) with fused layer norm; its "
-        "README says some algorithms used are not public (they change speed, not the model's arithmetic).",
-    ),
+    # Not entered: the accuracy these logs report is not MLPerf's masked-LM accuracy, and it reads higher. Composer's
+    # MaskedAccuracy (MaskedAccuracy(ignore_index=-100), composer/model.py:65) scores every label that is not -100;
+    # streaming's EnWiki dataset (the streaming_enwiki data of both configs) builds labels with
+    # labels[masked_lm_positions] = masked_lm_ids, ignoring masked_lm_weights, so the padding slots of the MLPerf data
+    # (position 0, id 0, weight 0 in every sequence with fewer than 76 masked tokens) label position 0 ([CLS]) as token
+    # 0. The methods model leaves that position's logits zero (bert_layers.py:467-506: only labels > 0 are decoded,
+    # index_put_first_axis fills the rest with zeros), so argmax 0 scores it correct; the baseline is trained on it
+    # (Hugging Face's loss ignores -100 only). Samples are read right (epoch_num is Composer's sample counter) and the
+    # eval set is MLPerf's (10,000 sequences, 76 predictions, seed 12345), but each short sequence adds a free correct
+    # prediction, and the runs stop at the first evaluation >= 0.720 of that metric (run_and_time.sh:134
+    # exit_at_target), so no log shows the level's 0.720 reached.
+    **{
+        f"v2.1 MosaicML 8xA100_80GB-{cfg}": (
+            None,
+            "its eval_accuracy is not MLPerf's masked-LM accuracy and reads higher: Composer's MaskedAccuracy scores "
+            "every label not -100, and streaming's EnWiki labels position 0 as token 0 in every sequence with fewer "
+            "than 76 masked tokens (the MLPerf data's padding slots, weight 0, are not dropped), a prediction the "
+            + how
+            + " (composer/bert_layers.py, composer/model.py, 8xA100_80GB-"
+            + cfg
+            + "/config.yaml; streaming.text.EnWiki). Its runs stop at the first evaluation at or above 0.720 of that "
+            "metric (run_and_time.sh: exit_at_target), so no log shows the level's 0.720 reached. Read as logged, "
+            "its runs would reach it after about 0.6 million samples (epoch_num is Composer's sample count, 55 steps "
+            "of 448 per evaluation), a quarter of the closed division's, from the MLPerf phase-1 checkpoint.",
+        )
+        for cfg, how in (
+            ("baseline", "Hugging Face model is trained to make (its loss ignores only -100)"),
+            ("methods", "unpadded model scores as correct without computing it (logits left at zero, argmax 0)"),
+        )
+    },
     "v1.1 Google tpu-v4-2048-JAX": (
         None,
         "a different model: a 66-layer encoder of width 12,288 (199,717,148,096 parameters; its README), started "

@@ -565,7 +565,8 @@ class TrainingLog(Artifact):
         description="For csv and jsonl: which column holds epoch, samples and the metric; for csv, `step` "
         "instead names a column of optimizer steps done (e.g. AlgoPerf's global_step), read with samples_per_step. "
         "For mlperf-mllog, samples says where the evaluations' samples trained are (BERT): epoch_num, 'epoch_num x "
-        "global_batch_size' or train_samples (aieff.verify.logs.mlperf.SAMPLE_SOURCES).",
+        "global_batch_size' or train_samples (aieff.verify.logs.mlperf.SAMPLE_SOURCES); a BERT log so read must "
+        "evaluate 100,000 to 1,000,000 samples apart (MLPerf BERT's cadence), or the reading is refused.",
     )
     metric_scale: Literal["percent", "fraction"] = Field(
         "percent", description="Scale of the metric in the log; converted to the level's unit."

@@ -30,6 +30,7 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
     from_blocks: set[int] = set()
     stopped = None
     batch: float | None = None  # the log's own global_batch_size
+    benchmark: object = None  # the log's own submission_benchmark
     totals: list[tuple[int, int]] = []  # (line, value) of each train_samples event
     for n, line in enumerate(text.splitlines(), 1):
         event = _event(line, n)
@@ -48,6 +49,8 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
             stopped = meta.get("status")
         elif key == "global_batch_size" and batch is None:
             batch = number(event.get("value"), f"{where}: global_batch_size")
+        elif key == "submission_benchmark" and benchmark is None:
+            benchmark = event.get("value")
         elif key == "train_samples":
             try:  # read only where an entry says the samples are here (columns.samples: train_samples)
                 totals.append((n, count(event.get("value"), f"{where}: train_samples")))
@@ -76,7 +79,10 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
     if stopped not in (None, "success"):
         raise RunAborted(f"mlperf-mllog: run aborted: run_stop status {excerpt(stopped)}; not a result")
     if (how := (spec.columns or {}).get("samples")) is not None:
-        return _samples(rows, how, batch, totals, spec, level, stopped is None)
+        evals = _samples(rows, how, batch, totals, spec, level, stopped is None)
+        if benchmark == "bert":
+            _bert_cadence(rows, how, batch)
+        return evals
     if from_blocks:
         if len(from_blocks) != len(rows):
             raise DataError("mlperf-mllog: some evaluations carry epoch_num and some do not: cannot read both")
@@ -103,6 +109,43 @@ SAMPLE_SOURCES = {
     "train_samples": "eval_accuracy carries no sample count; the run stops at its last evaluation, and the "
     "train_samples event logged after it is the samples trained by then (earlier evaluations are left out)",
 }
+
+
+# MLPerf BERT's rules fix how often a run evaluates, in samples: about every 500,000 in v0.7, and from v1.0
+# every 0.05 x (230.23 x global_batch_size + 3,000,000) rounded down to 25,000 (150,000 or more; 900,000 at a
+# batch of 65,536). The public logs (v0.7 to v4.0) evaluate 149,504 to 507,904 samples apart. Read as an entry's
+# columns.samples says, a BERT log's evaluations must be this far apart: epoch_num read as samples where it counts
+# steps (Google's v0.7 logs: 62 to 1,953 steps apart) would make a run look hundreds of times cheaper, and the
+# log, not the entry, says which reading fits.
+BERT_EVAL_GAP = (100_000, 1_000_000)
+
+
+def _bert_cadence(rows: list[tuple[int, float, float | None, int | None]], how: str, batch: float | None) -> None:
+    """Refuse a reading of an MLPerf BERT log (submission_benchmark "bert") that its evaluation cadence denies."""
+    if how == "train_samples":
+        counts = {epoch for _, _, epoch, samples in rows if samples is None}
+        if len(counts) > 1:
+            raise DataError(
+                "mlperf-mllog: columns.samples is train_samples, but eval_accuracy's epoch_num differs between "
+                "evaluations: they carry their own count (columns.samples: epoch_num or epoch_num x global_batch_size)"
+            )
+        return
+    per = 1.0 if how == "epoch_num" else (batch or 0.0)
+    done = sorted(s if s is not None else (e or 0.0) * per for _, _, e, s in rows)
+    done = [x for x in done if x > 0]
+    if not done:
+        return
+    gaps = sorted(b - a for a, b in zip([0.0, *done], done, strict=False))
+    gap = gaps[len(gaps) // 2]
+    low, high = BERT_EVAL_GAP
+    if low <= gap <= high:
+        return
+    other = "train_samples" if gap == 0 else "epoch_num x global_batch_size" if gap < low else "epoch_num"
+    raise DataError(
+        f"mlperf-mllog: read as columns.samples {how!r}, this BERT log evaluates every {gap:,.0f} samples (median); "
+        f"MLPerf BERT evaluates every {low:,} to {high:,} samples (about 500,000 in v0.7; from v1.0 0.05 x "
+        f"(230.23 x global_batch_size + 3,000,000), at least 150,000): its epoch_num reads as {other!r}"
+    )
 
 
 def _samples(
