@@ -443,5 +443,6 @@ def test_estimate_reads_the_time_from_the_log_and_flags_a_typed_one(toy: Path) -
         proc = run("estimate", "entries/toy-level/better.yaml", "--format", "json", cwd=toy)
         [est] = json.loads(proc.stdout)
         assert est["status"] == "verified", est  # the time is a fact beside the compute, not part of it
-        row = next(r for r in est["rows"] if r[0] == "time to level")
-        assert row == ["time to level", f"{seconds:.3f} s", "1080.000 s (log line 4)", verdict]
+        row = next(r for r in est["rows"] if r["what"] == "time to level")
+        assert (row["claimed"], row["counted"], row["unit"], row["agreement"]) == (seconds, 1080.0, "seconds", verdict)
+        assert (row["claimed_text"], row["counted_text"]) == (f"{seconds:.3f} s", "1080.000 s (log line 4)")

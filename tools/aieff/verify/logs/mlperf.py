@@ -86,14 +86,14 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
     if from_blocks:
         if len(from_blocks) != len(rows):
             raise DataError("mlperf-mllog: some evaluations carry epoch_num and some do not: cannot read both")
-        evals = [
+        blocks = [
             Eval(n, scale(v, spec, level), epochs=e, samples=s) for n, v, e, s in rows
         ]  # block counts are epochs done already
         notes = [
             "epochs done from the block around each evaluation: first_epoch_num - the first block's + "
             f"epoch_count (first block starts at {first_block:g})"
         ]
-        return Evals(evals, notes)
+        return Evals(blocks, notes)
     evals = to_evals(rows, spec, level)
     if stopped is None:
         evals.conventions.append("no run_stop event: the run may not have finished")
