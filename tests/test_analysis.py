@@ -130,8 +130,9 @@ def test_modern_levels_headlines_from_the_logs(result: Result) -> None:
     assert mlperf.fit.points == 2 and mlperf.fit.ci95_months is None
     assert "no entry since 2020-07-29 needed less compute" in mlperf.headline
     gpt = result.level("gpt2-fineweb-3-28")
-    # every track-1 record whose log reaches 3.28, dated by its run, record 85 read at its submitted v3 (issue 19)
-    assert gpt.fit.points == 44 and gpt.fit.doubling_months == pytest.approx(8.70, abs=0.05)
+    # every track-1 record whose log reaches 3.28, dated by its run's first public appearance (pull-request heads
+    # included), record 85 read at its submitted v3 (issue 19): 46 points, 8.60 months (44 and 8.70 by master dates)
+    assert gpt.fit.points == 46 and gpt.fit.doubling_months == pytest.approx(8.60, abs=0.05)
     # 29.03 before the Muon records counted their Newton-Schulz FLOP (issue 24): 0.75% more compute for r85
     assert _row(result, "gpt2-fineweb-3-28", "nanogpt-r85-mudd-gates-dc-mha").reduction_factor == pytest.approx(
         28.81, abs=0.05
