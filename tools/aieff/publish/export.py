@@ -192,7 +192,7 @@ def records(ds: Dataset, result: Result, status: dict[str, Status]) -> list[dict
                     "compute_pfs_days": _sig6(r.pfs_days),
                     "compute_flop_low": _sig6(r.flop_low),
                     "basis": r.basis,
-                    "source_value": r.source_value,
+                    "source_value": _sig6(r.source_value),
                     "source_unit": r.source_unit or "",
                     "reduction_factor": _sig6(r.reduction_factor),
                     "rank": r.rank,
