@@ -264,7 +264,9 @@ def test_level_split_runs_from_the_baseline_to_the_fastest_verified_entry() -> N
     assert timing.split.product() == pytest.approx(100.0)
     assert [r.to_id for r in timing.records] == ["better"]
     unverified = for_level("base", [_R("base", 1e16, verified=False), _R("better", 2e15)], entries)
-    assert unverified.split is None and "not verified" in unverified.note
+    # a claimed baseline: the split runs from the earliest verified timed entry, and the note says so
+    assert unverified.split is not None and unverified.split.from_id == "better"
+    assert "base is not verified" in unverified.note and "earliest verified timed entry, better" in unverified.note
 
 
 def test_an_entry_without_accelerators_has_a_time_but_no_utilisation() -> None:

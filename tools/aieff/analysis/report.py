@@ -98,6 +98,8 @@ def _timing_text(lv: Level) -> list[str]:
         out.append(f"   no split: {t.note}")
         return out
     out.append("   speedup from baseline to the fastest verified entry: " + split_text(t.split))
+    if t.note:
+        out.append(f"   ({t.note})")
     for s in t.records:
         out.append(f"   record {s.to_date} {s.to_id}: " + split_text(s))
     return out

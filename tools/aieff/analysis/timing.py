@@ -136,8 +136,9 @@ def split(a: Timed, b: Timed) -> TimeSplit:
 def for_level(baseline: str, rows: list[Any], entries: dict[str, Entry]) -> Timing:
     """The level's Timing from its analysis rows (id, flop, verified) and their entries.
 
-    The split runs from the baseline to the fastest verified entry with every input; the records are the
-    verified entries that set a new fastest time, in date order from the baseline on.
+    The split runs from the baseline to the fastest verified entry with every input (from the earliest such
+    verified entry when the baseline is not verified or not timed, which the note says); the records are the
+    verified entries that set a new fastest time, in date order from there on.
     """
     out = Timing()
     for r in rows:
@@ -148,12 +149,14 @@ def for_level(baseline: str, rows: list[Any], entries: dict[str, Entry]) -> Timi
     by_id = {t.id: t for t in out.rows}
     base = by_id.get(baseline)
     ready = [t for t in out.rows if t.verified and t.split_ready]
-    if base is None or not base.split_ready:
-        out.note = f"the baseline {baseline} has no time_to_level with accelerators in the hardware table"
+    if not ready:
+        out.note = "no verified entry has a time_to_level with accelerators in the hardware table"
         return out
-    if not base.verified:
-        out.note = f"the baseline {baseline} is not verified"
-        return out
+    if base is None or not base.split_ready or not base.verified:
+        # The split starts from verified figures only: from the earliest verified, timed entry instead, said so.
+        why = "is not verified" if base is not None and base.split_ready else "has no time with accelerators"
+        base = min(ready, key=lambda t: (t.date, t.seconds, t.id))
+        out.note = f"the baseline {baseline} {why}: the split starts from the earliest verified timed entry, {base.id}"
     fastest = min(ready, key=lambda t: (t.seconds, t.id))
     out.split = split(base, fastest)
     best, start = base, dt.date.fromisoformat(base.date)

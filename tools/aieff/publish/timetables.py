@@ -65,6 +65,7 @@ def level_table(lv: Level) -> list[str]:
         "",
         "Baseline to the fastest verified entry: " + split_sentence(t.split, models),
         "",
+        *([f"({markdown(t.note)}.)", ""] if t.note else []),
         "| date | entry | time to level | accelerators | utilisation | speedup vs previous | compute | "
         "accelerators | peak | utilisation | largest |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
