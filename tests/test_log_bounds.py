@@ -3,10 +3,12 @@ the sandbox under its time and memory limits, never in the process that holds th
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -209,7 +211,95 @@ def test_a_parse_never_makes_the_helper_import_torch(tmp_path: Path, monkeypatch
     box = Sandbox()
     try:
         assert logread.parse(path, spec("dawnbench-tsv"), LEVEL)
-        assert box.helper_pid is not None
-        assert "libtorch" not in Path(f"/proc/{box.helper_pid}/maps").read_text()
+        assert box.log_helper_pid is not None and box.helper_pid is None  # a helper of the log kind served it
+        assert "libtorch" not in Path(f"/proc/{box.log_helper_pid}/maps").read_text()
+        resnet = {"arch": {"torchvision": "resnet18", "kwargs": {}}, "input": "image", "phases": [{"resolution": 32}]}
+        assert box.run(resnet)["ok"]  # a count: the other helper imports torch
+        assert "libtorch" in Path(f"/proc/{box.helper_pid}/maps").read_text()
+        assert logread.parse(path, spec("dawnbench-tsv"), LEVEL)  # and a later parse still forks from a light one
+        assert "libtorch" not in Path(f"/proc/{box.log_helper_pid}/maps").read_text()
     finally:
         box.stop()
+    assert box.helper_pid is None and box.log_helper_pid is None
+
+
+def test_a_log_helper_runs_log_jobs_only() -> None:
+    """What a log helper forks never carries torch: sent anything else, it refuses rather than import it."""
+    from aieff.verify import sandbox
+
+    helper = subprocess.Popen(
+        [sys.executable, "-I", "-m", "aieff.verify.sandbox", "--torch-free"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert helper.stdin is not None and helper.stdout is not None
+        count = {"arch": {"torchvision": "resnet18"}, "input": "image", "phases": [{"resolution": 32}]}
+        for job in (count, {"probe": True}):
+            helper.stdin.write(json.dumps({"job": job, "limits": asdict(sandbox.Limits()), "require": []}) + "\n")
+            helper.stdin.flush()
+            answer = json.loads(helper.stdout.readline())
+            assert answer == {"ok": False, "error": "a log helper runs log jobs only"}, answer
+        assert "libtorch" not in Path(f"/proc/{helper.pid}/maps").read_text()
+    finally:
+        helper.kill()
+        helper.wait()
+
+
+def _pinned(path: Path, fmt: str) -> TrainingLog:
+    """A spec pinning this file's bytes (a log's reading is keyed by its sha256)."""
+    import hashlib
+
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return TrainingLog.model_validate({"path": f"entries/lvl/{path.name}", "sha256": sha, "format": fmt})
+
+
+def test_an_entrys_logs_are_read_in_one_job_and_each_reads_as_it_would_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aieff.verify.sandbox import Sandbox
+
+    monkeypatch.setenv("AIEFF_MEMO", "off")
+    texts = [DAWN, DAWN.replace("79.2", "78.0"), DAWN.replace("\t85\n", "\t78\n"), "epoch\thours\n"]
+    items = []
+    for i, text in enumerate(texts):  # the last reaches nothing readable: its refusal is an answer too
+        (path := tmp_path / f"run{i}.tsv").write_text(text)
+        items.append((path, _pinned(path, "dawnbench-tsv")))
+    jobs: list[dict[str, object]] = []
+    real = Sandbox.run
+    monkeypatch.setattr(Sandbox, "run", lambda box, job: jobs.append(job) or real(box, job))
+    answers = logread.preread(items, LEVEL)
+    assert [sorted(job) for job in jobs] == [["files", "parse_logs"]] and len(answers) == 4  # one job, four answers
+    for path, s in items:
+        together = _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL, answers))
+        alone = _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL))
+        assert together == alone
+    assert len(jobs) == 1 + len(items)  # each reading alone was a job of its own; none with the answers
+    assert _reading(lambda: logread.parse(*items[1], LEVEL, answers))[0] == [(2, 70.0), (3, 78.0), (4, 85.0)]
+    assert "DataError" in str(_reading(lambda: logread.parse(*items[3], LEVEL, answers)))
+
+
+def _reading(read: object) -> object:
+    try:
+        evals = read()  # type: ignore[operator]
+    except DataError as exc:
+        return type(exc).__name__, str(exc)
+    return [(e.line, e.value) for e in evals], evals.conventions, evals.clock
+
+
+def test_a_log_that_fails_in_the_shared_job_is_read_alone_and_fails_as_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIEFF_MEMO", "off")
+    monkeypatch.setenv("AIEFF_SANDBOX_MEMORY_MB", "96")
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"epoch": 1, "test_acc5": 95}\n')
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b'{"epoch": 1, "test_acc5": 95, "pad": "' + b"x" * (64 << 20) + b'"}\n')
+    items = [(good, _pinned(good, "jsonl")), (big, _pinned(big, "jsonl"))]
+    answers = logread.preread(items, LEVEL)
+    assert len(answers) == 1  # the good log's answer; the other is left to its own job
+    assert [e.value for e in logread.parse(*items[0], LEVEL, answers)] == [95.0]
+    with pytest.raises(Refused, match=r"A404 .*big.jsonl \(jsonl\): ran out of memory within the sandbox's limit"):
+        logread.parse(*items[1], LEVEL, answers)

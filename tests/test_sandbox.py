@@ -306,3 +306,25 @@ def test_seccomp_syscall_numbers_match_the_kernel_headers(column: int, header: s
     defined = {m[1]: int(m[2]) for m in re.finditer(r"#define __NR(?:3264)?_(\w+)\s+(\d+)", Path(header).read_text())}
     for name, numbers in {**confine.DENIED, **confine.SPECIAL}.items():
         assert numbers[column] == defined.get(name), name
+
+
+def test_helpers_started_ahead_serve_their_slot_warm_and_stop_with_the_workers() -> None:
+    """estimate --jobs starts its workers' helpers before it validates: each counting helper imports torch as it
+    starts (not on its first count), and retire_workers stops them all, slot 0's excepted."""
+    base = Sandbox()
+    assert base.run({"probe": True})["ok"]
+    sandbox.prestart([7])
+    box = Sandbox(slot=7)
+    started = box.helper_pid, box.log_helper_pid
+    assert None not in started
+    assert box.run({"probe": True})["ok"]  # answered by the helper started ahead, once its imports are done
+    assert box.helper_pid == started[0]
+    assert "libtorch" in Path(f"/proc/{box.helper_pid}/maps").read_text()  # though no job needed torch
+    assert "libtorch" not in Path(f"/proc/{box.log_helper_pid}/maps").read_text()
+    sandbox.retire_workers()
+    assert box.helper_pid is None and box.log_helper_pid is None
+    assert base.helper_pid is not None  # slot 0's helper serves on
+    for pid in started:
+        assert pid is not None
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -209,12 +209,16 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     from aieff.verify.estimate import run_estimates
 
     root = _root(args)
+    shard = _shard(args.shard) if args.shard else None
+    jobs = args.jobs if args.jobs > 0 else len(os.sched_getaffinity(0))
+    if jobs > 1:  # the workers' helpers import torch on the other processors while this one validates
+        from aieff.verify.sandbox import prestart
+
+        prestart(range(1, jobs + 1))
     ds = validate(root)
     if ds.diagnostics:  # invalid files are reported; every valid entry is still re-estimated
         sys.stderr.write(render(ds.diagnostics, "text"))
         print(f"aieff: {len(ds.diagnostics)} validation error(s): those files are not estimated", file=sys.stderr)
-    shard = _shard(args.shard) if args.shard else None
-    jobs = args.jobs if args.jobs > 0 else len(os.sched_getaffinity(0))
     status = run_estimates(
         root, ds, args.paths, all_entries=args.all, record=args.record, fmt=args.format, shard=shard, jobs=jobs
     )

@@ -31,7 +31,7 @@ from aieff.verdict import Reason, Row, Status, reason_of
 from aieff.verify.batch import BatchUnverified
 from aieff.verify.checkpoint import CheckpointReport
 from aieff.verify.flops import ForwardCount
-from aieff.verify.sandbox import Sandbox, use_slot
+from aieff.verify.sandbox import Sandbox, retire_workers, use_slot
 
 
 @dataclass
@@ -190,12 +190,13 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     specs = entry.artifacts.logs()
     if len(specs) == 1 and not specs[0].several_runs:
         return _read_log(root, entry, level, specs[0])
+    answers = _preread(root, specs, level)
     items: list[tuple[str, Any, Any]] = []  # (name, spec, the run's evaluations where a file holds several runs)
     for i, spec in enumerate(specs):
         if not spec.several_runs:
             items.append((f"run {i} ({_file_name(spec)})", spec, None))
             continue
-        parts = _runs_in(_evals(root, spec, level, f"training log {i} ({_file_name(spec)})"))
+        parts = _runs_in(_evals(root, spec, level, f"training log {i} ({_file_name(spec)})", answers))
         for j, part in enumerate(parts):
             where = f"lines {min(e.line for e in part)}-{max(e.line for e in part)}"
             items.append((f"run {i}.{j} ({_file_name(spec)}, {where})", spec, part))
@@ -204,7 +205,7 @@ def _read_logs(root: Path, entry: Entry, level: Benchmark) -> LogReading:
     short = 0
     for name, spec, part in items:
         try:
-            r = _read_log(root, entry, level, spec, what=f"training log of {name}", evals=part)
+            r = _read_log(root, entry, level, spec, what=f"training log of {name}", evals=part, answers=answers)
         except RunAborted as exc:
             rows.append(Row(name, None, None, excerpt(str(exc), 120), "", "", "aborted: not counted"))
             continue
@@ -278,12 +279,27 @@ def _per_epoch(entry: Entry, level: Benchmark) -> int | None:
     return (t.samples_per_epoch if t else None) or level.dataset.train_samples_per_epoch
 
 
-def _evals(root: Path, spec: Any, level: Benchmark, what: str) -> Any:
-    """Fetch one training log and parse it in the sandbox (no torch)."""
+def _evals(root: Path, spec: Any, level: Benchmark, what: str, answers: Any = None) -> Any:
+    """Fetch one training log and parse it in the sandbox (no torch), or take its parse from `answers`."""
     from aieff.verify import logread
     from aieff.verify.fetch import fetch
 
-    return logread.parse(fetch(spec, root, what=what, kind="log"), spec, level)
+    return logread.parse(fetch(spec, root, what=what, kind="log"), spec, level, answers)
+
+
+def _preread(root: Path, specs: list[Any], level: Benchmark) -> Any:
+    """The parses of an entry's logs, read together (aieff.verify.logread.preread); a log that cannot be fetched
+    is left to its own reading, which reports why."""
+    from aieff.verify import logread
+    from aieff.verify.fetch import fetch
+
+    found = []
+    for i, spec in enumerate(specs):
+        try:
+            found.append((fetch(spec, root, what=f"training log {i}", kind="log"), spec))
+        except DataError:
+            continue
+    return logread.preread(found, level)
 
 
 def _source_batch(root: Path, entry: Entry, level: Benchmark) -> Any:
@@ -315,13 +331,19 @@ def _runs_in(evals: Any) -> list[Any]:
 
 
 def _read_log(
-    root: Path, entry: Entry, level: Benchmark, spec: Any, what: str = "training log", evals: Any = None
+    root: Path,
+    entry: Entry,
+    level: Benchmark,
+    spec: Any,
+    what: str = "training log",
+    evals: Any = None,
+    answers: Any = None,
 ) -> LogReading:
     """Read one training log (or one run of a file that holds several: `evals`) to the first evaluation at the
-    level."""
+    level; `answers`: parses read ahead (`_preread`)."""
     from aieff.verify import batch, logs
 
-    evals = _evals(root, spec, level, what) if evals is None else evals
+    evals = _evals(root, spec, level, what, answers) if evals is None else evals
     if level.batch_reader and batch.reads_source(level.batch_reader):
         evals.batch = _source_batch(root, entry, level)
     reached = logs.first_reaching(evals, level)
@@ -787,8 +809,7 @@ def _estimate_all(root: Path, ds: Dataset, entries: list[Entry], jobs: int) -> t
         with ThreadPoolExecutor(max_workers=len(boxes), thread_name_prefix="aieff-estimate") as pool:
             ests = list(pool.map(one, entries))
     finally:
-        for box in boxes:
-            box.stop()
+        retire_workers()  # the boxes' helpers, and any started ahead of the run (prestart) that no box used
     seen = dict.fromkeys(how for box in boxes for how in box.protections)
     return ests, "; ".join(seen) or None
 

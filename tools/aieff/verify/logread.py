@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.refusals import REFUSALS, Refused
 from aieff.repo import DataError, RunAborted
 from aieff.verify import batch, logs, memo
 from aieff.verify.logs import Eval, Evals
-from aieff.verify.logs.sandboxed import batch_job, job
+from aieff.verify.logs.sandboxed import batch_job, job, jobs
 from aieff.verify.sandbox import Sandbox
 
 
-def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
-    """The log's evaluations, parsed in the sandbox; a parse the sandbox stops is refused (A404)."""
-    name = str(spec.path or spec.url)[:120]
+def _key(spec: TrainingLog, level: Benchmark) -> str:
     # The log's bytes were checked against spec.sha256 when fetched: the reading is a function of them.
-    k = memo.key(
+    return memo.key(
         "log",
         {
             "sha256": spec.sha256,
@@ -31,7 +30,47 @@ def parse(path: Path, spec: TrainingLog, level: Benchmark) -> Evals:
             "answer": 2,  # 2: the answer also holds the clock at the first evaluation at the level
         },
     )
-    result = memo.get(k, "log")
+
+
+Answers = dict[str, dict[str, Any]]  # the sandbox's answers to log parses, by memo key (`preread`)
+
+
+def preread(logs_: list[tuple[Path, TrainingLog]], level: Benchmark) -> Answers:
+    """The answers to these logs' parses, by memo key: the memo's, and the rest from ONE sandbox job that parses
+    them all in one confined child (a child per log costs more than most parses: an entry of many runs reads
+    tens). `parse` takes them. An answer the child did not give cleanly (an error, or the whole job failing) is
+    left out, so `parse` asks for that log alone and reports its own failure, exactly as without this."""
+    answers: Answers = {}
+    missing: dict[str, tuple[Path, TrainingLog]] = {}
+    for path, spec in logs_:
+        k = _key(spec, level)
+        if k in answers or k in missing:
+            continue
+        if (kept := memo.get(k, "log")) is not None:
+            answers[k] = kept
+        else:
+            missing[k] = (path, spec)
+    if len(missing) < 2:
+        return answers
+    result = Sandbox().run(jobs(list(missing.values()), level))
+    got = result.get("answers")
+    if not result.get("ok") or not isinstance(got, list) or len(got) != len(missing):
+        return answers
+    report: dict[str, Any] = {k: result[k] for k in ("protection", "protected") if k in result}
+    for k, answer in zip(missing, got, strict=True):
+        if isinstance(answer, dict) and answer.get("ok") is True:
+            answers[k] = {**answer, **report}
+            if "refused" not in answer:
+                memo.put(k, "log", answers[k])
+    return answers
+
+
+def parse(path: Path, spec: TrainingLog, level: Benchmark, answers: Answers | None = None) -> Evals:
+    """The log's evaluations, parsed in the sandbox (or taken from `answers`, see `preread`); a parse the
+    sandbox stops is refused (A404)."""
+    name = str(spec.path or spec.url)[:120]
+    k = _key(spec, level)
+    result = (answers or {}).get(k) or memo.get(k, "log")
     if result is None:
         result = Sandbox().run(job(path, spec, level))
         if "refused" not in result:

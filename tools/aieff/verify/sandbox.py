@@ -3,9 +3,13 @@
 A process keeps one helper process (`python -I -m aieff.verify.sandbox`), started on first use and stopped
 at exit, with an empty environment (no tokens), a throw-away working and home directory, and its
 stdout kept for the protocol. Every `Sandbox` of the process sends its jobs to that helper, so torch is
-imported once per process, not once per run. The helper holds no state a job can change: it forks a
-fresh child per job for the job's torch-free checks, imports torch once (the first time a job passes
-them), then forks a fresh child to run the job. Each child drops to memory, CPU-time and file-size
+imported once per process, not once per run. Log jobs (a log's parse, a batch reading) go to a second
+helper of their own (`--torch-free`), which runs nothing else and never imports torch: a child forked from a
+process that holds torch costs ten times as much to start and end, and a run parses hundreds of logs.
+The helper holds no state a job can change: it forks a fresh child per job for the job's torch-free
+checks, imports torch once (the first time a job passes them, or as it starts when `prestart` asks),
+then forks a fresh child to run the job; a log helper forks one child per job, which may parse all of an
+entry's logs (`parse_logs`, each answered as its own job would be). Each child drops to memory, CPU-time and file-size
 limits and is confined by `aieff.verify.confine` (no inherited descriptor, no capabilities, Landlock, seccomp,
 an empty network namespace where the kernel allows one) before it reads anything; it reports what took
 on its first line, then runs `aieff.verify.worker.run_job` and sends back one JSON line. Only the counting
@@ -31,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -42,6 +46,8 @@ KEEP_ENV = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "O
 MAX_RESULT = 16 << 20
 START_SECONDS = 180.0
 CI_REQUIRE = ("filesystem", "network")  # what a CI run requires when AIEFF_SANDBOX_REQUIRE is unset
+COUNTS, LOGS = "counts", "logs"  # the two kinds of helper
+LOG_JOBS = frozenset({"parse_log", "parse_logs", "read_batch"})  # the jobs a LOGS helper runs, and the only ones
 
 
 def required() -> tuple[str, ...]:
@@ -74,16 +80,19 @@ class Limits:
 class _Helper:
     """One helper process and its throw-away home directory."""
 
-    def __init__(self, kept: tuple[tuple[str, str], ...], slot: int = 0) -> None:
+    def __init__(
+        self, kept: tuple[tuple[str, str], ...], slot: int = 0, kind: str = COUNTS, warm: bool = False
+    ) -> None:
         self.kept = kept
-        self.key = (kept, slot)  # its key in _HELPERS
+        self.key = (kept, slot, kind)  # its key in _HELPERS
         self.home = tempfile.mkdtemp(prefix="aieff-sandbox-")
         env = dict(kept) | {"HOME": self.home, "TMPDIR": self.home, "PYTHONDONTWRITEBYTECODE": "1"}
         self.lock = threading.Lock()  # one job at a time: a request and its answer share the pipe
         self.answered = False  # until its first answer, a job's budget includes the start-up
         self.died = False  # found dead while a job waited for it
+        mode = ["--torch-free"] if kind == LOGS else ["--warm"] if warm else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "aieff.verify.sandbox"],
+            [sys.executable, "-I", "-m", "aieff.verify.sandbox", *mode],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -110,10 +119,11 @@ class _Helper:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-# The process's helpers, by the environment they keep (a changed thread setting gets a helper of its own) and
-# their slot: slot 0 serves every Sandbox by default; concurrent estimates give each worker thread a slot of its
-# own, so that jobs run side by side in helpers of their own (a helper answers one job at a time).
-_HELPERS: dict[tuple[tuple[tuple[str, str], ...], int], _Helper] = {}
+# The process's helpers, by the environment they keep (a changed thread setting gets a helper of its own),
+# their slot and their kind: slot 0 serves every Sandbox by default; concurrent estimates give each worker
+# thread a slot of its own, so that jobs run side by side in helpers of their own (a helper answers one job at
+# a time). Each slot has a helper for counts (and probes) and one for log jobs (kind LOGS), started when needed.
+_HELPERS: dict[tuple[tuple[tuple[str, str], ...], int, str], _Helper] = {}
 # The slot a Sandbox made without one uses: set per worker by the code that runs workers (use_slot), so a
 # Sandbox() made deep inside a worker's estimate (a log's parse) goes to that worker's helper.
 _SLOT: contextvars.ContextVar[int] = contextvars.ContextVar("aieff_sandbox_slot", default=0)
@@ -134,16 +144,37 @@ def _kept() -> tuple[tuple[str, str], ...]:
     return tuple((k, os.environ[k]) for k in KEEP_ENV if k in os.environ)
 
 
-def _helper(slot: int = 0) -> _Helper:
+def kind_of(job: dict[str, Any]) -> str:
+    """Which helper serves a job: LOGS for a log's parse or a batch reading, COUNTS for everything else."""
+    return LOGS if LOG_JOBS & job.keys() else COUNTS
+
+
+def _helper(slot: int = 0, kind: str = COUNTS, warm: bool = False) -> _Helper:
     kept = _kept()
     with _NEW_HELPER:
-        helper = _HELPERS.get((kept, slot))
+        helper = _HELPERS.get((kept, slot, kind))
         if helper is not None and not helper.alive():
             _retire(helper)
             helper = None
         if helper is None:
-            helper = _HELPERS[(kept, slot)] = _Helper(kept, slot)
+            helper = _HELPERS[(kept, slot, kind)] = _Helper(kept, slot, kind, warm)
     return helper
+
+
+def prestart(slots: Iterable[int]) -> None:
+    """Start the helpers of these slots now, each counting helper importing torch as it starts rather than on its
+    first count: a run of many entries (estimate --jobs) calls this before it validates the dataset, so the imports
+    run on the other processors meanwhile. A helper started so serves jobs like any other."""
+    for slot in slots:
+        _helper(slot, COUNTS, warm=True)
+        _helper(slot, LOGS)
+
+
+def retire_workers() -> None:
+    """Stop every helper of a worker slot (1 and up): those of a concurrent run, when it ends."""
+    for helper in list(_HELPERS.values()):
+        if helper.key[1] != 0:
+            _retire(helper)
 
 
 def _retire(helper: _Helper) -> None:
@@ -180,14 +211,23 @@ class Sandbox:
 
     @property
     def helper_pid(self) -> int | None:
-        """The pid of the helper this sandbox's next job would go to, if one is running."""
-        helper = _HELPERS.get((_kept(), self.slot))
+        """The pid of the helper this sandbox's next count would go to, if one is running."""
+        return self._pid(COUNTS)
+
+    @property
+    def log_helper_pid(self) -> int | None:
+        """The pid of the helper this sandbox's next log job would go to, if one is running."""
+        return self._pid(LOGS)
+
+    def _pid(self, kind: str) -> int | None:
+        helper = _HELPERS.get((_kept(), self.slot, kind))
         return helper.proc.pid if helper is not None and helper.alive() else None
 
     def stop(self) -> None:
-        """Stop the helper this sandbox's jobs go to (the next job starts another)."""
-        if (helper := _HELPERS.get((_kept(), self.slot))) is not None:
-            _retire(helper)
+        """Stop the helpers this sandbox's jobs go to (the next job starts another)."""
+        for kind in (COUNTS, LOGS):
+            if (helper := _HELPERS.get((_kept(), self.slot, kind))) is not None:
+                _retire(helper)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Run one job; the result is {'ok': True, ...} or {'ok': False, 'error': one line}.
@@ -200,11 +240,12 @@ class Sandbox:
             detail = f"AIEFF_SANDBOX_REQUIRE names {', '.join(unknown)}; known: {', '.join(confine.PROTECTIONS)}"
             return failed_job(Refused("A302", detail))
         request = {"job": job, "limits": asdict(self.limits), "require": list(require)}
-        helper = _helper(self.slot)
+        kind = kind_of(job)
+        helper = _helper(self.slot, kind)
         reused = helper.answered
         result = self._send(helper, request)
         if result is None and reused and helper.died:
-            result = self._send(_helper(self.slot), request)
+            result = self._send(_helper(self.slot, kind), request)
         result = result or {"ok": False, "error": "the sandbox process stopped or did not answer in time"}
         if isinstance(how := result.get("protection"), str) and how not in self.protections:
             self.protections.append(how)
@@ -438,7 +479,7 @@ def _answer(job: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     (the only one given a scratch directory: loading an export writes a checked copy)."""
     if job.get("probe"):
         return _fork_job(job, request, scratch=True)
-    if "parse_log" in job or "read_batch" in job:  # torch-free: one child; the parsers imported here once, for all
+    if kind_of(job) == LOGS:  # torch-free: one child; the parsers imported here once, for all
         import aieff.verify.logs.sandboxed  # noqa: F401
 
         return _fork_job(job, request)
@@ -449,21 +490,31 @@ def _answer(job: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     return _fork_job(job, request, scratch=True)
 
 
-def serve() -> None:
+def serve(torch_free: bool = False, warm: bool = False) -> None:
     """The helper's loop: one JSON request per line on stdin, one JSON result per line back.
 
     Each job first runs its torch-free checks (`aieff.verify.worker.precheck`) in a child of its own; only a
     job that passes them makes the helper import torch (once), so refusing a hostile artifact costs no
-    torch start-up. A refusal there says `"stage": "precheck"`.
+    torch start-up. A refusal there says `"stage": "precheck"`. A `torch_free` helper runs log jobs only
+    and refuses any other, so nothing it forks ever carries torch. A `warm` helper (`prestart`) imports torch,
+    torchvision and the counters before it reads its first request.
     """
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the protocol
-    import aieff.verify.worker  # noqa: F401 - shared by every forked child
+    import aieff.verify.worker  # shared by every forked child
+
+    if torch_free:
+        import aieff.verify.logs.sandboxed  # noqa: F401 - the parsers, imported once for every log job
+    elif warm:
+        _warm({"arch": {"torchvision": ""}})
 
     for line in sys.stdin:
         try:
             request = json.loads(line)
-            result = _answer(request["job"], request)
+            if torch_free and kind_of(request["job"]) != LOGS:
+                result = {"ok": False, "error": "a log helper runs log jobs only"}
+            else:
+                result = _answer(request["job"], request)
         except (ValueError, KeyError, TypeError, AttributeError):
             result = {"ok": False, "error": "malformed sandbox request"}
         proto.write(json.dumps(result) + "\n")
@@ -471,4 +522,4 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    serve()
+    serve(torch_free=sys.argv[1:] == ["--torch-free"], warm=sys.argv[1:] == ["--warm"])

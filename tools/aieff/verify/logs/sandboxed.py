@@ -31,6 +31,13 @@ def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
     }
 
 
+def jobs(logs_: list[tuple[Path, TrainingLog]], level: Benchmark) -> dict[str, Any]:
+    """The sandbox job that parses each of these logs as `job` would, in one child; its answer holds
+    `answers`, one per log in order, each what `job`'s would have been (aieff.verify.worker.run_job)."""
+    parts = [job(path, spec, level) for path, spec in logs_]
+    return {"parse_logs": [p["parse_log"] for p in parts], "files": [str(path) for path, _ in logs_]}
+
+
 def run(args: dict[str, Any]) -> dict[str, Any]:
     """In the sandbox's child: parse the file; its evaluations, or why it was refused, as plain JSON."""
     spec = TrainingLog.model_validate_json(json.dumps(args["spec"]))
