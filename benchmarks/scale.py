@@ -1,6 +1,7 @@
 """The whole CLI at scale: a synthetic dataset of N entries over L levels, each entry verifiable offline
 (a pinned local DAWNBench log, a torchvision architecture from a pool of a few hundred distinct counts),
-and every command a night runs: validate, analyze, estimate (cold and warm memo; one run and 4 shards),
+and every command a night runs: validate, analyze, estimate (cold and warm memo; one entry at a time, one
+per CPU (--jobs 0), and 4 shards),
 record merge, build (drawn, then with nothing changed). Each command is timed as a whole process
 (wall, CPU of the process and its children, peak RSS of the largest process).
 
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # A pool of distinct forward costs: torchvision models at several resolutions (a few hundred counts).
 MODELS = ["resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1", "vgg11"]
 RESOLUTIONS = [32 + 8 * i for i in range(40)]  # 32..344 px
+COLD = "cold:"  # a step named so runs after the memo is emptied
 
 
 def _level(repo: Path, level: str, baseline: str) -> None:
@@ -180,6 +182,7 @@ def main() -> int:
             if n <= args.estimate_up_to:
                 steps += [
                     ("estimate --all (cold memo)", ["estimate", "--all", "--record", "exports/verification.json"]),
+                    (COLD + "estimate --all --jobs 0 (cold memo)", ["estimate", "--all", "--jobs", "0"]),
                     ("estimate --all (warm memo)", ["estimate", "--all", "--record", "exports/verification.json"]),
                 ]
                 steps += [
@@ -207,13 +210,16 @@ def main() -> int:
             steps += [("build (charts drawn)", ["build"]), ("build (nothing changed)", ["build"])]
             (repo / "exports").mkdir(exist_ok=True)
             for name, cmd in steps:
+                if name.startswith(COLD):  # this one starts from an empty memo again
+                    shutil.rmtree(Path(tmp) / "cache" / "memo", ignore_errors=True)
+                    name = name.removeprefix(COLD)
                 r = timed(repo, *cmd, env=env)
                 print(
                     f"{n:>8} {name:<34} {r['wall']:8.1f} {r['cpu']:8.1f} {r['peak']:9.0f}  {r['last'][:70]}", flush=True
                 )
             if n <= args.estimate_up_to:  # a cold run with 4 shards: each shard's own cold memo
-                shutil.rmtree(Path(tmp) / "cache" / "memo", ignore_errors=True)
-                for k in range(1, 5):
+                for k in range(1, 5):  # as on a runner of its own: nothing memoised by the shards before it
+                    shutil.rmtree(Path(tmp) / "cache" / "memo", ignore_errors=True)
                     r = timed(repo, "estimate", "--all", "--shard", f"{k}/4", env=env)
                     print(
                         f"{n:>8} {f'estimate shard {k}/4 (cold)':<34} {r['wall']:8.1f} {r['cpu']:8.1f} {r['peak']:9.0f}"

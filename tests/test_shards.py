@@ -174,3 +174,18 @@ def test_a_second_run_takes_counts_and_readings_from_the_memo(toy: Path, tmp_pat
     planted.write_text(json.dumps(doc))
     third = run("estimate", "--all", "--format", "json", cwd=repo, env=env)
     assert json.loads(third.stdout) == json.loads(first.stdout)
+
+
+def test_the_entry_lookup_reads_as_every_entry_and_follows_the_dataset(toy: Path) -> None:
+    """estimate looks entries up once per entry through a view, not a copy of the dataset (a copy each time made
+    a warm 10,000-entry run spend 36 of its 61 s copying): the view must read exactly as all_entries does."""
+    from aieff.dataset.docset import Doc
+    from aieff.dataset.validate import validate
+
+    ds = validate(_repo(toy))
+    view = ds.entry_lookup()
+    assert dict(view) == ds.all_entries() and len(view) == len(ds.all_entries()) == len(IDS)
+    broken = Doc(ds.entries["alpha"].loaded, None)  # a file that did not validate has no entry
+    ds.entries["alpha"] = broken
+    assert "alpha" not in view and view.get("alpha") is None and "alpha" not in ds.all_entries()
+    assert list(view) == list(ds.all_entries())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aieff.analysis.student import t_quantile
@@ -145,7 +146,7 @@ class Result:
 
 
 def derive(
-    entry: Entry, level: Benchmark, entries: dict[str, Entry], _stack: tuple[str, ...] = ()
+    entry: Entry, level: Benchmark, entries: Mapping[str, Entry], _stack: tuple[str, ...] = ()
 ) -> Derivation | None:
     """Compute to reach the level from the training facts, or None when there are none."""
     t = entry.training
@@ -227,7 +228,7 @@ def derive(
     return Derivation(flop, steps, samples=epochs * per_epoch)
 
 
-def stated_compute(entry: Entry, level: Benchmark, entries: dict[str, Entry]) -> list[tuple[str, float]]:
+def stated_compute(entry: Entry, level: Benchmark, entries: Mapping[str, Entry]) -> list[tuple[str, float]]:
     """Every compute figure an entry states, as (what, FLOP): the one its training facts give, then its
     primary claim. A re-estimate verifies the entry only if it agrees with each of them."""
     out: list[tuple[str, float]] = []

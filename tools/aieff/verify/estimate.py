@@ -627,7 +627,7 @@ def _judge_log(
     # states: the compute its training facts give (what the README would otherwise show) and its claim.
     from aieff.analysis.analyze import stated_compute
 
-    stated = stated_compute(entry, level, ds.all_entries())
+    stated = stated_compute(entry, level, ds.entry_lookup())
     if not stated:
         none = "the entry states no compute (no claim, no training facts) for the re-estimate to match"
         return est.fail(none, Reason(code="no-stated-compute", detail=none))
