@@ -269,7 +269,7 @@ def test_an_entrys_logs_are_read_in_one_job_and_each_reads_as_it_would_alone(
     jobs: list[dict[str, object]] = []
     real = Sandbox.run
     monkeypatch.setattr(Sandbox, "run", lambda box, job: jobs.append(job) or real(box, job))
-    answers = logread.preread(items, LEVEL)
+    answers = logread.preread([s for _, s in items], LEVEL, lambda i, _: items[i][0])
     assert [sorted(job) for job in jobs] == [["files", "parse_logs"]] and len(answers) == 4  # one job, four answers
     for path, s in items:
         together = _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL, answers))
@@ -298,8 +298,29 @@ def test_a_log_that_fails_in_the_shared_job_is_read_alone_and_fails_as_itself(
     big = tmp_path / "big.jsonl"
     big.write_bytes(b'{"epoch": 1, "test_acc5": 95, "pad": "' + b"x" * (64 << 20) + b'"}\n')
     items = [(good, _pinned(good, "jsonl")), (big, _pinned(big, "jsonl"))]
-    answers = logread.preread(items, LEVEL)
+    answers = logread.preread([s for _, s in items], LEVEL, lambda i, _: items[i][0])
     assert len(answers) == 1  # the good log's answer; the other is left to its own job
     assert [e.value for e in logread.parse(*items[0], LEVEL, answers)] == [95.0]
     with pytest.raises(Refused, match=r"A404 .*big.jsonl \(jsonl\): ran out of memory within the sandbox's limit"):
         logread.parse(*items[1], LEVEL, answers)
+
+
+def test_logs_the_memo_holds_are_not_even_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run reads its answers from the memo: it neither fetches (hashes) those logs again for the shared
+    job nor sends one."""
+    monkeypatch.setenv("AIEFF_MEMO_DIR", str(tmp_path / "memo"))
+    items = []
+    for i, text in enumerate([DAWN, DAWN.replace("79.2", "78.0")]):
+        (path := tmp_path / f"run{i}.tsv").write_text(text)
+        items.append((path, _pinned(path, "dawnbench-tsv")))
+    located: list[int] = []
+
+    def locate(i: int, _: TrainingLog) -> Path:
+        located.append(i)
+        return items[i][0]
+
+    cold = logread.preread([s for _, s in items], LEVEL, locate)
+    assert located == [0, 1] and len(cold) == 2
+    warm = logread.preread([s for _, s in items], LEVEL, locate)
+    assert located == [0, 1] and warm.keys() == cold.keys()
+    assert [e.value for e in logread.parse(*items[1], LEVEL, warm)] == [70.0, 78.0, 85.0]

@@ -211,10 +211,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     root = _root(args)
     shard = _shard(args.shard) if args.shard else None
     jobs = args.jobs if args.jobs > 0 else len(os.sched_getaffinity(0))
-    if jobs > 1:  # the workers' helpers import torch on the other processors while this one validates
-        from aieff.verify.sandbox import prestart
-
-        prestart(range(1, jobs + 1))
     ds = validate(root)
     if ds.diagnostics:  # invalid files are reported; every valid entry is still re-estimated
         sys.stderr.write(render(ds.diagnostics, "text"))

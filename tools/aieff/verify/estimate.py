@@ -293,13 +293,13 @@ def _preread(root: Path, specs: list[Any], level: Benchmark) -> Any:
     from aieff.verify import logread
     from aieff.verify.fetch import fetch
 
-    found = []
-    for i, spec in enumerate(specs):
+    def locate(i: int, spec: Any) -> Path | None:
         try:
-            found.append((fetch(spec, root, what=f"training log {i}", kind="log"), spec))
+            return fetch(spec, root, what=f"training log {i}", kind="log")
         except DataError:
-            continue
-    return logread.preread(found, level)
+            return None
+
+    return logread.preread(specs, level, locate)
 
 
 def _source_batch(root: Path, entry: Entry, level: Benchmark) -> Any:
@@ -809,7 +809,7 @@ def _estimate_all(root: Path, ds: Dataset, entries: list[Entry], jobs: int) -> t
         with ThreadPoolExecutor(max_workers=len(boxes), thread_name_prefix="aieff-estimate") as pool:
             ests = list(pool.map(one, entries))
     finally:
-        retire_workers()  # the boxes' helpers, and any started ahead of the run (prestart) that no box used
+        retire_workers()  # every worker's helpers (counts and logs)
     seen = dict.fromkeys(how for box in boxes for how in box.protections)
     return ests, "; ".join(seen) or None
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +36,22 @@ def _key(spec: TrainingLog, level: Benchmark) -> str:
 Answers = dict[str, dict[str, Any]]  # the sandbox's answers to log parses, by memo key (`preread`)
 
 
-def preread(logs_: list[tuple[Path, TrainingLog]], level: Benchmark) -> Answers:
+def preread(specs: list[TrainingLog], level: Benchmark, locate: Callable[[int, TrainingLog], Path | None]) -> Answers:
     """The answers to these logs' parses, by memo key: the memo's, and the rest from ONE sandbox job that parses
     them all in one confined child (a child per log costs more than most parses: an entry of many runs reads
-    tens). `parse` takes them. An answer the child did not give cleanly (an error, or the whole job failing) is
-    left out, so `parse` asks for that log alone and reports its own failure, exactly as without this."""
+    tens). `locate(i, spec)` gives the file of the i-th log, asked for the memo's misses only (None: leave it to
+    its own reading). `parse` takes the answers. An answer the child did not give cleanly (an error, or the whole
+    job failing) is left out, so `parse` asks for that log alone and reports its own failure, exactly as
+    without this."""
     answers: Answers = {}
     missing: dict[str, tuple[Path, TrainingLog]] = {}
-    for path, spec in logs_:
+    for i, spec in enumerate(specs):
         k = _key(spec, level)
         if k in answers or k in missing:
             continue
         if (kept := memo.get(k, "log")) is not None:
             answers[k] = kept
-        else:
+        elif (path := locate(i, spec)) is not None:
             missing[k] = (path, spec)
     if len(missing) < 2:
         return answers

@@ -7,7 +7,7 @@ imported once per process, not once per run. Log jobs (a log's parse, a batch re
 helper of their own (`--torch-free`), which runs nothing else and never imports torch: a child forked from a
 process that holds torch costs ten times as much to start and end, and a run parses hundreds of logs.
 The helper holds no state a job can change: it forks a fresh child per job for the job's torch-free
-checks, imports torch once (the first time a job passes them, or as it starts when `prestart` asks),
+checks, imports torch once (the first time a job passes them),
 then forks a fresh child to run the job; a log helper forks one child per job, which may parse all of an
 entry's logs (`parse_logs`, each answered as its own job would be). Each child drops to memory, CPU-time and file-size
 limits and is confined by `aieff.verify.confine` (no inherited descriptor, no capabilities, Landlock, seccomp,
@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -80,9 +80,7 @@ class Limits:
 class _Helper:
     """One helper process and its throw-away home directory."""
 
-    def __init__(
-        self, kept: tuple[tuple[str, str], ...], slot: int = 0, kind: str = COUNTS, warm: bool = False
-    ) -> None:
+    def __init__(self, kept: tuple[tuple[str, str], ...], slot: int = 0, kind: str = COUNTS) -> None:
         self.kept = kept
         self.key = (kept, slot, kind)  # its key in _HELPERS
         self.home = tempfile.mkdtemp(prefix="aieff-sandbox-")
@@ -90,7 +88,7 @@ class _Helper:
         self.lock = threading.Lock()  # one job at a time: a request and its answer share the pipe
         self.answered = False  # until its first answer, a job's budget includes the start-up
         self.died = False  # found dead while a job waited for it
-        mode = ["--torch-free"] if kind == LOGS else ["--warm"] if warm else []
+        mode = ["--torch-free"] if kind == LOGS else []
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "aieff.verify.sandbox", *mode],
             stdin=subprocess.PIPE,
@@ -149,7 +147,7 @@ def kind_of(job: dict[str, Any]) -> str:
     return LOGS if LOG_JOBS & job.keys() else COUNTS
 
 
-def _helper(slot: int = 0, kind: str = COUNTS, warm: bool = False) -> _Helper:
+def _helper(slot: int = 0, kind: str = COUNTS) -> _Helper:
     kept = _kept()
     with _NEW_HELPER:
         helper = _HELPERS.get((kept, slot, kind))
@@ -157,17 +155,8 @@ def _helper(slot: int = 0, kind: str = COUNTS, warm: bool = False) -> _Helper:
             _retire(helper)
             helper = None
         if helper is None:
-            helper = _HELPERS[(kept, slot, kind)] = _Helper(kept, slot, kind, warm)
+            helper = _HELPERS[(kept, slot, kind)] = _Helper(kept, slot, kind)
     return helper
-
-
-def prestart(slots: Iterable[int]) -> None:
-    """Start the helpers of these slots now, each counting helper importing torch as it starts rather than on its
-    first count: a run of many entries (estimate --jobs) calls this before it validates the dataset, so the imports
-    run on the other processors meanwhile. A helper started so serves jobs like any other."""
-    for slot in slots:
-        _helper(slot, COUNTS, warm=True)
-        _helper(slot, LOGS)
 
 
 def retire_workers() -> None:
@@ -490,14 +479,13 @@ def _answer(job: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     return _fork_job(job, request, scratch=True)
 
 
-def serve(torch_free: bool = False, warm: bool = False) -> None:
+def serve(torch_free: bool = False) -> None:
     """The helper's loop: one JSON request per line on stdin, one JSON result per line back.
 
     Each job first runs its torch-free checks (`aieff.verify.worker.precheck`) in a child of its own; only a
     job that passes them makes the helper import torch (once), so refusing a hostile artifact costs no
     torch start-up. A refusal there says `"stage": "precheck"`. A `torch_free` helper runs log jobs only
-    and refuses any other, so nothing it forks ever carries torch. A `warm` helper (`prestart`) imports torch,
-    torchvision and the counters before it reads its first request.
+    and refuses any other, so nothing it forks ever carries torch.
     """
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, not into the protocol
@@ -505,8 +493,6 @@ def serve(torch_free: bool = False, warm: bool = False) -> None:
 
     if torch_free:
         import aieff.verify.logs.sandboxed  # noqa: F401 - the parsers, imported once for every log job
-    elif warm:
-        _warm({"arch": {"torchvision": ""}})
 
     for line in sys.stdin:
         try:
@@ -522,4 +508,4 @@ def serve(torch_free: bool = False, warm: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    serve(torch_free=sys.argv[1:] == ["--torch-free"], warm=sys.argv[1:] == ["--warm"])
+    serve(torch_free=sys.argv[1:] == ["--torch-free"])
