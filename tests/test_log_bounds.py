@@ -263,19 +263,19 @@ def test_an_entrys_logs_are_read_in_one_job_and_each_reads_as_it_would_alone(
     monkeypatch.setenv("AIEFF_MEMO", "off")
     texts = [DAWN, DAWN.replace("79.2", "78.0"), DAWN.replace("\t85\n", "\t78\n"), "epoch\thours\n"]
     items = []
-    for i, text in enumerate(texts):  # the last reaches nothing readable: its refusal is an answer too
+    for i, text in enumerate(texts):  # the last reaches nothing readable: its refusal is left to a job of its own
         (path := tmp_path / f"run{i}.tsv").write_text(text)
         items.append((path, _pinned(path, "dawnbench-tsv")))
     jobs: list[dict[str, object]] = []
     real = Sandbox.run
     monkeypatch.setattr(Sandbox, "run", lambda box, job: jobs.append(job) or real(box, job))
     answers = logread.preread([s for _, s in items], LEVEL, lambda i, _: items[i][0])
-    assert [sorted(job) for job in jobs] == [["files", "parse_logs"]] and len(answers) == 4  # one job, four answers
+    assert [sorted(job) for job in jobs] == [["files", "parse_logs"]] and len(answers) == 3  # one job, 3 clean
     for path, s in items:
         together = _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL, answers))
         alone = _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL))
         assert together == alone
-    assert len(jobs) == 1 + len(items)  # each reading alone was a job of its own; none with the answers
+    assert len(jobs) == 2 + len(items)  # each reading alone was a job of its own; with the answers, the refused one
     assert _reading(lambda: logread.parse(*items[1], LEVEL, answers))[0] == [(2, 70.0), (3, 78.0), (4, 85.0)]
     assert "DataError" in str(_reading(lambda: logread.parse(*items[3], LEVEL, answers)))
 
@@ -324,3 +324,41 @@ def test_logs_the_memo_holds_are_not_even_located(tmp_path: Path, monkeypatch: p
     warm = logread.preread([s for _, s in items], LEVEL, locate)
     assert located == [0, 1] and warm.keys() == cold.keys()
     assert [e.value for e in logread.parse(*items[1], LEVEL, warm)] == [70.0, 78.0, 85.0]
+
+
+def test_the_shared_job_reads_each_log_as_its_own_job_does_whatever_the_nesting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's JSON decoder counts nesting against the recursion limit, so a JSON line nested near it parsed or
+    not depending on how deep the parser ran (an audit found lines nested 981-983 deep refused in the shared job,
+    3 frames deeper, and read alone). Now nesting is bounded (jsontext.MAX_DEPTH) before decoding, and the shared
+    child runs each parse at its own job's depth: a log answers cleanly there exactly when it does alone."""
+    from aieff.verify.logs.jsontext import MAX_DEPTH
+
+    monkeypatch.setenv("AIEFF_MEMO", "off")
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"epoch": 1, "test_acc5": 95}\n')
+    items, depths = [(good, _pinned(good, "jsonl"))], [0]
+    for depth in [*range(MAX_DEPTH - 3, MAX_DEPTH + 4), *range(975, 990)]:
+        (deep := tmp_path / f"deep{depth}.jsonl").write_text(
+            "[" * depth + "]" * depth + '\n{"epoch": 1, "test_acc5": 95}\n'
+        )
+        items.append((deep, _pinned(deep, "jsonl")))
+        depths.append(depth)
+    answers = logread.preread([s for _, s in items], LEVEL, lambda i, _: items[i][0])
+    for (path, s), depth in zip(items, depths, strict=True):
+        alone = _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL))
+        assert (alone[0] != "DataError") == (depth <= MAX_DEPTH), (path.name, alone)
+        assert (logread._key(s, LEVEL) in answers) == (depth <= MAX_DEPTH), path.name
+        assert _reading(lambda p=path, s=s: logread.parse(p, s, LEVEL, answers)) == alone, path.name
+
+
+def test_json_nesting_is_measured_outside_strings() -> None:
+    from aieff.verify.logs.jsontext import MAX_DEPTH, depth, loads
+
+    assert depth('{"a": [1, {"b": "[[[{{{"}], "c": "\\"[["}') == 3
+    assert depth("[]" * 500) == 1 and loads("[]") == []
+    assert loads('{"k": "' + "[" * 500 + '"}') == {"k": "[" * 500}  # brackets in a string nest nothing
+    assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    with pytest.raises(ValueError, match="nested deeper than"):
+        loads("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))

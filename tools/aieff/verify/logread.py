@@ -41,8 +41,10 @@ def preread(specs: list[TrainingLog], level: Benchmark, locate: Callable[[int, T
     them all in one confined child (a child per log costs more than most parses: an entry of many runs reads
     tens). `locate(i, spec)` gives the file of the i-th log, asked for the memo's misses only (None: leave it to
     its own reading). `parse` takes the answers. An answer the child did not give cleanly (an error, or the whole
-    job failing) is left out, so `parse` asks for that log alone and reports its own failure, exactly as
-    without this."""
+    job failing) or a refusal is left out, so `parse` asks for that log alone and reports its own failure, exactly
+    as without this. The shared child runs each parse at the stack depth of a job of its own (a JSON line nested
+    near the recursion limit would otherwise read differently there); refusals are read alone as well, so a
+    refusal is never one the sharing caused."""
     answers: Answers = {}
     missing: dict[str, tuple[Path, TrainingLog]] = {}
     for i, spec in enumerate(specs):
@@ -61,10 +63,9 @@ def preread(specs: list[TrainingLog], level: Benchmark, locate: Callable[[int, T
         return answers
     report: dict[str, Any] = {k: result[k] for k in ("protection", "protected") if k in result}
     for k, answer in zip(missing, got, strict=True):
-        if isinstance(answer, dict) and answer.get("ok") is True:
+        if isinstance(answer, dict) and answer.get("ok") is True and "refused" not in answer:
             answers[k] = {**answer, **report}
-            if "refused" not in answer:
-                memo.put(k, "log", answers[k])
+            memo.put(k, "log", answers[k])
     return answers
 
 

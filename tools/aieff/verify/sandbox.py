@@ -340,7 +340,13 @@ def _child(job: dict[str, Any], request: dict[str, Any], out: int, scratch: str 
                 os.environ["TMPDIR"] = tempfile.tempdir = scratch
             from aieff.verify.worker import run_job
 
-            result = run_job(job)
+            if "parse_logs" in job:  # several logs: each run exactly as its own job is, at the same stack depth
+                answers = []
+                for args in job["parse_logs"]:
+                    answers.append(run_job({"parse_log": args}))
+                result = {"ok": True, "answers": answers}
+            else:
+                result = run_job(job)
     except BaseException as exc:  # the child reports, whatever happened
         result = {"ok": False, "error": f"{type(exc).__name__} in the sandbox"}
     _write_line(out, result)

@@ -153,8 +153,6 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         from aieff.verify.logs.sandboxed import run
 
         return run(job["parse_log"])
-    if "parse_logs" in job:  # several: each answered as its own job would be
-        return {"answers": [run_job({"parse_log": args}) for args in job["parse_logs"]]}
     if "read_batch" in job:  # an entry's batch_source, parsed and never run (aieff.verify.batch)
         from aieff.verify.logs.sandboxed import run_batch
 

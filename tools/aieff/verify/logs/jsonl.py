@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.repo import DataError
 from aieff.verify.logs import Eval, count, metric_column, number, to_evals
+from aieff.verify.logs.jsontext import loads
 
 
 def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
@@ -19,8 +18,8 @@ def parse(text: str, spec: TrainingLog, level: Benchmark) -> list[Eval]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            obj = loads(line)
+        except ValueError as exc:
             raise DataError(f"jsonl line {n}: not JSON") from exc
         if not isinstance(obj, dict) or metric not in obj:
             continue

@@ -14,6 +14,7 @@ from aieff.dataset.diagnostics import excerpt
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.repo import DataError, RunAborted
 from aieff.verify.logs import Eval, Evals, count, number, scale, to_evals
+from aieff.verify.logs.jsontext import loads
 
 MARK = ":::MLLOG "
 
@@ -206,8 +207,8 @@ def _event(line: str, n: int) -> dict[str, object] | None:
     else:
         return None
     try:
-        event = json.loads(payload)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        event = loads(payload)
+    except ValueError as exc:
         raise DataError(f"mlperf-mllog line {n}: not JSON after {what}") from exc
     if not isinstance(event, dict):
         return None
@@ -228,8 +229,8 @@ def _parse_v05(text: str, spec: TrainingLog, level: Benchmark) -> Evals:
         seen.add(payload)
         where = f"mlperf v0.5 line {n}"
         try:
-            event = json.loads(payload)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            event = loads(payload)
+        except ValueError as exc:
             raise DataError(f"{where}: eval_accuracy is not JSON") from exc
         if not isinstance(event, dict):
             raise DataError(f"{where}: eval_accuracy is not a mapping")

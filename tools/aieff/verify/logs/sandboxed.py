@@ -33,7 +33,8 @@ def job(path: Path, spec: TrainingLog, level: Benchmark) -> dict[str, Any]:
 
 def jobs(logs_: list[tuple[Path, TrainingLog]], level: Benchmark) -> dict[str, Any]:
     """The sandbox job that parses each of these logs as `job` would, in one child; its answer holds
-    `answers`, one per log in order, each what `job`'s would have been (aieff.verify.worker.run_job)."""
+    `answers`, one per log in order, each what `job`'s would have been (aieff.verify.sandbox._child runs
+    aieff.verify.worker.run_job for each, at the depth it runs a job of its own)."""
     parts = [job(path, spec, level) for path, spec in logs_]
     return {"parse_logs": [p["parse_log"] for p in parts], "files": [str(path) for path, _ in logs_]}
 

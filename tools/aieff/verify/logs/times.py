@@ -8,12 +8,12 @@ Step logs: the line's `train_time:<N>ms` (modded-nanogpt's timed region).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 
 from aieff.repo import DataError
+from aieff.verify.logs.jsontext import loads
 
 CLOCKED = ("dawnbench-tsv", "mlperf-mllog", "step-log")  # the formats whose logs may record wall-clock time
 TRAIN_TIME = re.compile(r"\btrain_time:([0-9]+(?:\.[0-9]+)?)ms\b")
@@ -69,8 +69,8 @@ def mlperf_event(line: str) -> tuple[str, float] | None:
     """(key, seconds) of one MLPerf log line in any round's format, or None when it is no timed event."""
     if (at := line.find(":::MLLOG ")) >= 0:
         try:
-            event = json.loads(line[at + len(":::MLLOG ") :])
-        except (json.JSONDecodeError, RecursionError):
+            event = loads(line[at + len(":::MLLOG ") :])
+        except ValueError:
             return None
         if not isinstance(event, dict) or not isinstance(event.get("time_ms"), int | float):
             return None
