@@ -362,3 +362,23 @@ def test_json_nesting_is_measured_outside_strings() -> None:
     assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
     with pytest.raises(ValueError, match="nested deeper than"):
         loads("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
+
+
+def test_a_job_past_its_cpu_time_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU-time limit ends a job with SIGXCPU (SIGKILL only a second later), so the job's error names the limit;
+    with the hard limit equal to the soft one the kernel sent SIGKILL alone and the error said only "killed"."""
+    from aieff.verify.logs.sandboxed import job
+    from aieff.verify.sandbox import Limits, Sandbox
+
+    monkeypatch.setenv("MKL_NUM_THREADS", "5")  # an environment no other test uses: a helper of its own
+    path = tmp_path / "log.txt"
+    path.write_bytes(thrash_text(4_000_000))
+    s = TrainingLog.model_validate(
+        {"path": "entries/lvl/log.txt", "sha256": "0" * 64, "format": "step-log", "pattern": THRASH_PATTERN}
+    )
+    box = Sandbox(Limits(wall_seconds=60, cpu_seconds=1))
+    try:
+        result = box.run(job(path, s, LOSS_LEVEL))
+    finally:
+        box.stop()
+    assert not result["ok"] and result["error"].endswith("(signal 24 CPU-time limit)"), result

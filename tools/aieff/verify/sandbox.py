@@ -300,13 +300,17 @@ def _vm_size() -> int:
 def _limit(limits: dict[str, Any]) -> None:
     import resource
 
-    def cap(which: int, value: int) -> None:
+    def cap(which: int, value: int, grace: int = 0) -> None:
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
+        resource.setrlimit(
+            which, (value, value + grace if hard == resource.RLIM_INFINITY else min(value + grace, hard))
+        )
 
     cap(resource.RLIMIT_AS, _vm_size() + int(limits["memory_bytes"]))
-    cap(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
+    # SIGXCPU at the limit, SIGKILL a second later: with the two equal, the kernel sends SIGKILL alone and the job
+    # ended "killed" with no word of the CPU limit (seen when a loaded machine let CPU time pass the wall deadline)
+    cap(resource.RLIMIT_CPU, int(limits["cpu_seconds"]), grace=1)
     cap(resource.RLIMIT_FSIZE, int(limits["file_bytes"]))
     cap(resource.RLIMIT_CORE, 0)
 
