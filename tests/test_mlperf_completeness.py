@@ -80,3 +80,17 @@ def test_median_matches_the_estimate_rule() -> None:
     assert gen.median_epochs(sub) == 37  # 4 counted: 35, 35, 39, more than trained -> (35 + 39) / 2
     sub.runs[0].status = "short"
     assert gen.median_epochs(sub) is None  # 2 of 4 counted runs reach: the median run does not
+
+
+def test_the_generator_rewrites_the_policy_block_and_keeps_what_follows_it() -> None:
+    """A level's narrative (added by hand after the policy block) survived no re-run of the generators: they
+    cut the file at `policy:`. Now only the block is replaced."""
+    gen = _generator()
+    text = "id: x\nrules: r\npolicy:\n  division: closed\n  # a note\n  candidates:\n    - a\nnarrative: >-\n  kept\n"
+    block = "policy:\n  division: open\n"
+    assert gen.with_policy(text, block) == "id: x\nrules: r\npolicy:\n  division: open\nnarrative: >-\n  kept\n"
+    assert gen.with_policy("id: x\npolicy:\n  division: closed\n", block) == "id: x\n" + block
+    assert gen.with_policy("id: x\n", block) == "id: x\n" + block  # no block yet: appended
+    level = (ROOT / "entries/mlperf-resnet50-v1-5/benchmark.yaml").read_text()
+    policy = "policy:\n" + level.split("\npolicy:\n", 1)[1].split("\nnarrative:", 1)[0] + "\n"
+    assert gen.with_policy(level, policy) == level  # the real level: its own block written back, byte for byte

@@ -29,8 +29,8 @@ Usage (stdlib and aieff only; re-runnable, writes the same bytes for the same sn
     .venv/bin/python entries/mlperf-bert-closed/make_entries.py --mirror /work/.mirror --out /tmp/mlperf-bert-logs
     .venv/bin/aieff cache add --git-dir ...   (or: aieff cache add $(find /tmp/mlperf-bert-logs -type f))
 
-It rewrites every `mlperf-*.yaml` entry of the three levels and the `policy:` block at the end of each
-level's benchmark.yaml (the rest of benchmark.yaml is edited by hand).
+It rewrites every `mlperf-*.yaml` entry of the three levels and the `policy:` block of each level's
+benchmark.yaml (the rest of benchmark.yaml is edited by hand and kept).
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aieff.dataset.schema import Benchmark, TrainingLog
-from aieff.repo import DataError, NotReached, RunAborted
-from aieff.verify import logs
+from aieff.repo import DataError
 from aieff.verify.logs import mlperf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,34 +186,12 @@ def spec_for(how: str | None) -> TrainingLog:
 
 
 def read_runs(runs: list[Run], how: str | None, lvl: Benchmark) -> None:
-    spec = spec_for(how)
-    for run in runs:
-        if run.raw is None:
-            run.status, run.why = "missing", "bytes absent from the snapshot"
-            continue
-        try:
-            reached = logs.first_reaching(logs.parse(run.raw, spec, lvl), lvl)
-        except RunAborted:
-            run.status = "aborted"
-            continue
-        except NotReached:
-            run.status = "short"
-            continue
-        except DataError as exc:
-            run.status, run.why = "unreadable", str(exc)[:160]
-            continue
-        run.status, run.samples = "reached", reached.eval.samples
-        run.line, run.value = reached.eval.line, reached.eval.value
+    R.read_logs(runs, spec_for(how), lvl, "samples")
 
 
 def median_samples(runs: list[Run]) -> float | None:
     """The median over counted runs (a short run counts as more than any), or None when it does not reach."""
-    reached = sorted(r.samples for r in runs if r.status == "reached" and r.samples is not None)
-    counted = len(reached) + sum(r.status == "short" for r in runs)
-    if not counted:
-        return None
-    lo, hi = (counted - 1) // 2, counted // 2
-    return None if hi >= len(reached) else (reached[lo] + reached[hi]) / 2
+    return R.median_of(runs, "samples")
 
 
 def discover(mirror: Path, rnd: str) -> list[tuple[object, list[Run]]]:
@@ -391,10 +368,8 @@ def write_level(
         )
         print(sub.candidate, how, f"{median_samples(runs):,.0f}", statistics.median([len(r.raw or b"") for r in runs]))
     bench = folder / "benchmark.yaml"
-    text = bench.read_text()
-    head = text.split("\npolicy:\n", 1)[0].rstrip("\n") + "\n"
     pseudo = [sub for sub, _ in subs]
-    bench.write_text(head + R.policy_yaml(candidates_are, division, pseudo, skipped))
+    bench.write_text(R.with_policy(bench.read_text(), R.policy_yaml(candidates_are, division, pseudo, skipped)))
     return skipped
 
 

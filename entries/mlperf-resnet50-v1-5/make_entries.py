@@ -25,8 +25,8 @@ Usage (stdlib and aieff only; re-runnable, writes the same bytes for the same sn
         --mirror /work/.mirror --out /tmp/mlperf-logs
     .venv/bin/aieff cache add $(find /tmp/mlperf-logs -type f)
 
-It rewrites every `mlperf-*.yaml` entry of the three levels and the `policy:` block at the end of each
-level's benchmark.yaml (the rest of benchmark.yaml is edited by hand).
+It rewrites every `mlperf-*.yaml` entry of the three levels and the `policy:` block of each level's
+benchmark.yaml (the rest of benchmark.yaml is edited by hand and kept).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aieff.dataset.schema import Benchmark, TrainingLog
 from aieff.dataset.yamlload import load_file
@@ -314,8 +315,13 @@ def spec_for(sub: Sub) -> TrainingLog:
 
 
 def read_runs(sub: Sub, lvl: Benchmark) -> None:
-    spec = spec_for(sub)
-    for run in sub.runs:
+    read_logs(sub.runs, spec_for(sub), lvl, "epochs")
+
+
+def read_logs(runs: list[Any], spec: TrainingLog, lvl: Benchmark, field: str) -> None:
+    """Read each run's log to its first evaluation at the level; the evaluation's `field` (epochs or samples) is
+    the run's reading. A run's `status` says how it read (shared with the BERT levels' script)."""
+    for run in runs:
         if run.raw is None:
             run.status, run.why = "missing", "bytes absent from the snapshot"
             continue
@@ -330,14 +336,20 @@ def read_runs(sub: Sub, lvl: Benchmark) -> None:
         except DataError as exc:
             run.status, run.why = "unreadable", str(exc)[:160]
             continue
-        run.status, run.epochs = "reached", reached.eval.epochs
+        run.status = "reached"
+        setattr(run, field, getattr(reached.eval, field))
         run.line, run.value = reached.eval.line, reached.eval.value
 
 
 def median_epochs(sub: Sub) -> float | None:
-    """The median over counted runs (a short run counts as more than any), or None when it does not reach."""
-    reached = sorted(r.epochs for r in sub.runs if r.status == "reached" and r.epochs is not None)
-    counted = len(reached) + sum(r.status == "short" for r in sub.runs)
+    return median_of(sub.runs, "epochs")
+
+
+def median_of(runs: list[Any], field: str) -> float | None:
+    """The median of the runs' `field` over counted runs (a short run counts as more than any), or None when
+    the median run does not reach the level."""
+    reached = sorted(getattr(r, field) for r in runs if r.status == "reached" and getattr(r, field) is not None)
+    counted = len(reached) + sum(r.status == "short" for r in runs)
     if not counted:
         return None
     lo, hi = (counted - 1) // 2, counted // 2
@@ -556,10 +568,18 @@ def write_level(level_id: str, subs: list[Sub], division: str, candidates_are: s
             continue
         (folder / f"{sub.slug}.yaml").write_text(entry_yaml(sub, level_id, target, extra))
     bench = folder / "benchmark.yaml"
-    text = bench.read_text()
-    head = text.split("\npolicy:\n", 1)[0].rstrip("\n") + "\n"
-    bench.write_text(head + policy_yaml(candidates_are, division, subs, skipped))
+    bench.write_text(with_policy(bench.read_text(), policy_yaml(candidates_are, division, subs, skipped)))
     return skipped
+
+
+def with_policy(text: str, block: str) -> str:
+    """A level file with its `policy:` block replaced by `block`; what comes before and after it (hand-written,
+    such as a `narrative:` added later) is kept as it is."""
+    head, found, rest = text.partition("\npolicy:\n")
+    lines = rest.split("\n") if found else []
+    end = next((i for i, line in enumerate(lines) if line and not line.startswith((" ", "#"))), len(lines))
+    tail = "\n".join(lines[end:])
+    return head.rstrip("\n") + "\n" + block + (tail if tail.strip() else "")
 
 
 def export(subs: list[Sub], out: Path) -> None:
