@@ -54,13 +54,25 @@ def test_one_outlying_record_moves_least_squares_not_theil_sen() -> None:
     assert dirty.theil_sen_months == pytest.approx(clean.theil_sen_months, rel=0.05)
 
 
-def test_least_squares_interval_agrees_with_scipy_linregress() -> None:
+@pytest.mark.parametrize(
+    ("seed", "base", "spacing", "n", "per_halving", "noise", "rel"),
+    [
+        (7, dt.date(2018, 1, 1), 40, 9, 5, 0.3, 1e-3),
+        # 40 points: 38 degrees of freedom, t = 2.024, not the normal's 1.96 (issue 23)
+        (11, dt.date(2016, 1, 1), 30, 40, 6, 1.5, 1e-9),
+    ],
+)
+def test_least_squares_interval_agrees_with_scipy_linregress(
+    seed: int, base: dt.date, spacing: int, n: int, per_halving: int, noise: float, rel: float
+) -> None:
     """The fit's 95% CI comes from the slope's standard error and Student's t with n - 2 df."""
-    rng = random.Random(7)
-    base = dt.date(2018, 1, 1)
+    rng = random.Random(seed)
     points = [
-        (base + dt.timedelta(days=int(40 * i + rng.uniform(0, 20))), 2.0 ** (-i / 5 + rng.gauss(0, 0.3)))
-        for i in range(9)
+        (
+            base + dt.timedelta(days=int(spacing * i + rng.uniform(0, 20))),
+            2.0 ** (-i / per_halving + rng.gauss(0, noise)),
+        )
+        for i in range(n)
     ]
     fit = fit_doubling(points)
     xs = [(d - dt.date(1970, 1, 1)).days / (365.25 / 12) for d, _ in points]
@@ -70,8 +82,8 @@ def test_least_squares_interval_agrees_with_scipy_linregress() -> None:
     assert fit.doubling_months == pytest.approx(-1 / ref.slope)
     assert fit.se_months == pytest.approx(ref.stderr / ref.slope**2)
     assert fit.ci95_months is not None
-    assert fit.ci95_months[0] == pytest.approx(-1 / (ref.slope - t * ref.stderr), rel=1e-3)
-    assert fit.ci95_months[1] == pytest.approx(-1 / (ref.slope + t * ref.stderr), rel=1e-3)
+    assert fit.ci95_months[0] == pytest.approx(-1 / (ref.slope - t * ref.stderr), rel=rel)
+    assert fit.ci95_months[1] == pytest.approx(-1 / (ref.slope + t * ref.stderr), rel=rel)
 
 
 def _result(reestimated: dict[str, float] | None = None):

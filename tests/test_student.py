@@ -3,13 +3,8 @@ points (where a table that stops at 30 degrees of freedom falls back to the norm
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-import random
-
 import pytest
 
-from aieff.analysis.analyze import fit_doubling
 from aieff.analysis.student import incomplete_beta, t_cdf, t_quantile
 
 scipy_stats = pytest.importorskip("scipy.stats")
@@ -40,21 +35,3 @@ def test_incomplete_beta_matches_scipy() -> None:
 def test_quantile_refuses_what_has_none(bad: tuple[float, float]) -> None:
     with pytest.raises(ValueError):
         t_quantile(*bad)
-
-
-def test_interval_with_many_points_uses_t_not_the_normal() -> None:
-    """40 points: 38 degrees of freedom, t = 2.024, not 1.96; the interval matches scipy's to 1e-9."""
-    rng = random.Random(11)
-    base = dt.date(2016, 1, 1)
-    points = [
-        (base + dt.timedelta(days=int(30 * i + rng.uniform(0, 20))), 2.0 ** (-i / 6 + rng.gauss(0, 1.5)))
-        for i in range(40)
-    ]
-    fit = fit_doubling(points)
-    xs = [(d - dt.date(1970, 1, 1)).days / (365.25 / 12) for d, _ in points]
-    ys = [math.log2(c) for _, c in points]
-    ref = scipy_stats.linregress(xs, ys)
-    t = scipy_stats.t.ppf(0.975, len(points) - 2)
-    assert fit.ci95_months is not None
-    assert fit.ci95_months[0] == pytest.approx(-1 / (ref.slope - t * ref.stderr), rel=1e-9)
-    assert fit.ci95_months[1] == pytest.approx(-1 / (ref.slope + t * ref.stderr), rel=1e-9)
