@@ -6,12 +6,11 @@ and runs nothing; an entry without a batch_source is claimed (A471)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # hostile_corpus imports this module
-    from hostile_corpus import Case, Result
+    from hostile_corpus import Case
 
 MACS = 15  # the tiny export, Linear(4, 3), as aieff counts it (12 multiply-adds and 3 bias adds)
 LOG = b"global_step,accuracy,score\n50,80.0,10.5\n100,95.0,21.0\n"  # eval_measurements.csv's shape, trimmed
@@ -64,22 +63,9 @@ def _entry(repo: Path, samples_per_step: int, source: bytes | None) -> list[str]
     return args
 
 
-def _claimed_with(*needles: str):
-    def judge(r: Result) -> str | None:
-        if r.code != 0 or ": claimed" not in r.out:
-            return f"exit {r.code}, wanted a claimed verdict"
-        missing = [n for n in needles if n not in r.out]
-        return f"missing {missing}" if missing else None
-
-    return judge
-
-
 def cases() -> list[Case]:
     """The AlgoPerf batch attacks."""
-    from hostile_corpus import MARKER_ENV, Case, failed_with
-
-    def payload() -> str:
-        return f"__import__('os').system('touch {os.environ[MARKER_ENV]}')"
+    from hostile_corpus import Case, claimed_with, failed_with, marker_payload
 
     return [
         Case(  # the compute would verify at half the truth
@@ -91,19 +77,19 @@ def cases() -> list[Case]:
         Case(
             "algoperf-batch-source-computes-its-batch",
             lambda r: _entry(r, 128, submission(wmt="128 * jax.device_count()")),
-            _claimed_with("A472 batch-expression", "not evaluated"),
+            claimed_with("A472 batch-expression", "not evaluated"),
             needs_torch=True,
         ),
         Case(  # run as code, the source would touch the marker at import and in the branch: it is only parsed
             "algoperf-batch-source-runs-import-os-system",
-            lambda r: _entry(r, 128, submission(wmt=payload(), prelude=payload())),
-            _claimed_with("A472 batch-expression", "not evaluated"),
+            lambda r: _entry(r, 128, submission(wmt=marker_payload(), prelude=marker_payload())),
+            claimed_with("A472 batch-expression", "not evaluated"),
             needs_torch=True,
         ),
         Case(
             "algoperf-entry-without-a-batch-source",
             lambda r: _entry(r, 128, None),
-            _claimed_with("A471 batch-unread", "batch_source, which the entry does not give"),
+            claimed_with("A471 batch-unread", "batch_source, which the entry does not give"),
             needs_torch=True,
         ),
     ]

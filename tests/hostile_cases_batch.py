@@ -4,14 +4,13 @@ A470 (refused) or A471/A472 (not verified), never in a verified entry or a paylo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import batch_logs
 
 if TYPE_CHECKING:  # hostile_corpus imports this module
-    from hostile_corpus import Case, Result
+    from hostile_corpus import Case
 
 PATTERN = r"^step:(?P<step>[0-9]+)/[0-9]+ val_loss:(?P<value>[0-9.]+)"
 MACS = 15  # the tiny export, Linear(4, 3), as aieff counts it (12 multiply-adds and 3 bias adds)
@@ -62,22 +61,9 @@ def _entry(
     return args
 
 
-def _claimed_with(code: str, *needles: str):
-    def judge(r: Result) -> str | None:
-        if r.code != 0 or ": claimed" not in r.out:
-            return f"exit {r.code}, wanted a claimed verdict"
-        missing = [n for n in (code, *needles) if n not in r.out]
-        return f"missing {missing}" if missing else None
-
-    return judge
-
-
 def cases() -> list[Case]:
     """The batch-size attacks."""
-    from hostile_corpus import MARKER_ENV, Case, failed_with
-
-    def payload() -> str:
-        return f"__import__('os').system('touch {os.environ[MARKER_ENV]}')"
+    from hostile_corpus import Case, claimed_with, failed_with, marker_payload
 
     return [
         Case(
@@ -128,20 +114,20 @@ def cases() -> list[Case]:
         ),
         Case(
             "batch-script-runs-import-os-system",
-            lambda r: _entry(r, batch_logs.sequences(batch=payload()), 5),
-            _claimed_with("A472 batch-expression", "not evaluated"),
+            lambda r: _entry(r, batch_logs.sequences(batch=marker_payload()), 5),
+            claimed_with("A472 batch-expression", "not evaluated"),
             needs_torch=True,
         ),
         Case(
             "batch-script-huge-exponent",
             lambda r: _entry(r, batch_logs.sequences(batch="8**10**10**10"), 5),
-            _claimed_with("A472 batch-expression", "Pow"),
+            claimed_with("A472 batch-expression", "Pow"),
             needs_torch=True,
         ),
         Case(
             "batch-level-without-a-reader",
             lambda r: _entry(r, batch_logs.sequences(), 5, reader=False),
-            _claimed_with("A471 batch-unread", "names no batch_reader"),
+            claimed_with("A471 batch-unread", "names no batch_reader"),
             needs_torch=True,
         ),
     ]

@@ -179,6 +179,18 @@ def failed_with(*needles: str, code: int = 1) -> Callable[[Result], str | None]:
     return judge
 
 
+def claimed_with(*needles: str) -> Callable[[Result], str | None]:
+    """The run exits 0 with a claimed verdict and prints every needle."""
+
+    def judge(r: Result) -> str | None:
+        if r.code != 0 or ": claimed" not in r.out:
+            return f"exit {r.code}, wanted a claimed verdict"
+        missing = [n for n in needles if n not in r.out]
+        return f"missing {missing}" if missing else None
+
+    return judge
+
+
 def coded(code: str, where: str | None = None) -> Callable[[Result], str | None]:
     """`aieff validate` reports this error code (at path:line:col when given)."""
 
@@ -220,8 +232,13 @@ def readme_is_inert(*forbidden: str) -> Callable[[Result], str | None]:
 MARKER_ENV = "AIEFF_TEST_MARKER"
 
 
+def marker_payload() -> str:
+    """A Python expression that, if anything ever ran it, would create the run's marker file."""
+    return f"__import__('os').system('touch {os.environ[MARKER_ENV]}')"
+
+
 def _pt2_payload(repo: Path) -> list[str]:
-    payload = f"zz=__import__('os').system('touch {os.environ[MARKER_ENV]}')"
+    payload = f"zz={marker_payload()}"
 
     def rename_input(doc: dict) -> None:
         def walk(node: object) -> None:
