@@ -1,23 +1,22 @@
 """Run artifact handling in separate processes that hold no credentials and have hard limits.
 
-A process keeps one helper process (`python -I -m aieff.verify.sandbox`), started on first use and stopped
-at exit, with an empty environment (no tokens), a throw-away working and home directory, and its
-stdout kept for the protocol. Every `Sandbox` of the process sends its jobs to that helper, so torch is
-imported once per process, not once per run. Log jobs (a log's parse, a batch reading) go to a second
-helper of their own (`--torch-free`), which runs nothing else and never imports torch: a child forked from a
-process that holds torch costs ten times as much to start and end, and a run parses hundreds of logs.
-The helper holds no state a job can change: it forks a fresh child per job for the job's torch-free
-checks, imports torch once (the first time a job passes them),
-then forks a fresh child to run the job; a log helper forks one child per job, which may parse all of an
-entry's logs (`parse_logs`, each answered as its own job would be). Each child drops to memory, CPU-time and file-size
-limits and is confined by `aieff.verify.confine` (no inherited descriptor, no capabilities, Landlock, seccomp,
-an empty network namespace where the kernel allows one) before it reads anything; it reports what took
-on its first line, then runs `aieff.verify.worker.run_job` and sends back one JSON line. Only the counting
-child gets a directory it may write (loading an export writes a checked copy), whose total size the
-helper measures. A child that overruns its wall time or its disk budget is killed; one that dies
-becomes a failed job with the reason. A job whose child lacks a protection the run requires
-(`required`) is refused before it runs. One job cannot see another's state, and the process that
-holds the repository never loads an artifact.
+A process keeps one helper process (`python -I -m aieff.verify.sandbox`), started on first use and stopped at
+exit, with an empty environment (no tokens), a throw-away working and home directory, and its stdout kept for
+the protocol. Every `Sandbox` of the process sends its jobs to that helper, so torch is imported once per
+process, not once per run. Log jobs (a log's parse, a batch reading) go to a second helper of their own
+(`--torch-free`), which runs nothing else and never imports torch: a child forked from a process that holds
+torch costs ten times as much to start and end, and a run parses hundreds of logs. The helper holds no state a
+job can change: it forks a fresh child per job for the job's torch-free checks, imports torch once (the first
+time a job passes them), then forks a fresh child to run the job; a log helper forks one child per job, which
+may parse all of an entry's logs (`parse_logs`, each answered as its own job would be). Each child drops to
+memory, CPU-time and file-size limits and is confined by `aieff.verify.confine` (no inherited descriptor, no
+capabilities, Landlock, seccomp, an empty network namespace where the kernel allows one) before it reads
+anything; it reports what took on its first line, then runs `aieff.verify.worker.run_job` and sends back one
+JSON line. Only the counting child gets a directory it may write (loading an export writes a checked copy),
+whose total size the helper measures. A child that overruns its wall time or its disk budget is killed; one
+that dies becomes a failed job with the reason. A job whose child lacks a protection the run requires
+(`required`) is refused before it runs. One job cannot see another's state, and the process that holds the
+repository never loads an artifact.
 """
 
 from __future__ import annotations
@@ -478,9 +477,7 @@ def _answer(job: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     (the only one given a scratch directory: loading an export writes a checked copy)."""
     if job.get("probe"):
         return _fork_job(job, request, scratch=True)
-    if kind_of(job) == LOGS:  # torch-free: one child; the parsers imported here once, for all
-        import aieff.verify.logs.sandboxed  # noqa: F401
-
+    if kind_of(job) == LOGS:  # torch-free: one child (a log helper imported the parsers as it started)
         return _fork_job(job, request)
     checked = _fork_job({**job, "precheck": True}, request)
     if not checked.get("ok"):
